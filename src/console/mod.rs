@@ -1,0 +1,1 @@
+//! console (work in progress)

@@ -1,0 +1,1 @@
+//! deliver (work in progress)

@@ -1,0 +1,1 @@
+//! learn (work in progress)

@@ -1,0 +1,1 @@
+//! retrieve (work in progress)

@@ -1,0 +1,1 @@
+//! sla (work in progress)

@@ -1,0 +1,4 @@
+//! Understand: read a customer message — normalise it, tell its language, classify its intent,
+//! score its sentiment, and pull out order numbers, tracking numbers, phones and amounts.
+
+pub mod sentiment;
