@@ -1,1 +1,8 @@
-//! retrieve (work in progress)
+//! Retrieve: a tantivy index over a shop's FAQ entries (every question phrasing in both
+//! languages, and the answers), proposing the entries that answer a message, each with a
+//! confidence the decision can use.
+
+pub mod analyzer;
+mod index;
+
+pub use index::{FaqIndex, FaqMatch};

@@ -1,4 +1,5 @@
 //! Understand: read a customer message — normalise it, tell its language, classify its intent,
 //! score its sentiment, and pull out order numbers, tracking numbers, phones and amounts.
 
+pub mod normalize;
 pub mod sentiment;

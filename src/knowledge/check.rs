@@ -1,0 +1,331 @@
+//! Validation of a knowledge base, reporting every problem as `file:line: message`
+//! (`smartreply kb check`), and the loader that refuses a knowledge base with problems.
+
+use super::files::{self, line_of};
+use super::{KnowledgeBase, Route};
+use crate::domain::EscalationReason;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Fewest examples per language an intent needs for the classifier to learn it.
+const MIN_EXAMPLES_PER_LANG: usize = 5;
+
+/// Placeholders draft templates may use.
+const PLACEHOLDERS: &[&str] = &["{answer}", "{asks}", "{order}"];
+
+/// One problem in a knowledge base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the file itself is missing).
+    pub line: usize,
+    /// What is wrong, for a support lead.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// Collects problems against one file's source.
+struct Reporter<'a> {
+    file: PathBuf,
+    src: &'a str,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Reporter<'_> {
+    fn at(&mut self, offset: usize, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            line: line_of(self.src, offset),
+            message: message.into(),
+        });
+    }
+}
+
+/// Reads and parses one file; syntax and shape errors become problems.
+fn parse<T: DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+    problems: &mut Vec<Problem>,
+    hasher: &mut Sha256,
+) -> Option<(T, String, PathBuf)> {
+    let path = dir.join(name);
+    let src = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(Problem { file: path, line: 0, message: format!("cannot read: {e}") });
+            return None;
+        }
+    };
+    hasher.update(name.as_bytes());
+    hasher.update(src.as_bytes());
+    match toml::from_str::<T>(&src) {
+        Ok(v) => Some((v, src, path)),
+        Err(e) => {
+            let line = e.span().map(|s| line_of(&src, s.start)).unwrap_or(1);
+            problems.push(Problem { file: path, line, message: e.message().trim().to_string() });
+            None
+        }
+    }
+}
+
+fn check_text(r: &mut Reporter<'_>, at: usize, what: &str, text: &str) {
+    if text.trim().is_empty() {
+        r.at(at, format!("{what} is empty"));
+    }
+}
+
+/// Loads `dir`, returning the knowledge base or every problem found.
+pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut hasher = Sha256::new();
+    let shop = parse::<files::ShopFile>(dir, files::SHOP, &mut problems, &mut hasher);
+    let intents = parse::<files::IntentsFile>(dir, files::INTENTS, &mut problems, &mut hasher);
+    let faqs = parse::<files::FaqFile>(dir, files::FAQ, &mut problems, &mut hasher);
+    let drafts = parse::<files::DraftsFile>(dir, files::DRAFTS, &mut problems, &mut hasher);
+    let phrases =
+        parse::<files::QuickPhrasesFile>(dir, files::QUICK_PHRASES, &mut problems, &mut hasher);
+
+    let mut intent_names: HashSet<String> = HashSet::new();
+    if let Some((file, src, path)) = &intents {
+        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
+        if file.intent.is_empty() {
+            r.at(0, "no [[intent]] entries");
+        }
+        for item in &file.intent {
+            let at = item.span().start;
+            let i = item.get_ref();
+            if !intent_names.insert(i.name.clone()) {
+                r.at(at, format!("intent `{}` is defined twice", i.name));
+            }
+            match (i.route, i.reason.as_deref()) {
+                (Route::Escalate, None) => {
+                    r.at(at, format!("intent `{}` escalates but has no `reason`", i.name))
+                }
+                (_, Some(reason)) if EscalationReason::parse(reason).is_none() => {
+                    r.at(at, format!("intent `{}`: unknown reason `{reason}`", i.name))
+                }
+                _ => {}
+            }
+            for (lang, examples) in [("zh", &i.examples_zh), ("en", &i.examples_en)] {
+                if examples.len() < MIN_EXAMPLES_PER_LANG {
+                    r.at(
+                        at,
+                        format!(
+                            "intent `{}` has {} examples_{lang}; at least {MIN_EXAMPLES_PER_LANG} are needed",
+                            i.name,
+                            examples.len()
+                        ),
+                    );
+                }
+                if examples.iter().any(|e| e.trim().is_empty()) {
+                    r.at(at, format!("intent `{}` has an empty example in examples_{lang}", i.name));
+                }
+            }
+        }
+    }
+
+    if let Some((file, src, path)) = &faqs {
+        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
+        let mut ids = HashSet::new();
+        let mut defaults: HashMap<&str, usize> = HashMap::new();
+        for item in &file.faq {
+            let at = item.span().start;
+            let f = item.get_ref();
+            if !ids.insert(f.id.as_str()) {
+                r.at(at, format!("faq id `{}` is used twice", f.id));
+            }
+            if f.id.is_empty()
+                || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                r.at(at, format!("faq id `{}`: use lowercase letters, digits and '-'", f.id));
+            }
+            if f.intents.is_empty() {
+                r.at(at, format!("faq `{}` serves no intent", f.id));
+            }
+            if intents.is_some() {
+                for name in &f.intents {
+                    if !intent_names.contains(name) {
+                        r.at(at, format!("faq `{}`: unknown intent `{name}`", f.id));
+                    }
+                }
+            }
+            if f.questions_zh.is_empty() || f.questions_en.is_empty() {
+                r.at(at, format!("faq `{}` needs questions_zh and questions_en", f.id));
+            }
+            check_text(&mut r, at, &format!("faq `{}` answer_zh", f.id), &f.answer_zh);
+            check_text(&mut r, at, &format!("faq `{}` answer_en", f.id), &f.answer_en);
+            if f.default {
+                if let Some(main) = f.intents.first() {
+                    *defaults.entry(main.as_str()).or_default() += 1;
+                    if defaults[main.as_str()] > 1 {
+                        r.at(at, format!("intent `{main}` has more than one default faq"));
+                    }
+                }
+            }
+        }
+        if let Some((ifile, _, _)) = &intents {
+            for i in ifile.intent.iter().map(|s| s.get_ref()) {
+                let served = file.faq.iter().any(|f| f.get_ref().intents.contains(&i.name));
+                if i.route == Route::Auto && !served {
+                    r.at(0, format!("intent `{}` is answered automatically but no faq serves it", i.name));
+                }
+            }
+        }
+    }
+
+    if let Some((file, src, path)) = &drafts {
+        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
+        let mut has_fallback = false;
+        for item in &file.draft {
+            let at = item.span().start;
+            let d = item.get_ref();
+            if d.intent != "*" && intents.is_some() && !intent_names.contains(&d.intent) {
+                r.at(at, format!("draft for unknown intent `{}`", d.intent));
+            }
+            if !matches!(d.sentiment.as_str(), "negative" | "neutral" | "positive" | "any") {
+                r.at(at, format!("draft sentiment `{}`: use negative, neutral, positive or any", d.sentiment));
+            }
+            has_fallback |= d.intent == "*" && d.sentiment == "any";
+            for ask in &d.asks {
+                if !file.ask.contains_key(ask) {
+                    r.at(at, format!("draft asks for `{ask}` but there is no [ask.{ask}]"));
+                }
+            }
+            for text in [&d.zh, &d.en] {
+                check_text(&mut r, at, "draft text", text);
+                for placeholder in placeholders_in(text) {
+                    if !PLACEHOLDERS.contains(&placeholder) {
+                        r.at(at, format!("unknown placeholder `{placeholder}` (use {})", PLACEHOLDERS.join(", ")));
+                    }
+                }
+            }
+        }
+        if !has_fallback {
+            r.at(0, "no fallback draft: add one with intent = \"*\" and sentiment = \"any\"");
+        }
+        let ack = file.acknowledgement.get_ref();
+        let at = file.acknowledgement.span().start;
+        for (what, text) in [
+            ("online_zh", &ack.online_zh),
+            ("online_en", &ack.online_en),
+            ("offline_zh", &ack.offline_zh),
+            ("offline_en", &ack.offline_en),
+        ] {
+            check_text(&mut r, at, &format!("acknowledgement {what}"), text);
+        }
+    }
+
+    if let Some((file, src, path)) = &phrases {
+        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
+        let mut keys = HashSet::new();
+        for item in &file.phrase {
+            let at = item.span().start;
+            let p = item.get_ref();
+            if p.key.is_empty() || p.key.contains(char::is_whitespace) || p.key.starts_with('/') {
+                r.at(at, format!("quick phrase key `{}`: one word, without the leading '/'", p.key));
+            }
+            if !keys.insert(p.key.as_str()) {
+                r.at(at, format!("quick phrase key `{}` is used twice", p.key));
+            }
+            check_text(&mut r, at, &format!("quick phrase `{}` zh", p.key), &p.zh);
+            check_text(&mut r, at, &format!("quick phrase `{}` en", p.key), &p.en);
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Every parse succeeded when there are no problems.
+    let (Some(shop), Some(intents), Some(faqs), Some(drafts), Some(phrases)) =
+        (shop, intents, faqs, drafts, phrases)
+    else {
+        unreachable!("a file that failed to parse is a problem");
+    };
+    Ok(KnowledgeBase {
+        shop: shop.0,
+        intents: intents.0.intent.into_iter().map(|s| s.into_inner()).collect(),
+        faqs: faqs.0.faq.into_iter().map(|s| s.into_inner()).collect(),
+        drafts: drafts.0.draft.into_iter().map(|s| s.into_inner()).collect(),
+        asks: drafts.0.ask.into_iter().map(|(k, v)| (k, v.into_inner())).collect::<BTreeMap<_, _>>(),
+        acknowledgement: drafts.0.acknowledgement.into_inner(),
+        quick_phrases: phrases.0.phrase.into_iter().map(|s| s.into_inner()).collect(),
+        version: hex::encode(&hasher.finalize()[..6]),
+    })
+}
+
+/// `{name}` placeholders in a template.
+fn placeholders_in(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices('{').filter_map(move |(start, _)| {
+        text[start..].find('}').map(|end| &text[start..start + end + 1])
+    })
+}
+
+/// Checks one knowledge-base folder, or every shop folder inside `path`.
+pub fn check_dir(path: &Path) -> Result<Vec<(PathBuf, KnowledgeBase)>, Vec<Problem>> {
+    let shop_dirs: Vec<PathBuf> = if path.join(files::SHOP).exists() {
+        vec![path.to_path_buf()]
+    } else {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| vec![Problem { file: path.to_path_buf(), line: 0, message: format!("cannot read: {e}") }])?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join(files::SHOP).exists())
+            .collect();
+        dirs.sort();
+        if dirs.is_empty() {
+            return Err(vec![Problem {
+                file: path.join(files::SHOP),
+                line: 0,
+                message: "not a knowledge base (no shop.toml here or in any sub-folder)".into(),
+            }]);
+        }
+        dirs
+    };
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    for dir in shop_dirs {
+        match load_checked(&dir) {
+            Ok(kb) => loaded.push((dir, kb)),
+            Err(p) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() { Ok(loaded) } else { Err(problems) }
+}
+
+/// `smartreply kb check [PATH]`: prints every problem, returns the process exit code.
+pub fn check_command(path: &Path) -> i32 {
+    match check_dir(path) {
+        Ok(shops) => {
+            for (dir, kb) in shops {
+                let examples: usize =
+                    kb.intents.iter().map(|i| i.examples_zh.len() + i.examples_en.len()).sum();
+                println!(
+                    "{}: ok — {} intents ({} examples), {} FAQ entries, {} drafts, {} quick phrases, version {}",
+                    dir.display(),
+                    kb.intents.len(),
+                    examples,
+                    kb.faqs.len(),
+                    kb.drafts.len(),
+                    kb.quick_phrases.len(),
+                    kb.version
+                );
+            }
+            0
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            1
+        }
+    }
+}
