@@ -81,13 +81,17 @@ pub fn analyzer() -> TextAnalyzer {
 
 /// Analyzes `text` into its index terms, stop words removed.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut out = all_terms(analyzer, text);
+    out.retain(|t| !STOP_WORDS.contains(&t.as_str()));
+    out
+}
+
+/// Analyzes `text` keeping stop words: "在吗" is all stop words and still says hello.
+pub fn all_terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
-        let t = &stream.token().text;
-        if !STOP_WORDS.contains(&t.as_str()) {
-            out.push(t.clone());
-        }
+        out.push(stream.token().text.clone());
     }
     out
 }

@@ -1,0 +1,271 @@
+//! Intent classifier: multinomial logistic regression over [`features`], trained from the
+//! shop's knowledge base (intent examples and FAQ phrasings) when the shop loads, so a support
+//! lead's edits take effect on reload. Confidence is calibrated by temperature scaling fitted
+//! on out-of-fold predictions, and damped when most of a message's features were never seen
+//! in training: an unfamiliar message is a reason to escalate, not to guess.
+
+use crate::understand::features::{features, FeatureId};
+use crate::understand::normalize::normalize;
+use std::collections::HashMap;
+use tantivy::tokenizer::TextAnalyzer;
+
+/// Training passes over the examples.
+const EPOCHS: usize = 30;
+/// Initial SGD step; decays as 1/sqrt(epoch).
+const LEARNING_RATE: f32 = 0.5;
+/// L2 penalty, applied lazily per touched weight.
+const L2: f32 = 1e-5;
+/// Folds used to fit the temperature.
+const CALIBRATION_FOLDS: usize = 4;
+/// Below this share of known feature mass, confidence is scaled down proportionally.
+const MIN_KNOWN_SHARE: f32 = 0.6;
+
+/// One labelled training example.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Text as written (normalised during training).
+    pub text: String,
+    /// Intent name.
+    pub intent: String,
+}
+
+/// A prediction: every intent's probability, best first.
+#[derive(Debug, Clone)]
+pub struct IntentScores {
+    /// (intent, calibrated probability), sorted descending.
+    pub ranked: Vec<(String, f32)>,
+    /// Share of the message's feature mass seen in training (0..1).
+    pub known_share: f32,
+}
+
+impl IntentScores {
+    /// The best intent and its confidence (probability damped for unfamiliar messages).
+    pub fn best(&self) -> (&str, f32) {
+        let (name, p) = &self.ranked[0];
+        let damp = (self.known_share / MIN_KNOWN_SHARE).min(1.0);
+        (name, p * damp)
+    }
+}
+
+/// A trained classifier.
+pub struct IntentModel {
+    labels: Vec<String>,
+    /// Row per known feature, `labels.len()` weights each.
+    rows: HashMap<FeatureId, usize>,
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    temperature: f32,
+    analyzer: TextAnalyzer,
+}
+
+/// Normalised, featurised training data.
+struct Prepared {
+    x: Vec<Vec<(FeatureId, f32)>>,
+    y: Vec<usize>,
+}
+
+impl IntentModel {
+    /// Trains on `examples`. Deterministic: the same examples give the same model.
+    pub fn train(examples: &[Example], analyzer: TextAnalyzer) -> IntentModel {
+        let mut labels: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
+        labels.sort();
+        labels.dedup();
+        let label_index: HashMap<&str, usize> =
+            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let mut analyzer_mut = analyzer.clone();
+        let prepared = Prepared {
+            x: examples.iter().map(|e| features(&mut analyzer_mut, &normalize(&e.text).text)).collect(),
+            y: examples.iter().map(|e| label_index[e.intent.as_str()]).collect(),
+        };
+
+        // Out-of-fold logits fit the temperature: in-sample logits are overconfident.
+        let mut held_out: Vec<(Vec<f32>, usize)> = Vec::with_capacity(examples.len());
+        for fold in 0..CALIBRATION_FOLDS {
+            let train: Vec<usize> = (0..prepared.y.len()).filter(|i| i % CALIBRATION_FOLDS != fold).collect();
+            let model = fit(&prepared, &train, labels.len());
+            for i in (0..prepared.y.len()).filter(|i| i % CALIBRATION_FOLDS == fold) {
+                held_out.push((model.logits(&prepared.x[i]), prepared.y[i]));
+            }
+        }
+        let temperature = fit_temperature(&held_out);
+
+        let all: Vec<usize> = (0..prepared.y.len()).collect();
+        let mut model = fit(&prepared, &all, labels.len());
+        model.labels = labels;
+        model.temperature = temperature;
+        model.analyzer = analyzer;
+        model
+    }
+
+    /// Intent names the model knows.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The fitted temperature (1 = raw softmax; above 1 softens overconfident scores).
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    fn logits(&self, x: &[(FeatureId, f32)]) -> Vec<f32> {
+        let k = self.bias.len();
+        let mut z = self.bias.clone();
+        for (f, v) in x {
+            if let Some(&row) = self.rows.get(f) {
+                for (c, zc) in z.iter_mut().enumerate() {
+                    *zc += self.weights[row * k + c] * v;
+                }
+            }
+        }
+        z
+    }
+
+    /// Classifies a normalised message.
+    pub fn predict(&self, normalized: &str) -> IntentScores {
+        let x = features(&mut self.analyzer.clone(), normalized);
+        let total: f32 = x.iter().map(|(_, v)| v * v).sum();
+        let known: f32 = x.iter().filter(|(f, _)| self.rows.contains_key(f)).map(|(_, v)| v * v).sum();
+        let z: Vec<f32> = self.logits(&x).into_iter().map(|z| z / self.temperature).collect();
+        let p = softmax(&z);
+        let mut ranked: Vec<(String, f32)> = self.labels.iter().cloned().zip(p).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        IntentScores { ranked, known_share: if total > 0.0 { known / total } else { 0.0 } }
+    }
+}
+
+fn softmax(z: &[f32]) -> Vec<f32> {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// Plain SGD on the softmax cross-entropy over the rows in `subset`, in a fixed shuffled order.
+fn fit(data: &Prepared, subset: &[usize], k: usize) -> IntentModel {
+    let mut rows: HashMap<FeatureId, usize> = HashMap::new();
+    for &i in subset {
+        for (f, _) in &data.x[i] {
+            let next = rows.len();
+            rows.entry(*f).or_insert(next);
+        }
+    }
+    let mut weights = vec![0.0f32; rows.len() * k];
+    let mut bias = vec![0.0f32; k];
+    let mut order: Vec<usize> = subset.to_vec();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for epoch in 0..EPOCHS {
+        // Fisher–Yates with a fixed xorshift seed: reproducible training.
+        for i in (1..order.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let lr = LEARNING_RATE / ((epoch + 1) as f32).sqrt();
+        for &i in &order {
+            let x = &data.x[i];
+            let mut z = bias.clone();
+            for (f, v) in x {
+                let row = rows[f];
+                for c in 0..k {
+                    z[c] += weights[row * k + c] * v;
+                }
+            }
+            let p = softmax(&z);
+            for c in 0..k {
+                let g = p[c] - if c == data.y[i] { 1.0 } else { 0.0 };
+                bias[c] -= lr * g * 0.1;
+                for (f, v) in x {
+                    let w = &mut weights[rows[f] * k + c];
+                    *w -= lr * (g * v + L2 * *w);
+                }
+            }
+        }
+    }
+    IntentModel { labels: Vec::new(), rows, weights, bias, temperature: 1.0, analyzer: crate::retrieve::analyzer::analyzer() }
+}
+
+/// The temperature minimising held-out negative log-likelihood (grid search: one parameter).
+fn fit_temperature(held_out: &[(Vec<f32>, usize)]) -> f32 {
+    if held_out.is_empty() {
+        return 1.0;
+    }
+    let nll = |t: f32| -> f32 {
+        held_out
+            .iter()
+            .map(|(z, y)| {
+                let p = softmax(&z.iter().map(|v| v / t).collect::<Vec<_>>());
+                -(p[*y].max(1e-9)).ln()
+            })
+            .sum()
+    };
+    (1..=60).map(|i| i as f32 * 0.1).min_by(|a, b| nll(*a).total_cmp(&nll(*b))).unwrap_or(1.0)
+}
+
+/// Per-fold accuracy of a k-fold cross-validation over `examples` (for `eval --cv`).
+pub fn cross_validate(examples: &[Example], folds: usize) -> Vec<(Example, String, f32)> {
+    let mut out = Vec::with_capacity(examples.len());
+    for fold in 0..folds {
+        let train: Vec<Example> =
+            examples.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, e)| e.clone()).collect();
+        let model = IntentModel::train(&train, crate::retrieve::analyzer::analyzer());
+        for e in examples.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, e)| e) {
+            let scores = model.predict(&normalize(&e.text).text);
+            let (name, confidence) = scores.best();
+            out.push((e.clone(), name.to_string(), confidence));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retrieve::analyzer::analyzer;
+
+    fn examples() -> Vec<Example> {
+        let data = [
+            ("greeting", &["你好", "在吗", "有人吗", "hello", "hi there", "anyone here", "哈喽", "亲在不在"][..]),
+            ("refund", &["退款多久到账", "钱什么时候退", "退款进度", "when is my refund", "refund status", "where is my money back", "tk到哪了", "退款还没到"][..]),
+            ("invoice", &["能开发票吗", "发票怎么开", "要发票", "can i get an invoice", "invoice please", "need a receipt for my company", "开个电子发票", "发票什么时候开"][..]),
+        ];
+        data.iter()
+            .flat_map(|(intent, texts)| texts.iter().map(|t| Example { text: t.to_string(), intent: intent.to_string() }))
+            .collect()
+    }
+
+    #[test]
+    fn learns_intents_in_both_languages() {
+        let model = IntentModel::train(&examples(), analyzer());
+        assert_eq!(model.predict(&normalize("退款什么时候到账呀").text).best().0, "refund");
+        assert_eq!(model.predict(&normalize("Hello, is anyone there?").text).best().0, "greeting");
+        assert_eq!(model.predict(&normalize("I need an invoice").text).best().0, "invoice");
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_are_ranked() {
+        let model = IntentModel::train(&examples(), analyzer());
+        let s = model.predict(&normalize("发票").text);
+        let sum: f32 = s.ranked.iter().map(|r| r.1).sum();
+        assert!((sum - 1.0).abs() < 1e-4);
+        assert!(s.ranked.windows(2).all(|w| w[0].1 >= w[1].1));
+    }
+
+    #[test]
+    fn unfamiliar_text_gets_low_confidence() {
+        let model = IntentModel::train(&examples(), analyzer());
+        let (_, confident) = model.predict(&normalize("退款多久到账").text).best();
+        let (_, unfamiliar) = model.predict(&normalize("quantum chromodynamics lecture notes").text).best();
+        assert!(unfamiliar < confident, "{unfamiliar} vs {confident}");
+        assert!(unfamiliar < 0.5, "{unfamiliar}");
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        let a = IntentModel::train(&examples(), analyzer());
+        let b = IntentModel::train(&examples(), analyzer());
+        let text = normalize("发票怎么开").text;
+        assert_eq!(a.predict(&text).ranked, b.predict(&text).ranked);
+        assert_eq!(a.temperature(), b.temperature());
+    }
+}
