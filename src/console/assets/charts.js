@@ -24,7 +24,7 @@
     return new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour: '2-digit', minute: '2-digit' }).format(d);
   }
 
-  // opts: {title, times[], series: [{name, values[], cls}], type: 'bar'|'line', stacked, max, format, lang, empty}
+  // opts: {title, times[], series: [{name, values[], cls}], type: 'bar'|'line', stacked, integer, max, format, lang, empty}
   function chart(opts) {
     const fig = document.createElement('figure');
     fig.className = 'chart';
@@ -54,7 +54,10 @@
     }
     const hasData = all.some((v) => v > 0) || (opts.type === 'line' && all.length > 0);
     const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': opts.title, class: 'chart-svg' });
-    const max = opts.max || niceMax(Math.max(0, ...all));
+    const top = Math.max(0, ...all);
+    let max = opts.max || niceMax(top);
+    // counts get whole-number grid lines
+    if (!opts.max && opts.integer && max / 4 !== Math.floor(max / 4)) max = Math.max(4, Math.ceil(top / 4) * 4);
     const iw = W - PAD.l - PAD.r, ih = H - PAD.t - PAD.b;
     const x = (i) => PAD.l + (n <= 1 ? iw / 2 : (i * iw) / (n - 1));
     const y = (v) => PAD.t + ih - (v / max) * ih;

@@ -708,15 +708,15 @@
     const opt = (k) => buckets.map((b) => (typeof b[k] === 'number' ? b[k] : null));
     const lang = I.lang;
     charts.append(
-      C.chart({ title: t('c.messages'), times, lang, type: 'bar', stacked: true, empty: t('c.nodata'),
+      C.chart({ title: t('c.messages'), times, lang, type: 'bar', stacked: true, integer: true, empty: t('c.nodata'),
         series: [{ name: t('l.answered'), values: num('answered'), cls: 's1' }, { name: t('l.escalated'), values: num('escalated'), cls: 's2' }] }),
       C.chart({ title: t('c.auto'), times, lang, type: 'line', max: 1, format: (v) => Math.round(v * 100) + '%', empty: t('c.nodata'),
         series: [{ name: t('s.auto'), values: opt('auto_answer_rate'), cls: 's1' }] }),
       C.chart({ title: t('c.frt'), times, lang, type: 'line', format: (v) => fmtDuration(v), empty: t('c.nodata'),
         series: [{ name: 'p50', values: opt('first_response_ms_p50'), cls: 's3' }] }),
-      C.chart({ title: t('c.drafts'), times, lang, type: 'bar', stacked: true, empty: t('c.nodata'),
+      C.chart({ title: t('c.drafts'), times, lang, type: 'bar', stacked: true, integer: true, empty: t('c.nodata'),
         series: [{ name: t('l.accepted'), values: num('drafts_accepted'), cls: 's1' }, { name: t('l.edited'), values: num('drafts_edited'), cls: 's4' }, { name: t('l.rejected'), values: num('drafts_rejected'), cls: 's2' }] }),
-      C.chart({ title: t('c.breaches'), times, lang, type: 'bar', empty: t('c.nodata'),
+      C.chart({ title: t('c.breaches'), times, lang, type: 'bar', integer: true, empty: t('c.nodata'),
         series: [{ name: t('s.breaches'), values: num('sla_breaches'), cls: 's2' }] }));
   }
 
