@@ -16,14 +16,19 @@ cd "$ROOT"
 
 say() { printf '[browser] %s\n' "$*"; }
 
-# 1. Chromium, from Debian (playwright's own browser download is not used).
+# 1. Chromium, from Debian (playwright's own browser download is not used), and a CJK font
+#    so that screenshots of the Chinese UI are legible.
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
-if [ ! -x "$CHROMIUM" ]; then
-  say "installing Debian's chromium"
+NEED=()
+[ -x "$CHROMIUM" ] || NEED+=(chromium)
+if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh 2>/dev/null | head -n1)" ]; then NEED+=(fonts-noto-cjk); fi
+if [ "${#NEED[@]}" -gt 0 ]; then
+  say "installing ${NEED[*]} from Debian"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${NEED[@]}" >/dev/null
 fi
+[ -x "$CHROMIUM" ] || CHROMIUM=/usr/bin/chromium
 
 # 2. playwright-core (no browser download: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

@@ -265,7 +265,7 @@
     }
     if (state.openId !== id) return;
     state.detail = tk;
-    state.draftText = (tk.draft && tk.draft.text) || '';
+    state.draftText = draftOf(tk);
     state.rejected = false;
     $('no-ticket').hidden = true;
     $('ticket').hidden = false;
@@ -277,6 +277,11 @@
     $('reply-error').textContent = '';
     hidePhrases();
     updateDraftState();
+  }
+
+  function draftOf(tk) {
+    if (typeof tk.draft === 'string') return tk.draft;
+    return (tk.draft && tk.draft.text) || '';
   }
 
   function closeTicket() {
