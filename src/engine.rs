@@ -1,10 +1,21 @@
-//! The engine: every configured shop loaded (knowledge base, intent classifier, FAQ index)
-//! plus the shared sentiment model, and the one pipeline both `serve` and `eval` run.
+//! The engine: every configured shop loaded (knowledge base, intent classifier trained from
+//! it, FAQ index) plus the shared sentiment model, and the one pipeline that both `serve` and
+//! `eval` run: normalise → intent, sentiment, extraction → FAQ retrieval → policy.
 
-use crate::decide::{ConversationContext, Decision};
+use crate::decide::{policy, ConversationContext, Decision, IntentPrediction, ModelVersions, Retrieved};
+pub use crate::knowledge::QuickPhrase;
+use crate::knowledge::KnowledgeBase;
+use crate::retrieve::{analyzer, FaqIndex};
+use crate::understand::extract::extract;
+use crate::understand::intent::{Example, IntentModel};
+use crate::understand::normalize::normalize;
+use crate::understand::sentiment::SentimentModel;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// File name of the sentiment model inside `models_dir`.
+pub const SENTIMENT_MODEL_FILE: &str = "sentiment-v1.json";
 
 /// Where to load one shop from.
 #[derive(Debug, Clone)]
@@ -19,7 +30,7 @@ pub struct ShopSource {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A knowledge base has problems (each as `file:line: message`).
-    #[error("knowledge base {path}: {problems:?}")]
+    #[error("knowledge base {}:\n{}", path.display(), problems.join("\n"))]
     KnowledgeBase {
         /// The folder.
         path: PathBuf,
@@ -27,7 +38,7 @@ pub enum EngineError {
         problems: Vec<String>,
     },
     /// A model file is missing or unreadable.
-    #[error("model {path}: {message}")]
+    #[error("model {}: {message}", path.display())]
     Model {
         /// The file.
         path: PathBuf,
@@ -35,42 +46,118 @@ pub enum EngineError {
         message: String,
     },
     /// The FAQ index could not be built.
-    #[error("index: {0}")]
-    Index(String),
+    #[error("FAQ index of shop {shop}: {message}")]
+    Index {
+        /// The shop.
+        shop: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
-/// A quick phrase agents insert with `/key`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct QuickPhrase {
-    /// What the agent types after `/`.
-    pub key: String,
-    /// Chinese text.
-    pub zh: String,
-    /// English text.
-    pub en: String,
-}
-
-/// One loaded shop.
+/// One loaded shop: its knowledge and the models trained from it.
 pub struct ShopEngine {
     id: String,
-    quick_phrases: Vec<QuickPhrase>,
+    kb: KnowledgeBase,
+    intents: IntentModel,
+    index: FaqIndex,
+    sentiment: Arc<SentimentModel>,
+    versions: ModelVersions,
 }
 
 impl ShopEngine {
+    fn load(source: &ShopSource, sentiment: Arc<SentimentModel>) -> Result<ShopEngine, EngineError> {
+        let kb = KnowledgeBase::load(&source.knowledge_base).map_err(|problems| EngineError::KnowledgeBase {
+            path: source.knowledge_base.clone(),
+            problems: problems.iter().map(ToString::to_string).collect(),
+        })?;
+        let intents = IntentModel::train(&training_examples(&kb), analyzer::analyzer());
+        let index = FaqIndex::build(&kb.faqs)
+            .map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
+        let versions = ModelVersions {
+            intent: format!("logreg-kb{}-t{:.1}", kb.version, intents.temperature()),
+            sentiment: sentiment.version().to_string(),
+            knowledge_base: kb.version.clone(),
+        };
+        Ok(ShopEngine { id: source.id.clone(), kb, intents, index, sentiment, versions })
+    }
+
     /// Shop id.
     pub fn id(&self) -> &str {
         &self.id
     }
 
-    /// Routes one customer message given the conversation so far. Pure and CPU-only.
-    pub fn route(&self, _text: &str, _ctx: &ConversationContext) -> Decision {
-        todo!("engine pipeline lands with issue 2")
+    /// The loaded knowledge base.
+    pub fn knowledge(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    /// Routes one customer message given the conversation so far. Pure and CPU-only
+    /// (tens to hundreds of microseconds).
+    pub fn route(&self, text: &str, ctx: &ConversationContext) -> Decision {
+        let normalized = normalize(text);
+        let scores = self.intents.predict(&normalized.text);
+        let (name, confidence) = scores.best();
+        let intent = IntentPrediction { name: name.to_string(), confidence };
+        let sentiment = self.sentiment.score(text, &normalized.text);
+        let extracted = extract(text);
+        let matches = self.index.search(&normalized.text);
+        let verdict = policy::decide(&policy::Inputs {
+            kb: &self.kb,
+            lang: normalized.lang,
+            intent: &intent,
+            sentiment: &sentiment,
+            matches: &matches,
+            extracted: &extracted,
+            ctx,
+        });
+        Decision {
+            lang: normalized.lang,
+            intent,
+            sentiment,
+            extracted,
+            retrieval: verdict.considered.map(|m| Retrieved {
+                faq_id: self.kb.faqs[m.faq].id.clone(),
+                score: m.score,
+                confidence: m.confidence,
+            }),
+            action: verdict.action,
+            models: self.versions.clone(),
+        }
     }
 
     /// The shop's quick phrases for the console.
     pub fn quick_phrases(&self) -> &[QuickPhrase] {
-        &self.quick_phrases
+        &self.kb.quick_phrases
     }
+
+    /// Minutes within which a human first answers an escalated message (`shop.toml`).
+    pub fn first_response_minutes(&self) -> u32 {
+        self.kb.shop.first_response_minutes
+    }
+
+    /// Hours within which a complaint is settled (`shop.toml`).
+    pub fn complaint_hours(&self) -> u32 {
+        self.kb.shop.complaint_hours
+    }
+}
+
+/// Intent examples plus every FAQ phrasing, labelled with the entry's main intent.
+pub fn training_examples(kb: &KnowledgeBase) -> Vec<Example> {
+    let mut out = Vec::new();
+    for intent in &kb.intents {
+        for text in intent.examples_zh.iter().chain(&intent.examples_en) {
+            out.push(Example { text: text.clone(), intent: intent.name.clone() });
+        }
+    }
+    for faq in &kb.faqs {
+        if let Some(main) = faq.intents.first() {
+            for q in faq.questions() {
+                out.push(Example { text: q.to_string(), intent: main.clone() });
+            }
+        }
+    }
+    out
 }
 
 /// All shops.
@@ -79,22 +166,30 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads every shop and the models in `models_dir`. CPU-heavy: call from `spawn_blocking`.
-    pub fn load(shops: &[ShopSource], _models_dir: &Path) -> Result<Engine, EngineError> {
-        let shops = shops
-            .iter()
-            .map(|s| {
-                (
-                    s.id.clone(),
-                    Arc::new(ShopEngine { id: s.id.clone(), quick_phrases: Vec::new() }),
-                )
-            })
-            .collect();
-        Ok(Engine { shops })
+    /// Loads every shop and the models in `models_dir`. CPU-heavy (model training, index
+    /// building): call it from `spawn_blocking` inside a runtime.
+    pub fn load(shops: &[ShopSource], models_dir: &Path) -> Result<Engine, EngineError> {
+        let path = models_dir.join(SENTIMENT_MODEL_FILE);
+        let sentiment = Arc::new(
+            SentimentModel::load(&path).map_err(|e| EngineError::Model { path: path.clone(), message: e.to_string() })?,
+        );
+        analyzer::warm_up();
+        let mut loaded = HashMap::new();
+        for source in shops {
+            let shop = ShopEngine::load(source, sentiment.clone())?;
+            tracing::info!(shop = %source.id, kb = %shop.versions.knowledge_base, "shop loaded");
+            loaded.insert(source.id.clone(), Arc::new(shop));
+        }
+        Ok(Engine { shops: loaded })
     }
 
     /// A loaded shop.
     pub fn shop(&self, id: &str) -> Option<Arc<ShopEngine>> {
         self.shops.get(id).cloned()
+    }
+
+    /// Ids of the loaded shops.
+    pub fn shop_ids(&self) -> impl Iterator<Item = &str> {
+        self.shops.keys().map(String::as_str)
     }
 }

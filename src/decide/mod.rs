@@ -1,6 +1,9 @@
 //! Decide: turn what was understood and retrieved into an action — answer now, or escalate
 //! to a human with a reason, a priority, a draft reply and an acknowledgement for the customer.
 
+pub mod draft;
+pub mod policy;
+
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel};
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,75 @@
+//! Draft replies for agents and acknowledgements for customers, filled from the knowledge
+//! base's templates: the most specific template for the intent and sentiment, the best FAQ
+//! answer in place of `{answer}`, and only the asks the customer has not already answered.
+
+use super::Extracted;
+use crate::domain::{Lang, SentimentLabel};
+use crate::knowledge::KnowledgeBase;
+
+/// Fills the draft template for an escalated message.
+pub fn compose(
+    kb: &KnowledgeBase,
+    intent: &str,
+    sentiment: SentimentLabel,
+    lang: Lang,
+    answer: Option<&str>,
+    extracted: &Extracted,
+) -> String {
+    let template = kb.draft_for(intent, sentiment);
+    let asks: String = template
+        .asks
+        .iter()
+        .filter(|ask| !already_given(ask, extracted))
+        .filter_map(|ask| kb.asks.get(ask.as_str()))
+        .map(|ask| ask.get(lang))
+        .collect();
+    let order = extracted.order_numbers.first().map(String::as_str).unwrap_or("");
+    let filled = template
+        .text(lang)
+        .replace("{answer}", answer.unwrap_or(""))
+        .replace("{asks}", &asks)
+        .replace("{order}", order);
+    tidy(&filled)
+}
+
+/// Asks the message itself already answers.
+fn already_given(ask: &str, extracted: &Extracted) -> bool {
+    match ask {
+        "order_number" => !extracted.order_numbers.is_empty(),
+        "tracking_number" | "tracking_screenshot" => !extracted.tracking_numbers.is_empty(),
+        "phone" => !extracted.phones.is_empty(),
+        _ => false,
+    }
+}
+
+/// Removes the doubled spaces and dangling separators empty placeholders leave behind.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev_space = false;
+    for c in text.chars() {
+        let space = c == ' ';
+        if !(space && prev_space) {
+            out.push(c);
+        }
+        prev_space = space;
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidy_collapses_spaces_left_by_empty_placeholders() {
+        assert_eq!(tidy("Sorry!  {x}  Please send photos. "), "Sorry! {x} Please send photos.");
+    }
+
+    #[test]
+    fn an_order_number_in_the_message_satisfies_the_ask() {
+        let with = Extracted { order_numbers: vec!["123456789012".into()], ..Default::default() };
+        assert!(already_given("order_number", &with));
+        assert!(!already_given("order_number", &Extracted::default()));
+        assert!(!already_given("photos", &with));
+    }
+}

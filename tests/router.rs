@@ -1,0 +1,196 @@
+//! The message router on the real demo knowledge base and the real committed models:
+//! every escalation reason, the no-repeat rule, drafts, and the quality gates of issue 2 on
+//! the shared development set and on our own held-out set.
+
+use smartreply::decide::{Action, ConversationContext, Decision};
+use smartreply::domain::{EscalationReason, Lang, Priority};
+use smartreply::engine::{Engine, ShopEngine, ShopSource};
+use smartreply::eval::{metrics, read_cases, route_all};
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+    Engine::load(
+        &[ShopSource { id: "demo".into(), knowledge_base: "knowledge-base/demo".into() }],
+        Path::new("models"),
+    )
+    .expect("the demo shop and the committed models load")
+});
+
+fn shop() -> Arc<ShopEngine> {
+    ENGINE.shop("demo").expect("demo shop")
+}
+
+fn online() -> ConversationContext {
+    ConversationContext { agents_online: true, ..Default::default() }
+}
+
+fn route(text: &str) -> Decision {
+    shop().route(text, &online())
+}
+
+fn escalation(d: &Decision) -> &smartreply::decide::Escalation {
+    match &d.action {
+        Action::Escalate(e) => e,
+        Action::Answer { faq_id, text } => panic!("expected an escalation, got answer {faq_id}: {text}"),
+    }
+}
+
+fn answer(d: &Decision) -> (&str, &str) {
+    match &d.action {
+        Action::Answer { faq_id, text } => (faq_id, text),
+        Action::Escalate(e) => panic!("expected an answer, got escalation {}: {}", e.reason, e.draft),
+    }
+}
+
+#[test]
+fn a_faq_question_is_answered_in_the_customers_language() {
+    let zh = route("满多少包邮啊");
+    assert_eq!(zh.lang, Lang::Zh);
+    assert!(answer(&zh).1.contains("59"), "{}", answer(&zh).1);
+    let en = route("do you offer free shipping?");
+    assert_eq!(en.lang, Lang::En);
+    let (_, text) = answer(&en);
+    assert!(text.contains("59") && text.is_ascii() || text.contains("59"), "{text}");
+    assert!(text.to_lowercase().contains("free"), "{text}");
+}
+
+#[test]
+fn an_angry_customer_is_escalated_with_a_draft_and_an_acknowledgement() {
+    let d = route("退款拖了半个月了还没到账，你们到底怎么回事！！！");
+    let e = escalation(&d);
+    assert_eq!(e.reason, EscalationReason::NegativeSentiment);
+    assert!(matches!(e.priority, Priority::High | Priority::Urgent));
+    assert!(!e.draft.is_empty());
+    assert!(!e.acknowledgement.is_empty());
+    assert_ne!(e.draft, e.acknowledgement);
+}
+
+#[test]
+fn a_threat_is_an_urgent_complaint() {
+    let d = route("再不给我处理我就打12315投诉你们，还要给差评");
+    let e = escalation(&d);
+    assert_eq!(e.reason, EscalationReason::Complaint);
+    assert_eq!(e.priority, Priority::Urgent);
+    let d = route("I'm going to file a chargeback and report you to the platform");
+    assert_eq!(escalation(&d).priority, Priority::Urgent);
+}
+
+#[test]
+fn asking_for_a_person_escalates_as_human_requested() {
+    for text in ["转人工", "I want to speak to a human agent"] {
+        assert_eq!(escalation(&route(text)).reason, EscalationReason::HumanRequested, "{text}");
+    }
+}
+
+#[test]
+fn a_damaged_item_needs_human_action_and_the_draft_asks_for_photos() {
+    let d = route("收到的精华瓶子碎了，漏了一盒子");
+    let e = escalation(&d);
+    assert!(matches!(e.reason, EscalationReason::NeedsHumanAction | EscalationReason::NegativeSentiment), "{}", e.reason);
+    assert!(e.draft.contains("照片") || e.draft.contains("图"), "{}", e.draft);
+}
+
+#[test]
+fn a_parcel_stuck_for_days_goes_to_a_human() {
+    let d = route("物流四天没更新了，一直显示在中转站");
+    let e = escalation(&d);
+    assert!(
+        matches!(e.reason, EscalationReason::NeedsHumanAction | EscalationReason::NegativeSentiment),
+        "{}",
+        e.reason
+    );
+}
+
+#[test]
+fn a_medical_product_question_goes_to_a_human() {
+    let d = route("I'm pregnant, is this serum safe for me to use?");
+    assert_eq!(escalation(&d).reason, EscalationReason::NeedsHumanAction);
+}
+
+#[test]
+fn out_of_scope_messages_are_passed_on() {
+    let d = route("can you recommend a good laptop for gaming");
+    let e = escalation(&d);
+    assert!(matches!(e.reason, EscalationReason::OutOfScope | EscalationReason::NoConfidentAnswer), "{}", e.reason);
+}
+
+#[test]
+fn gibberish_has_no_confident_answer() {
+    let d = route("qzxv blorp wug");
+    assert!(
+        matches!(escalation(&d).reason, EscalationReason::NoConfidentAnswer | EscalationReason::OutOfScope),
+        "{:?}",
+        d.action
+    );
+}
+
+#[test]
+fn the_same_answer_is_never_sent_twice_in_a_conversation() {
+    let first = route("退款多久到账");
+    let (faq_id, _) = answer(&first);
+    let ctx = ConversationContext { answered_faq_ids: vec![faq_id.to_string()], agents_online: true, ..Default::default() };
+    let again = shop().route("退款到底多久能到账", &ctx);
+    assert_eq!(escalation(&again).reason, EscalationReason::RepeatQuestion);
+    // The draft still carries the knowledge the agent can build on.
+    assert!(!escalation(&again).draft.is_empty());
+}
+
+#[test]
+fn a_conversation_with_an_open_ticket_stays_with_the_agent() {
+    let ctx = ConversationContext { open_ticket_id: Some("t-1".into()), agents_online: true, ..Default::default() };
+    let d = shop().route("退款多久到账", &ctx);
+    assert_eq!(escalation(&d).reason, EscalationReason::ConversationWithAgent);
+}
+
+#[test]
+fn the_acknowledgement_says_when_agents_are_off_duty() {
+    let offline = ConversationContext::default();
+    let night = shop().route("转人工", &offline);
+    let day = route("转人工");
+    assert_ne!(escalation(&night).acknowledgement, escalation(&day).acknowledgement);
+    assert!(escalation(&night).acknowledgement.contains("9"), "{}", escalation(&night).acknowledgement);
+}
+
+#[test]
+fn a_draft_asks_for_the_order_number_only_when_it_is_missing() {
+    let without = route("少发了一瓶爽肤水");
+    let with = route("少发了一瓶爽肤水，订单号 3761234567890123456");
+    let (a, b) = (&escalation(&without).draft, &escalation(&with).draft);
+    assert!(a.contains("订单号"), "{a}");
+    assert!(b.len() < a.len() || !b.contains("提供一下订单号"), "{b}");
+    assert_eq!(with.extracted.order_numbers, vec!["3761234567890123456"]);
+}
+
+#[test]
+fn decisions_record_model_versions_for_audit() {
+    let d = route("hello");
+    assert!(!d.models.intent.is_empty() && !d.models.sentiment.is_empty() && !d.models.knowledge_base.is_empty());
+}
+
+/// Issue 2's targets, checked on an evaluation file.
+fn assert_targets(file: &str) {
+    let path = Path::new(file);
+    let cases = read_cases(path).expect("evaluation file parses");
+    let m = metrics(&route_all(&shop(), &cases));
+    eprintln!("{file}: {m:?}");
+    assert!(m.intent_accuracy >= 0.92, "{file}: intent_accuracy {}", m.intent_accuracy);
+    assert!(m.negative_recall >= 0.95, "{file}: negative_recall {}", m.negative_recall);
+    assert!(m.auto_precision >= 0.95, "{file}: auto_precision {}", m.auto_precision);
+    assert!(m.auto_coverage >= 0.80, "{file}: auto_coverage {}", m.auto_coverage);
+}
+
+#[test]
+fn the_development_set_meets_the_targets() {
+    // The shared development set lives beside the repository, not in it.
+    if !Path::new("../shared/eval/dev.jsonl").exists() {
+        eprintln!("SKIPPED: ../shared/eval/dev.jsonl not found beside the repository");
+        return;
+    }
+    assert_targets("../shared/eval/dev.jsonl");
+}
+
+#[test]
+fn our_held_out_set_meets_the_targets() {
+    assert_targets("tests/data/holdout.jsonl");
+}
