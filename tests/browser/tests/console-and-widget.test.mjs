@@ -197,6 +197,16 @@ test('the shopper sees the agent reply live in the widget', async () => {
   await shot(angryShopper, 'widget-agent-reply.png');
 });
 
+test('a returning shopper sees the conversation again after a reload', async () => {
+  const visitor = await angryShopper.evaluate((shop) => JSON.parse(localStorage.getItem('smartreply.visitor.' + shop)), SHOP);
+  assert.ok(visitor && visitor.visitor_id && visitor.visitor_token, 'the visitor is kept in localStorage');
+  await angryShopper.reload();
+  await angryShopper.locator('.sr-bubble').click();
+  await angryShopper.locator('.sr-agent .sr-text').waitFor();
+  assert.equal(await angryShopper.locator('.sr-customer .sr-text').first().textContent(), ANGRY_MESSAGE);
+  assert.ok((await angryShopper.locator('.sr-agent .sr-text').textContent()).startsWith(insertedPhrase));
+});
+
 test('the agent reply is delivered to the shop callback, signed', { skip: !CALLBACK_LOG && 'no callback receiver' }, async () => {
   const deadline = Date.now() + 15_000;
   for (;;) {
