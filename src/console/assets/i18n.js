@@ -42,7 +42,7 @@
       'help.title': 'Keyboard shortcuts', 'help.jk': 'Next / previous ticket', 'help.open': 'Open the selected ticket',
       'help.reply': 'Focus the reply box', 'help.claim': 'Claim the ticket', 'help.resolve': 'Resolve the ticket',
       'help.send': 'Send the reply', 'help.phrase': 'Quick phrase (↑ ↓ to choose, Enter or Tab to insert)',
-      'help.esc': 'Leave the reply box / close', 'help.views': 'Stats / queue', 'help.help': 'This help',
+      'help.esc': 'Leave the reply box / close', 'help.word': 'keyword', 'help.views': 'Stats / queue', 'help.help': 'This help',
       'toast.new': 'New ticket', 'error.generic': 'Something went wrong.', langName: '中文'
     },
     zh: {
@@ -85,7 +85,7 @@
       'help.title': '快捷键', 'help.jk': '下一个 / 上一个工单', 'help.open': '打开选中的工单',
       'help.reply': '聚焦回复框', 'help.claim': '认领工单', 'help.resolve': '解决工单',
       'help.send': '发送回复', 'help.phrase': '快捷短语（↑ ↓ 选择，Enter 或 Tab 插入）',
-      'help.esc': '离开回复框 / 关闭', 'help.views': '统计 / 队列', 'help.help': '本帮助',
+      'help.esc': '离开回复框 / 关闭', 'help.word': '关键词', 'help.views': '统计 / 队列', 'help.help': '本帮助',
       'toast.new': '新工单', 'error.generic': '出错了。', langName: 'English'
     }
   };
