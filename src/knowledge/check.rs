@@ -329,3 +329,140 @@ pub fn check_command(path: &Path) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHOP: &str = "name_zh = \"测试店\"\nname_en = \"Test shop\"\n";
+    const INTENTS: &str = r#"
+[[intent]]
+name = "greeting"
+route = "auto"
+examples_zh = ["你好", "在吗", "有人吗", "哈喽", "亲在不在"]
+examples_en = ["hi", "hello", "anyone there", "hey", "good morning"]
+
+[[intent]]
+name = "complaint"
+route = "escalate"
+reason = "complaint"
+examples_zh = ["我要投诉", "差评", "太差了", "服务真烂", "12315"]
+examples_en = ["i want to complain", "terrible service", "1 star", "report you", "awful"]
+"#;
+    const FAQ: &str = r#"
+[[faq]]
+id = "hello"
+intents = ["greeting"]
+default = true
+questions_zh = ["你好"]
+questions_en = ["hello"]
+answer_zh = "您好！"
+answer_en = "Hello!"
+"#;
+    const DRAFTS: &str = r#"
+[[draft]]
+intent = "*"
+sentiment = "any"
+zh = "您好，{answer}{asks}"
+en = "Hello, {answer}{asks}"
+asks = ["order_number"]
+
+[ask.order_number]
+zh = "请提供订单号。"
+en = "Please share your order number."
+
+[acknowledgement]
+online_zh = "已转人工"
+online_en = "An agent will reply soon"
+offline_zh = "客服 9:00 上班"
+offline_en = "Agents start at 9:00"
+"#;
+    const PHRASES: &str = "[[phrase]]\nkey = \"sorry\"\nzh = \"抱歉\"\nen = \"Sorry\"\n";
+
+    fn write_kb(overrides: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            (files::SHOP, SHOP),
+            (files::INTENTS, INTENTS),
+            (files::FAQ, FAQ),
+            (files::DRAFTS, DRAFTS),
+            (files::QUICK_PHRASES, PHRASES),
+        ] {
+            let text = overrides.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or(text);
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_valid_knowledge_base_loads() {
+        let dir = write_kb(&[]);
+        let kb = load_checked(dir.path()).unwrap();
+        assert_eq!(kb.intents.len(), 2);
+        assert_eq!(kb.faqs[0].id, "hello");
+        assert_eq!(kb.version.len(), 12);
+    }
+
+    #[test]
+    fn a_toml_syntax_error_is_reported_with_its_line() {
+        let dir = write_kb(&[(files::FAQ, "[[faq]]\nid = \"a\"\nintents = [\"greeting\"\n")]);
+        let problems = load_checked(dir.path()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].to_string().contains("faq.toml:3:"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn semantic_problems_name_the_line_of_the_entry() {
+        let faq = format!("{FAQ}\n[[faq]]\nid = \"hello\"\nintents = [\"nope\"]\nquestions_zh = [\"x\"]\nquestions_en = [\"x\"]\nanswer_zh = \"\"\nanswer_en = \"y\"\n");
+        let dir = write_kb(&[(files::FAQ, &faq)]);
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("used twice")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("unknown intent `nope`")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("answer_zh is empty")), "{problems:?}");
+        // The second entry starts on line 11 of the file.
+        assert!(problems.iter().all(|p| p.contains("faq.toml:11:") || p.contains("faq.toml:12:")), "{problems:?}");
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_problems() {
+        let dir = write_kb(&[(files::SHOP, "name_zh = \"a\"\nname_en = \"b\"\ncolour = \"red\"\n")]);
+        std::fs::remove_file(dir.path().join(files::QUICK_PHRASES)).unwrap();
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("shop.toml:3:") && p.contains("colour")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("quick_phrases.toml:0: cannot read")), "{problems:?}");
+    }
+
+    #[test]
+    fn drafts_must_reference_defined_asks_and_known_placeholders() {
+        let drafts = DRAFTS.replace("asks = [\"order_number\"]", "asks = [\"photos\"]").replace("{asks}", "{asks}{price}");
+        let dir = write_kb(&[(files::DRAFTS, &drafts)]);
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("no [ask.photos]")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("unknown placeholder `{price}`")), "{problems:?}");
+    }
+
+    #[test]
+    fn an_escalating_intent_needs_a_reason_and_an_auto_intent_needs_a_faq() {
+        let intents = INTENTS.replace("reason = \"complaint\"\n", "");
+        let faq = FAQ.replace("intents = [\"greeting\"]", "intents = [\"complaint\"]");
+        let dir = write_kb(&[(files::INTENTS, &intents), (files::FAQ, &faq)]);
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("escalates but has no `reason`")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("`greeting` is answered automatically but no faq serves it")), "{problems:?}");
+    }
+
+    #[test]
+    fn a_folder_of_shops_is_checked_shop_by_shop() {
+        let root = tempfile::tempdir().unwrap();
+        let shop = write_kb(&[]);
+        let target = root.path().join("a");
+        std::fs::create_dir(&target).unwrap();
+        for entry in std::fs::read_dir(shop.path()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
+        }
+        assert_eq!(check_dir(root.path()).unwrap().len(), 1);
+        assert_eq!(check_command(root.path()), 0);
+        assert_eq!(check_command(&root.path().join("missing")), 1);
+    }
+}
