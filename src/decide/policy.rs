@@ -18,8 +18,14 @@ pub const MIN_DEFAULT_INTENT_CONFIDENCE: f32 = 0.7;
 pub const MIN_ESCALATION_FAQ_CONFIDENCE: f32 = 0.4;
 /// See [`MIN_ESCALATION_FAQ_CONFIDENCE`].
 pub const ESCALATION_MARGIN: f32 = 0.1;
-/// A FAQ answer goes into an agent's draft from this confidence on.
+/// A FAQ answer goes into an agent's draft from this confidence on. Below it, a specific
+/// entry is not a match at all, so the intent's summary answer may stand in for it.
 pub const MIN_DRAFT_CONFIDENCE: f32 = 0.3;
+/// Ranking bonus for an entry whose main intent is the message's intent (entries also serve
+/// secondary intents, e.g. delivery time is mostly an order-status question).
+pub const MAIN_INTENT_BONUS: f32 = 0.1;
+/// Ranking bonus for the intent's default entry: the question most customers ask.
+pub const DEFAULT_BONUS: f32 = 0.03;
 /// Sentiment score at or below which a negative message is urgent.
 pub const URGENT_SCORE: f32 = -0.75;
 
@@ -54,8 +60,15 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     let kb = inp.kb;
     let intent = inp.intent.name.as_str();
     let serves = |m: &&FaqMatch| kb.faqs[m.faq].intents.iter().any(|i| i == intent);
-    let best_for_intent = inp.matches.iter().find(serves).cloned();
     let default_faq = kb.faqs.iter().position(|f| f.default && f.intents.first().is_some_and(|i| i == intent));
+    let rank = |m: &FaqMatch| {
+        let faq = &kb.faqs[m.faq];
+        m.confidence
+            + if faq.intents.first().is_some_and(|i| i == intent) { MAIN_INTENT_BONUS } else { 0.0 }
+            + if Some(m.faq) == default_faq { DEFAULT_BONUS } else { 0.0 }
+    };
+    let best_for_intent =
+        inp.matches.iter().filter(serves).max_by(|a, b| rank(a).total_cmp(&rank(b))).cloned();
 
     let escalation_faq = best_for_intent.as_ref().and_then(|best| {
         inp.matches
@@ -69,9 +82,12 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
             .cloned()
     });
 
-    // The answer an automatic reply would use (and a draft can reuse).
+    // The answer an automatic reply would use (and a draft can reuse). The intent's summary
+    // answer stands in only when no specific entry half-matches: a half-match means the
+    // customer asked something specific the summary may not answer.
     let candidate: Option<usize> = match &best_for_intent {
         Some(m) if m.confidence >= MIN_ANSWER_CONFIDENCE && !kb.faqs[m.faq].escalate => Some(m.faq),
+        Some(m) if m.confidence >= MIN_DRAFT_CONFIDENCE && Some(m.faq) != default_faq => None,
         _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE => default_faq,
         _ => None,
     };

@@ -23,6 +23,8 @@ const STOP_WORDS: &[&str] = &[
     "a", "an", "the", "is", "are", "am", "be", "i", "me", "my", "you", "your", "we", "our", "it", "its",
     "to", "of", "in", "on", "for", "and", "or", "do", "doe", "does", "did", "can", "could", "would",
     "will", "please", "pleas", "hi", "there", "this", "that", "with", "at", "by", "so", "just", "what", "how",
+    "much", "get", "got", "have", "has", "had", "any", "some", "was", "were", "been", "if", "from", "about",
+    "them", "they", "us", "he", "she", "him", "her", "his", "mine", "yours", "than", "then", "also", "should",
 ];
 
 /// Tokenizer over the shared jieba dictionary.

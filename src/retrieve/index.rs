@@ -1,11 +1,12 @@
 //! The FAQ index. tantivy's BM25 proposes candidates from every question phrasing and answer;
-//! each candidate then gets a confidence from how much of the message its best phrasing
-//! explains and how much of that phrasing the message contains (idf-weighted term overlap),
-//! a number in 0..1 that means the same for every shop, unlike raw BM25 scores.
+//! each candidate then gets a confidence: the idf-weighted cosine between the message and the
+//! entry's best phrasing over words and Chinese character pairs (pairs make it robust to
+//! segmentation slips such as 谁出 / 谁付). A number in 0..1 that means the same for every
+//! shop, unlike raw BM25 scores.
 
 use super::analyzer::{self, ANALYZER_NAME};
 use crate::knowledge::Faq;
-use crate::understand::normalize::normalize;
+use crate::understand::normalize::{is_han, normalize};
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
@@ -21,10 +22,6 @@ const CANDIDATES: usize = 40;
 /// Weight of a match in an answer relative to a match in a question phrasing.
 const ANSWER_BOOST: f32 = 0.3;
 
-/// Share of the confidence given to "the phrasing is covered by the message" (precision)
-/// versus "the message is covered by the phrasing" (recall). Customers add details
-/// ("昨天付的款 大概几天能到上海") that no phrasing has, so precision weighs more.
-const PRECISION_WEIGHT: f32 = 0.6;
 
 /// One FAQ entry proposed for a message.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +34,16 @@ pub struct FaqMatch {
     pub confidence: f32,
 }
 
-/// A question phrasing, analysed once at build time.
+/// Weight of a match against an entry's answer relative to a match against a phrasing: an
+/// answer states facts ("shelf life", "12 months") customers name without matching any
+/// phrasing, but it is long and says many other things too.
+const ANSWER_MATCH_WEIGHT: f32 = 0.8;
+
+/// A question phrasing (or an answer), analysed once at build time.
 struct Phrasing {
     terms: HashSet<String>,
+    /// Multiplier on this text's confidence: 1 for phrasings, [`ANSWER_MATCH_WEIGHT`] for answers.
+    weight: f32,
 }
 
 /// The index of one shop's FAQ entries.
@@ -49,7 +53,7 @@ pub struct FaqIndex {
     answer: Field,
     ordinal: Field,
     analyzer: TextAnalyzer,
-    /// Question phrasings by ordinal (answers have no entry: they only propose candidates).
+    /// Question phrasings, then answers, by ordinal.
     phrasings: Vec<Phrasing>,
     /// Which FAQ each document belongs to, by ordinal.
     doc_faq: Vec<usize>,
@@ -81,27 +85,30 @@ impl FaqIndex {
                 let normalized = normalize(question).text;
                 let ordinal_no = doc_faq.len() as u64;
                 writer.add_document(doc!(text => normalized.as_str(), ordinal => ordinal_no))?;
-                phrasings.push(Phrasing {
-                    terms: analyzer::terms(&mut analyzer, &normalized).into_iter().collect(),
-                });
+                phrasings.push(Phrasing { terms: match_terms(&mut analyzer, &normalized), weight: 1.0 });
                 doc_faq.push(faq_no);
             }
         }
+        let questions = phrasings.len();
         for (faq_no, faq) in faqs.iter().enumerate() {
-            let both = format!("{}\n{}", normalize(&faq.answer_zh).text, normalize(&faq.answer_en).text);
-            writer.add_document(doc!(answer => both, ordinal => doc_faq.len() as u64))?;
-            doc_faq.push(faq_no);
+            for text in [&faq.answer_zh, &faq.answer_en] {
+                let normalized = normalize(text).text;
+                writer.add_document(doc!(answer => normalized.as_str(), ordinal => doc_faq.len() as u64))?;
+                phrasings.push(Phrasing { terms: match_terms(&mut analyzer, &normalized), weight: ANSWER_MATCH_WEIGHT });
+                doc_faq.push(faq_no);
+            }
         }
         writer.commit()?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
 
+        // idf over the question phrasings only: answers repeat the shop's vocabulary.
         let mut df: HashMap<&str, usize> = HashMap::new();
-        for p in &phrasings {
+        for p in &phrasings[..questions] {
             for t in &p.terms {
                 *df.entry(t.as_str()).or_default() += 1;
             }
         }
-        let n = phrasings.len().max(1) as f32;
+        let n = questions.max(1) as f32;
         let idf = df.iter().map(|(t, &d)| (t.to_string(), (1.0 + n / d as f32).ln())).collect();
         let unknown_idf = (1.0 + n).ln() * 0.5;
         Ok(FaqIndex { reader, text, answer, ordinal, analyzer, phrasings, doc_faq, idf, unknown_idf })
@@ -114,12 +121,13 @@ impl FaqIndex {
     /// FAQ entries for a normalised message, best first (by confidence, then BM25).
     pub fn search(&self, normalized: &str) -> Vec<FaqMatch> {
         let mut analyzer = self.analyzer.clone();
-        let query_terms: HashSet<String> = analyzer::terms(&mut analyzer, normalized).into_iter().collect();
-        if query_terms.is_empty() {
+        let words: HashSet<String> = analyzer::terms(&mut analyzer, normalized).into_iter().collect();
+        if words.is_empty() {
             return Vec::new();
         }
+        let query_terms = match_terms(&mut analyzer, normalized);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for t in &query_terms {
+        for t in &words {
             for (field, boost) in [(self.text, 1.0), (self.answer, ANSWER_BOOST)] {
                 let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
@@ -130,7 +138,7 @@ impl FaqIndex {
         else {
             return Vec::new();
         };
-        let query_weight: f32 = query_terms.iter().map(|t| self.weight(t)).sum();
+        let query_weight: f32 = query_terms.iter().map(|t| self.weight(t).powi(2)).sum();
 
         let mut best: HashMap<usize, FaqMatch> = HashMap::new();
         for (score, address) in hits {
@@ -141,7 +149,7 @@ impl FaqIndex {
             let confidence = self
                 .phrasings
                 .get(ordinal)
-                .map(|p| self.overlap(&query_terms, query_weight, &p.terms))
+                .map(|p| p.weight * self.overlap(&query_terms, query_weight, &p.terms))
                 .unwrap_or(0.0);
             let entry = best.entry(faq).or_insert(FaqMatch { faq, score, confidence });
             entry.score = entry.score.max(score);
@@ -154,17 +162,29 @@ impl FaqIndex {
         matches
     }
 
-    /// idf-weighted overlap of a message and a phrasing, in 0..1.
+    /// idf-weighted cosine of a message and a phrasing (binary term weights), in 0..1.
+    /// `query_weight` is the message's squared norm.
     fn overlap(&self, query: &HashSet<String>, query_weight: f32, phrasing: &HashSet<String>) -> f32 {
-        let phrasing_weight: f32 = phrasing.iter().map(|t| self.weight(t)).sum();
+        let phrasing_weight: f32 = phrasing.iter().map(|t| self.weight(t).powi(2)).sum();
         if query_weight <= 0.0 || phrasing_weight <= 0.0 {
             return 0.0;
         }
-        let shared: f32 = query.intersection(phrasing).map(|t| self.weight(t)).sum();
-        let recall = shared / query_weight;
-        let precision = shared / phrasing_weight;
-        PRECISION_WEIGHT * precision + (1.0 - PRECISION_WEIGHT) * recall
+        let shared: f32 = query.intersection(phrasing).map(|t| self.weight(t).powi(2)).sum();
+        shared / (query_weight * phrasing_weight).sqrt()
     }
+}
+
+/// The terms confidence is computed over: analyzed words (stop words removed) and pairs of
+/// adjacent Chinese characters.
+fn match_terms(analyzer: &mut TextAnalyzer, normalized: &str) -> HashSet<String> {
+    let mut terms: HashSet<String> = analyzer::terms(analyzer, normalized).into_iter().collect();
+    let chars: Vec<char> = normalized.chars().collect();
+    for pair in chars.windows(2) {
+        if is_han(pair[0]) && is_han(pair[1]) {
+            terms.insert(format!("#{}{}", pair[0], pair[1]));
+        }
+    }
+    terms
 }
 
 #[cfg(test)]
