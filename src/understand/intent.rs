@@ -5,16 +5,13 @@
 //! in training: an unfamiliar message is a reason to escalate, not to guess.
 
 use crate::understand::features::{features, FeatureId};
+use crate::understand::linear::{softmax, Linear, TrainOptions};
 use crate::understand::normalize::normalize;
 use std::collections::HashMap;
 use tantivy::tokenizer::TextAnalyzer;
 
-/// Training passes over the examples.
-const EPOCHS: usize = 30;
-/// Initial SGD step; decays as 1/sqrt(epoch).
-const LEARNING_RATE: f32 = 0.5;
-/// L2 penalty, applied lazily per touched weight.
-const L2: f32 = 1e-5;
+/// SGD settings: small data, so many passes.
+const TRAINING: TrainOptions = TrainOptions { epochs: 30, learning_rate: 0.5, l2: 1e-5 };
 /// Folds used to fit the temperature.
 const CALIBRATION_FOLDS: usize = 4;
 /// Below this share of known feature mass, confidence is scaled down proportionally.
@@ -50,10 +47,7 @@ impl IntentScores {
 /// A trained classifier.
 pub struct IntentModel {
     labels: Vec<String>,
-    /// Row per known feature, `labels.len()` weights each.
-    rows: HashMap<FeatureId, usize>,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
+    linear: Linear,
     temperature: f32,
     analyzer: TextAnalyzer,
 }
@@ -82,7 +76,7 @@ impl IntentModel {
         let mut held_out: Vec<(Vec<f32>, usize)> = Vec::with_capacity(examples.len());
         for fold in 0..CALIBRATION_FOLDS {
             let train: Vec<usize> = (0..prepared.y.len()).filter(|i| i % CALIBRATION_FOLDS != fold).collect();
-            let model = fit(&prepared, &train, labels.len());
+            let model = Linear::train(&prepared.x, &prepared.y, None, &train, labels.len(), TRAINING);
             for i in (0..prepared.y.len()).filter(|i| i % CALIBRATION_FOLDS == fold) {
                 held_out.push((model.logits(&prepared.x[i]), prepared.y[i]));
             }
@@ -90,11 +84,8 @@ impl IntentModel {
         let temperature = fit_temperature(&held_out);
 
         let all: Vec<usize> = (0..prepared.y.len()).collect();
-        let mut model = fit(&prepared, &all, labels.len());
-        model.labels = labels;
-        model.temperature = temperature;
-        model.analyzer = analyzer;
-        model
+        let linear = Linear::train(&prepared.x, &prepared.y, None, &all, labels.len(), TRAINING);
+        IntentModel { labels, linear, temperature, analyzer }
     }
 
     /// Intent names the model knows.
@@ -107,82 +98,17 @@ impl IntentModel {
         self.temperature
     }
 
-    fn logits(&self, x: &[(FeatureId, f32)]) -> Vec<f32> {
-        let k = self.bias.len();
-        let mut z = self.bias.clone();
-        for (f, v) in x {
-            if let Some(&row) = self.rows.get(f) {
-                for (c, zc) in z.iter_mut().enumerate() {
-                    *zc += self.weights[row * k + c] * v;
-                }
-            }
-        }
-        z
-    }
-
     /// Classifies a normalised message.
     pub fn predict(&self, normalized: &str) -> IntentScores {
         let x = features(&mut self.analyzer.clone(), normalized);
         let total: f32 = x.iter().map(|(_, v)| v * v).sum();
-        let known: f32 = x.iter().filter(|(f, _)| self.rows.contains_key(f)).map(|(_, v)| v * v).sum();
-        let z: Vec<f32> = self.logits(&x).into_iter().map(|z| z / self.temperature).collect();
+        let known: f32 = x.iter().filter(|(f, _)| self.linear.knows(f)).map(|(_, v)| v * v).sum();
+        let z: Vec<f32> = self.linear.logits(&x).into_iter().map(|z| z / self.temperature).collect();
         let p = softmax(&z);
         let mut ranked: Vec<(String, f32)> = self.labels.iter().cloned().zip(p).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         IntentScores { ranked, known_share: if total > 0.0 { known / total } else { 0.0 } }
     }
-}
-
-fn softmax(z: &[f32]) -> Vec<f32> {
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
-}
-
-/// Plain SGD on the softmax cross-entropy over the rows in `subset`, in a fixed shuffled order.
-fn fit(data: &Prepared, subset: &[usize], k: usize) -> IntentModel {
-    let mut rows: HashMap<FeatureId, usize> = HashMap::new();
-    for &i in subset {
-        for (f, _) in &data.x[i] {
-            let next = rows.len();
-            rows.entry(*f).or_insert(next);
-        }
-    }
-    let mut weights = vec![0.0f32; rows.len() * k];
-    let mut bias = vec![0.0f32; k];
-    let mut order: Vec<usize> = subset.to_vec();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for epoch in 0..EPOCHS {
-        // Fisher–Yates with a fixed xorshift seed: reproducible training.
-        for i in (1..order.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            order.swap(i, (state % (i as u64 + 1)) as usize);
-        }
-        let lr = LEARNING_RATE / ((epoch + 1) as f32).sqrt();
-        for &i in &order {
-            let x = &data.x[i];
-            let mut z = bias.clone();
-            for (f, v) in x {
-                let row = rows[f];
-                for c in 0..k {
-                    z[c] += weights[row * k + c] * v;
-                }
-            }
-            let p = softmax(&z);
-            for c in 0..k {
-                let g = p[c] - if c == data.y[i] { 1.0 } else { 0.0 };
-                bias[c] -= lr * g * 0.1;
-                for (f, v) in x {
-                    let w = &mut weights[rows[f] * k + c];
-                    *w -= lr * (g * v + L2 * *w);
-                }
-            }
-        }
-    }
-    IntentModel { labels: Vec::new(), rows, weights, bias, temperature: 1.0, analyzer: crate::retrieve::analyzer::analyzer() }
 }
 
 /// The temperature minimising held-out negative log-likelihood (grid search: one parameter).

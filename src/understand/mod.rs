@@ -4,5 +4,6 @@
 pub mod extract;
 pub mod features;
 pub mod intent;
+pub mod linear;
 pub mod normalize;
 pub mod sentiment;
