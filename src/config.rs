@@ -1,1 +1,327 @@
-//! config (work in progress)
+//! Settings: embedded defaults → TOML file (`--config`) → environment variables, validated at
+//! start-up with errors that name the key. Secrets are wrapped so `Debug` and logs never show
+//! them.
+//!
+//! Environment overrides: `SMARTREPLY_LISTEN`, `SMARTREPLY_DATABASE_URL`,
+//! `SMARTREPLY_MODELS_DIR`, `SMARTREPLY_DELIVERY__<KEY>`, `SMARTREPLY_LIMITS__<KEY>`; per shop
+//! `SMARTREPLY_SHOP_<ID>_WEBHOOK_SECRET` and `SMARTREPLY_SHOP_<ID>_CALLBACK_URL`; per agent
+//! `SMARTREPLY_AGENT_<NAME>_TOKEN` (ids and names upper-cased, `-` as `_`).
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Dev webhook secret of the demo shop when running on embedded defaults.
+pub const DEV_WEBHOOK_SECRET: &str = "dev-secret-change-me";
+/// Dev agent token when running on embedded defaults.
+pub const DEV_AGENT_TOKEN: &str = "dev-agent-token";
+/// Dev widget key of the demo shop.
+pub const DEV_WIDGET_KEY: &str = "pk_demo_dev";
+
+/// A secret: usable, never printed.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for signing and comparing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One shop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSettings {
+    /// Id in URLs.
+    pub id: String,
+    /// Knowledge-base folder.
+    pub knowledge_base: PathBuf,
+    /// HMAC key of inbound and outbound webhooks.
+    pub webhook_secret: Secret,
+    /// Where agent replies are delivered.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// Agent working hours, `HH:MM-HH:MM` in `time_zone`.
+    #[serde(default = "default_agent_hours")]
+    pub agent_hours: String,
+    /// IANA time zone of `agent_hours`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Public key of the chat widget.
+    #[serde(default)]
+    pub widget_key: Option<String>,
+    /// Origins allowed to use the widget channel.
+    #[serde(default)]
+    pub widget_origins: Vec<String>,
+    /// Overrides the knowledge base's first-response promise (minutes).
+    #[serde(default)]
+    pub first_response_minutes: Option<u32>,
+}
+
+/// One agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettings {
+    /// Display name.
+    pub name: String,
+    /// Bearer token.
+    pub token: Secret,
+    /// Shops this agent may see.
+    pub shops: Vec<String>,
+}
+
+/// Outbox delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Timeout of one delivery attempt.
+    pub timeout_ms: u64,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt (with full jitter).
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_cap_ms: u64,
+    /// How often the worker looks for due deliveries when not woken.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self { timeout_ms: 10_000, max_attempts: 12, backoff_base_ms: 1_000, backoff_cap_ms: 600_000, poll_interval_ms: 1_000 }
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Messages per minute per shop.
+    pub shop_per_minute: u32,
+    /// Messages per minute per customer (webhook) or visitor (widget).
+    pub customer_per_minute: u32,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Longest request, ms.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { shop_per_minute: 6_000, customer_per_minute: 30, max_body_bytes: 64 * 1024, request_timeout_ms: 15_000 }
+    }
+}
+
+/// All settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Listen address.
+    pub listen: String,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: Secret,
+    /// Folder of model files.
+    pub models_dir: PathBuf,
+    /// Shops.
+    #[serde(default)]
+    pub shops: Vec<ShopSettings>,
+    /// Agents.
+    #[serde(default)]
+    pub agents: Vec<AgentSettings>,
+    /// Delivery.
+    #[serde(default)]
+    pub delivery: DeliverySettings,
+    /// Limits.
+    #[serde(default)]
+    pub limits: LimitSettings,
+}
+
+fn default_agent_hours() -> String {
+    "09:00-23:00".into()
+}
+
+fn default_time_zone() -> String {
+    "Asia/Shanghai".into()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: Secret::new("sqlite://./data/smartreply.db"),
+            models_dir: "./models".into(),
+            shops: Vec::new(),
+            agents: Vec::new(),
+            delivery: DeliverySettings::default(),
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults → file → environment. Without any shop configured the demo shop and a dev
+    /// agent are added; the second value says so (the caller warns).
+    pub fn load(file: Option<&Path>) -> Result<(Settings, bool), ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("SMARTREPLY_")
+                .split("__")
+                .filter(|k| matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.as_str().starts_with("delivery.") || k.as_str().starts_with("limits.")),
+        );
+        let mut settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        let dev = settings.shops.is_empty();
+        if dev {
+            settings.shops.push(ShopSettings {
+                id: "demo".into(),
+                knowledge_base: "./knowledge-base/demo".into(),
+                webhook_secret: Secret::new(DEV_WEBHOOK_SECRET),
+                callback_url: None,
+                agent_hours: default_agent_hours(),
+                time_zone: default_time_zone(),
+                widget_key: Some(DEV_WIDGET_KEY.into()),
+                widget_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
+                first_response_minutes: None,
+            });
+            if settings.agents.is_empty() {
+                settings.agents.push(AgentSettings {
+                    name: "dev-agent".into(),
+                    token: Secret::new(DEV_AGENT_TOKEN),
+                    shops: vec!["demo".into()],
+                });
+            }
+        }
+        settings.apply_secret_env(|k| std::env::var(k).ok());
+        settings.validate()?;
+        Ok((settings, dev))
+    }
+
+    fn apply_secret_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        let key = |s: &str| s.to_uppercase().replace('-', "_");
+        for shop in &mut self.shops {
+            if let Some(v) = var(&format!("SMARTREPLY_SHOP_{}_WEBHOOK_SECRET", key(&shop.id))) {
+                shop.webhook_secret = Secret::new(v);
+            }
+            if let Some(v) = var(&format!("SMARTREPLY_SHOP_{}_CALLBACK_URL", key(&shop.id))) {
+                shop.callback_url = Some(v);
+            }
+        }
+        for agent in &mut self.agents {
+            if let Some(v) = var(&format!("SMARTREPLY_AGENT_{}_TOKEN", key(&agent.name))) {
+                agent.token = Secret::new(v);
+            }
+        }
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError("database_url: use sqlite://PATH or postgres://...".into()));
+        }
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| ConfigError(format!("listen = {:?}: {e}", self.listen)))?;
+        let mut ids = std::collections::HashSet::new();
+        for (i, shop) in self.shops.iter().enumerate() {
+            if shop.id.is_empty() || !shop.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(ConfigError(format!("shops[{i}].id {:?}: use letters, digits, '-' and '_'", shop.id)));
+            }
+            if !ids.insert(&shop.id) {
+                return Err(ConfigError(format!("shops[{i}].id {:?} is used twice", shop.id)));
+            }
+            if shop.webhook_secret.expose().len() < 8 {
+                return Err(ConfigError(format!("shops[{i}].webhook_secret: at least 8 characters")));
+            }
+            crate::sla::AgentHours::parse(&shop.agent_hours, &shop.time_zone)
+                .map_err(|e| ConfigError(format!("shops[{i}].agent_hours/time_zone: {e}")))?;
+            if let Some(url) = &shop.callback_url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError(format!("shops[{i}].callback_url: must be an http(s) URL")));
+                }
+            }
+        }
+        for (i, agent) in self.agents.iter().enumerate() {
+            if agent.token.expose().len() < 8 {
+                return Err(ConfigError(format!("agents[{i}].token: at least 8 characters")));
+            }
+            for shop in &agent.shops {
+                if !ids.contains(shop) {
+                    return Err(ConfigError(format!("agents[{i}].shops: unknown shop {shop:?}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A shop by id.
+    pub fn shop(&self, id: &str) -> Option<&ShopSettings> {
+        self.shops.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let (s, dev) = Settings::load(None).unwrap();
+        assert!(dev);
+        let printed = format!("{s:?}");
+        assert!(!printed.contains(DEV_WEBHOOK_SECRET) && !printed.contains(DEV_AGENT_TOKEN), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn a_file_configures_shops_and_validation_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\n[[shops]]\nid = \"a\"\nknowledge_base = \"kb\"\nwebhook_secret = \"short\"\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("shops[0].webhook_secret"), "{err}");
+        std::fs::write(
+            &path,
+            "[[shops]]\nid = \"a\"\nknowledge_base = \"kb\"\nwebhook_secret = \"long-enough\"\n[[agents]]\nname = \"x\"\ntoken = \"tok-tok-tok\"\nshops = [\"b\"]\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("agents[0].shops"), "{err}");
+    }
+
+    #[test]
+    fn secret_environment_variables_override_the_file() {
+        let (mut s, _) = Settings::load(None).unwrap();
+        s.apply_secret_env(|k| (k == "SMARTREPLY_SHOP_DEMO_WEBHOOK_SECRET").then(|| "from-env-123".to_string()));
+        assert_eq!(s.shops[0].webhook_secret.expose(), "from-env-123");
+    }
+}

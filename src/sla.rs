@@ -1,1 +1,139 @@
-//! sla (work in progress)
+//! SLA clock: when a ticket is due. An escalated message is acknowledged at once (the bot);
+//! a human answers within the shop's first-response promise (urgent tickets within 15 min);
+//! complaints are settled within the shop's complaint window (24 h). Outside agent hours, a
+//! first-response deadline moves to the next opening plus 30 minutes (the policy's "answered
+//! by 09:30 the next morning"). Pure functions of time.
+
+use crate::domain::{EscalationReason, Priority};
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+
+/// Grace after opening for messages that arrived while agents were away.
+const AFTER_OPENING_MINUTES: i64 = 30;
+/// First-response promise for urgent tickets, capped by the shop's own promise.
+const URGENT_MINUTES: i64 = 15;
+
+/// Daily agent hours in a time zone.
+#[derive(Debug, Clone)]
+pub struct AgentHours {
+    open: Time,
+    close: Time,
+    tz: TimeZone,
+}
+
+impl AgentHours {
+    /// Parses `HH:MM-HH:MM` and an IANA zone name.
+    pub fn parse(hours: &str, time_zone: &str) -> Result<AgentHours, String> {
+        let (open, close) = hours.split_once('-').ok_or_else(|| format!("{hours:?}: expected HH:MM-HH:MM"))?;
+        let parse = |s: &str| -> Result<Time, String> {
+            let (h, m) = s.trim().split_once(':').ok_or_else(|| format!("{s:?}: expected HH:MM"))?;
+            let h: i8 = h.parse().map_err(|_| format!("{s:?}: bad hour"))?;
+            let m: i8 = m.parse().map_err(|_| format!("{s:?}: bad minute"))?;
+            Time::new(h, m, 0, 0).map_err(|e| format!("{s:?}: {e}"))
+        };
+        let (open, close) = (parse(open)?, parse(close)?);
+        if open >= close {
+            return Err(format!("{hours:?}: opening must be before closing"));
+        }
+        let tz = TimeZone::get(time_zone).map_err(|e| format!("{time_zone:?}: {e}"))?;
+        Ok(AgentHours { open, close, tz })
+    }
+
+    /// Whether agents work at `t`.
+    pub fn is_open(&self, t: Timestamp) -> bool {
+        let local = t.to_zoned(self.tz.clone()).time();
+        local >= self.open && local < self.close
+    }
+
+    /// The next opening at or after `t` (today's if it has not happened yet).
+    pub fn next_opening(&self, t: Timestamp) -> Timestamp {
+        let zoned = t.to_zoned(self.tz.clone());
+        let today = zoned.date().to_datetime(self.open);
+        let candidate = if zoned.time() < self.open { today } else { today.checked_add(1.day()).unwrap_or(today) };
+        candidate.to_zoned(self.tz.clone()).map(|z| z.timestamp()).unwrap_or(t)
+    }
+
+    /// Today's closing time for `t` (in its local day).
+    fn closing(&self, t: Timestamp) -> Timestamp {
+        let zoned = t.to_zoned(self.tz.clone());
+        zoned.date().to_datetime(self.close).to_zoned(self.tz.clone()).map(|z| z.timestamp()).unwrap_or(t)
+    }
+}
+
+/// The shop's promises.
+#[derive(Debug, Clone, Copy)]
+pub struct Promises {
+    /// First human answer, minutes.
+    pub first_response_minutes: u32,
+    /// Complaint settled, hours.
+    pub complaint_hours: u32,
+}
+
+/// When a ticket created at `created` is due.
+pub fn due_at(created: Timestamp, priority: Priority, reason: EscalationReason, hours: &AgentHours, promises: Promises) -> Timestamp {
+    if reason == EscalationReason::Complaint {
+        return created + SignedDuration::from_hours(i64::from(promises.complaint_hours));
+    }
+    let minutes = match priority {
+        Priority::Urgent => URGENT_MINUTES.min(i64::from(promises.first_response_minutes)),
+        _ => i64::from(promises.first_response_minutes),
+    };
+    let due = created + SignedDuration::from_mins(minutes);
+    if hours.is_open(created) && due <= hours.closing(created) {
+        due
+    } else {
+        hours.next_opening(created) + SignedDuration::from_mins(AFTER_OPENING_MINUTES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shanghai() -> AgentHours {
+        AgentHours::parse("09:00-23:00", "Asia/Shanghai").unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    const PROMISES: Promises = Promises { first_response_minutes: 30, complaint_hours: 24 };
+
+    #[test]
+    fn during_hours_the_first_response_is_due_within_the_promise() {
+        // 10:00 in Shanghai is 02:00 UTC.
+        let due = due_at(at("2026-11-23T02:00:00Z"), Priority::Normal, EscalationReason::NoConfidentAnswer, &shanghai(), PROMISES);
+        assert_eq!(due, at("2026-11-23T02:30:00Z"));
+    }
+
+    #[test]
+    fn urgent_tickets_are_due_sooner() {
+        let due = due_at(at("2026-11-23T02:00:00Z"), Priority::Urgent, EscalationReason::NegativeSentiment, &shanghai(), PROMISES);
+        assert_eq!(due, at("2026-11-23T02:15:00Z"));
+    }
+
+    #[test]
+    fn at_night_the_deadline_is_half_an_hour_after_opening() {
+        // 02:00 Shanghai (18:00 UTC the day before) → 09:30 Shanghai = 01:30 UTC.
+        let due = due_at(at("2026-11-22T18:00:00Z"), Priority::Normal, EscalationReason::HumanRequested, &shanghai(), PROMISES);
+        assert_eq!(due, at("2026-11-23T01:30:00Z"));
+        // 23:50 Shanghai → next morning 09:30.
+        let due = due_at(at("2026-11-23T15:50:00Z"), Priority::High, EscalationReason::NegativeSentiment, &shanghai(), PROMISES);
+        assert_eq!(due, at("2026-11-24T01:30:00Z"));
+    }
+
+    #[test]
+    fn complaints_are_settled_within_a_day() {
+        let due = due_at(at("2026-11-23T18:00:00Z"), Priority::Urgent, EscalationReason::Complaint, &shanghai(), PROMISES);
+        assert_eq!(due, at("2026-11-24T18:00:00Z"));
+    }
+
+    #[test]
+    fn bad_hours_are_refused() {
+        assert!(AgentHours::parse("23:00-09:00", "Asia/Shanghai").is_err());
+        assert!(AgentHours::parse("9-5", "Asia/Shanghai").is_err());
+        assert!(AgentHours::parse("09:00-17:00", "Mars/Olympus").is_err());
+    }
+}
