@@ -1,0 +1,419 @@
+//! Messages, decisions and the inbound transaction: a customer message, the router's decision,
+//! the bot's reply and the ticket are committed together, or not at all.
+
+use super::{opt_text, now_ms, Store, StoreError};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+/// A message as the APIs show it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageRow {
+    /// The message id (the customer's, or generated for bot and agent messages).
+    pub id: String,
+    /// Conversation.
+    pub conversation_id: String,
+    /// `customer`, `bot` or `agent`.
+    pub role: String,
+    /// Text (untrusted when the role is customer).
+    pub text: String,
+    /// `answer`, `acknowledgement`, `reply` or null for customer messages.
+    pub kind: Option<String>,
+    /// Agent name for agent replies.
+    pub author: Option<String>,
+    /// Ticket the conversation is with, if any.
+    pub ticket_id: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Store sequence number: event id for resuming streams.
+    pub seq: i64,
+}
+
+/// RFC 3339 from Unix milliseconds.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
+    Ok(MessageRow {
+        id: row.try_get("message_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        role: row.try_get("role")?,
+        text: row.try_get("text")?,
+        kind: opt_text(row, "kind")?,
+        author: opt_text(row, "author")?,
+        ticket_id: opt_text(row, "ticket_id")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        seq: row.try_get("seq")?,
+    })
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "seq, message_id, conversation_id, role, text, kind, author, ticket_id, created_at";
+
+/// What to do with the conversation's ticket.
+#[derive(Debug, Clone)]
+pub enum TicketPlan {
+    /// Open a new ticket.
+    New {
+        /// Ticket id.
+        id: String,
+        /// `urgent`, `high`, `normal`.
+        priority: String,
+        /// Sort key of the priority.
+        priority_rank: i64,
+        /// Escalation reason.
+        reason: String,
+        /// Intent name.
+        intent: String,
+        /// Intent confidence.
+        intent_confidence: f64,
+        /// Sentiment label.
+        sentiment: String,
+        /// Sentiment score.
+        sentiment_score: f64,
+        /// `zh` or `en`.
+        lang: String,
+        /// FAQ entry the draft used.
+        faq_id: Option<String>,
+        /// Suggested reply.
+        draft: String,
+        /// Extracted fields, JSON.
+        extracted: String,
+        /// SLA deadline, Unix ms.
+        due_at: i64,
+    },
+    /// The conversation already has this unresolved ticket: the message joins it.
+    Join {
+        /// Ticket id.
+        id: String,
+    },
+}
+
+impl TicketPlan {
+    /// The ticket id.
+    pub fn id(&self) -> &str {
+        match self {
+            TicketPlan::New { id, .. } | TicketPlan::Join { id } => id,
+        }
+    }
+}
+
+/// One inbound message with everything decided about it.
+#[derive(Debug, Clone)]
+pub struct InboundRecord {
+    /// Shop.
+    pub shop: String,
+    /// The customer's message id (idempotency key).
+    pub message_id: String,
+    /// Conversation.
+    pub conversation_id: String,
+    /// Customer.
+    pub customer_id: String,
+    /// Text.
+    pub text: String,
+    /// `webhook`, `widget`, or what the storefront said.
+    pub channel: Option<String>,
+    /// Bot reply text (answer or acknowledgement).
+    pub reply_text: String,
+    /// `answer` or `acknowledgement`.
+    pub reply_kind: &'static str,
+    /// `answered` or `escalated`.
+    pub decision: &'static str,
+    /// Escalation reason.
+    pub reason: Option<String>,
+    /// Intent.
+    pub intent: String,
+    /// Intent confidence.
+    pub intent_confidence: f64,
+    /// Sentiment label.
+    pub sentiment: String,
+    /// Sentiment score.
+    pub sentiment_score: f64,
+    /// FAQ entry of an answer.
+    pub faq_id: Option<String>,
+    /// Model versions, JSON.
+    pub models: String,
+    /// The full decision, JSON (audit).
+    pub detail: String,
+    /// Pipeline time.
+    pub latency_us: i64,
+    /// The ticket, when escalated.
+    pub ticket: Option<TicketPlan>,
+    /// The exact HTTP answer, replayed for a repeated message id.
+    pub response: String,
+}
+
+/// Outcome of recording an inbound message.
+#[derive(Debug)]
+pub enum Recorded {
+    /// Committed.
+    Stored,
+    /// The message id was already stored: its original answer.
+    Duplicate(String),
+    /// Another message of the conversation opened a ticket at the same moment: route again.
+    TicketRace,
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+pub(crate) async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    shop: &str,
+    kind: &str,
+    conversation_id: &str,
+    ticket_id: Option<&str>,
+    payload: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO events (shop, kind, conversation_id, ticket_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(shop)
+        .bind(kind)
+        .bind(conversation_id)
+        .bind(ticket_id)
+        .bind(payload)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Inserts a message and its `message` event; returns its sequence number.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_message(
+    tx: &mut Transaction<'_, Any>,
+    shop: &str,
+    message_id: &str,
+    conversation_id: &str,
+    role: &str,
+    kind: Option<&str>,
+    author: Option<&str>,
+    text: &str,
+    ticket_id: Option<&str>,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (id, shop, message_id, conversation_id, role, kind, author, text, ticket_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (shop, message_id) DO NOTHING RETURNING seq",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(shop)
+    .bind(message_id)
+    .bind(conversation_id)
+    .bind(role)
+    .bind(kind)
+    .bind(author)
+    .bind(text)
+    .bind(ticket_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(seq) = seq {
+        let payload = serde_json::to_string(&MessageRow {
+            id: message_id.into(),
+            conversation_id: conversation_id.into(),
+            role: role.into(),
+            text: text.into(),
+            kind: kind.map(Into::into),
+            author: author.map(Into::into),
+            ticket_id: ticket_id.map(Into::into),
+            created_at: rfc3339(now),
+            seq,
+        })
+        .unwrap_or_default();
+        insert_event(tx, shop, "message", conversation_id, ticket_id, &payload, now).await?;
+    }
+    Ok(seq)
+}
+
+impl Store {
+    /// The stored answer of an inbound message, if it was already processed.
+    pub async fn find_response(&self, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT response FROM messages WHERE shop = $1 AND message_id = $2 AND role = 'customer'")
+            .bind(shop)
+            .bind(message_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => opt_text(&r, "response")?,
+            None => None,
+        })
+    }
+
+    /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
+    pub async fn conversation_state(&self, shop: &str, conversation_id: &str) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let faq_ids = sqlx::query(
+            "SELECT faq_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'bot' AND faq_id IS NOT NULL ORDER BY seq",
+        )
+        .bind(shop)
+        .bind(conversation_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("faq_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let ticket: Option<String> =
+            sqlx::query_scalar("SELECT id FROM tickets WHERE shop = $1 AND conversation_id = $2 AND status <> 'resolved'")
+                .bind(shop)
+                .bind(conversation_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok((faq_ids, ticket))
+    }
+
+    /// Commits an inbound message, its decision, the bot's reply and the ticket in one
+    /// transaction.
+    pub async fn record_inbound(&self, rec: &InboundRecord) -> Result<Recorded, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
+        let Some(seq) = insert_message(
+            &mut tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now,
+        )
+        .await?
+        else {
+            tx.rollback().await?;
+            let stored = self.find_response(&rec.shop, &rec.message_id).await?;
+            return Ok(Recorded::Duplicate(stored.unwrap_or_default()));
+        };
+        sqlx::query("UPDATE messages SET customer_id = $1, channel = $2, response = $3 WHERE seq = $4")
+            .bind(&rec.customer_id)
+            .bind(rec.channel.as_deref())
+            .bind(&rec.response)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(seq)
+        .bind(&rec.shop)
+        .bind(rec.decision)
+        .bind(rec.reason.as_deref())
+        .bind(&rec.intent)
+        .bind(rec.intent_confidence)
+        .bind(&rec.sentiment)
+        .bind(rec.sentiment_score)
+        .bind(rec.faq_id.as_deref())
+        .bind(&rec.models)
+        .bind(&rec.detail)
+        .bind(rec.latency_us)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        let preview: String = rec.text.chars().take(120).collect();
+        match &rec.ticket {
+            Some(TicketPlan::New {
+                id, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, due_at,
+            }) => {
+                let inserted = sqlx::query(
+                    "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
+                     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
+                )
+                .bind(id)
+                .bind(&rec.shop)
+                .bind(&rec.conversation_id)
+                .bind(&rec.customer_id)
+                .bind(priority)
+                .bind(*priority_rank)
+                .bind(reason)
+                .bind(intent)
+                .bind(*intent_confidence)
+                .bind(sentiment)
+                .bind(*sentiment_score)
+                .bind(lang)
+                .bind(faq_id.as_deref())
+                .bind(draft)
+                .bind(extracted)
+                .bind(&preview)
+                .bind(now)
+                .bind(*due_at)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => {
+                        tx.rollback().await?;
+                        return Ok(Recorded::TicketRace);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(TicketPlan::Join { id }) => {
+                sqlx::query("UPDATE tickets SET last_message = $1, updated_at = $2 WHERE id = $3")
+                    .bind(&preview)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {}
+        }
+        let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
+        insert_message(&mut tx, &rec.shop, &bot_id, &rec.conversation_id, "bot", Some(rec.reply_kind), None, &rec.reply_text, ticket_id, now)
+            .await?;
+        if rec.faq_id.is_some() {
+            sqlx::query("UPDATE messages SET faq_id = $1, in_reply_to = $2 WHERE shop = $3 AND message_id = $4")
+                .bind(rec.faq_id.as_deref())
+                .bind(&rec.message_id)
+                .bind(&rec.shop)
+                .bind(&bot_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(id) = ticket_id {
+            super::messages::insert_event(&mut tx, &rec.shop, "ticket", &rec.conversation_id, Some(id), "{}", now).await?;
+        }
+        tx.commit().await?;
+        Ok(Recorded::Stored)
+    }
+
+    /// Every message of a conversation, oldest first.
+    pub async fn conversation(&self, shop: &str, conversation_id: &str) -> Result<Vec<MessageRow>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE shop = $1 AND conversation_id = $2 ORDER BY seq");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(conversation_id).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(message_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Events of a shop (optionally one conversation, optionally one kind) after a sequence
+    /// number: `(seq, kind, ticket_id, payload)`.
+    pub async fn events_after(
+        &self,
+        shop: &str,
+        conversation_id: Option<&str>,
+        after: i64,
+    ) -> Result<Vec<(i64, String, Option<String>, String)>, StoreError> {
+        let rows = match conversation_id {
+            Some(c) => {
+                sqlx::query("SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT 200")
+                    .bind(shop)
+                    .bind(c)
+                    .bind(after)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND seq > $2 ORDER BY seq LIMIT 200")
+                    .bind(shop)
+                    .bind(after)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|r| Ok((r.try_get("seq")?, r.try_get("kind")?, opt_text(r, "ticket_id")?, r.try_get("payload")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// The newest event sequence number of a shop (streams start there).
+    pub async fn last_event(&self, shop: &str) -> Result<i64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE shop = $1").bind(shop).fetch_one(self.pool()).await?;
+        Ok(seq.unwrap_or(0))
+    }
+}
+

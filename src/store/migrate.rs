@@ -1,0 +1,57 @@
+//! A small migration runner: numbered SQL files per backend, applied in order inside a
+//! transaction and recorded in `schema_migrations`. On PostgreSQL an advisory lock keeps
+//! replicas that start together from applying the same migration twice.
+
+use super::{Backend, Store, StoreError};
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+/// Arbitrary constant naming smartreply's migration lock.
+const LOCK_KEY: i64 = 0x5eed_5e11;
+
+pub(super) async fn run(store: &Store) -> Result<(), StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let migrations = match store.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => {
+            sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
+            POSTGRES
+        }
+    };
+    let result = apply(&mut conn, migrations).await;
+    if store.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection, migrations: &[(i64, &str)]) -> Result<(), StoreError> {
+    use sqlx::{Connection, Row};
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in migrations {
+        if applied.contains(version) {
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--") || l.trim().is_empty())) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(super::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, "database migration applied");
+    }
+    Ok(())
+}

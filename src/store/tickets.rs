@@ -1,0 +1,470 @@
+//! Tickets and what agents do with them: the queue, claims, replies (with the draft outcome
+//! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
+
+use super::messages::{insert_event, insert_message, MessageRow};
+use super::{now_ms, opt_text, Store, StoreError};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A ticket as the APIs show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketRow {
+    /// Id.
+    pub id: String,
+    /// Shop.
+    pub shop: String,
+    /// Conversation.
+    pub conversation_id: String,
+    /// Customer.
+    pub customer_id: Option<String>,
+    /// `open`, `claimed`, `resolved`.
+    pub status: String,
+    /// `urgent`, `high`, `normal`.
+    pub priority: String,
+    /// Escalation reason.
+    pub reason: String,
+    /// Intent.
+    pub intent: String,
+    /// Intent confidence.
+    pub intent_confidence: f64,
+    /// Sentiment label.
+    pub sentiment: String,
+    /// Sentiment score.
+    pub sentiment_score: f64,
+    /// `zh` or `en`.
+    pub lang: String,
+    /// FAQ entry the draft used.
+    pub faq_id: Option<String>,
+    /// Suggested reply.
+    pub draft: serde_json::Value,
+    /// Extracted fields.
+    pub extracted: serde_json::Value,
+    /// Latest customer text (preview).
+    pub last_message: String,
+    /// Agent who claimed it.
+    pub claimed_by: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// SLA deadline, RFC 3339.
+    pub due_at: String,
+    /// First human answer, RFC 3339.
+    pub first_response_at: Option<String>,
+    /// When resolved.
+    pub resolved_at: Option<String>,
+    /// Deadline missed.
+    pub sla_breached: bool,
+}
+
+const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached";
+
+fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
+    use super::messages::rfc3339;
+    let due_at: i64 = row.try_get("due_at")?;
+    let first: Option<i64> = row.try_get("first_response_at")?;
+    let status: String = row.try_get("status")?;
+    let breached_flag: i64 = row.try_get("sla_breached")?;
+    // Still waiting past the deadline is a breach too, before anyone answers.
+    let breached = breached_flag != 0 || (first.is_none() && status != "resolved" && now_ms() > due_at);
+    Ok(TicketRow {
+        id: row.try_get("id")?,
+        shop: row.try_get("shop")?,
+        conversation_id: row.try_get("conversation_id")?,
+        customer_id: opt_text(row, "customer_id")?,
+        status,
+        priority: row.try_get("priority")?,
+        reason: row.try_get("reason")?,
+        intent: row.try_get("intent")?,
+        intent_confidence: row.try_get("intent_confidence")?,
+        sentiment: row.try_get("sentiment")?,
+        sentiment_score: row.try_get("sentiment_score")?,
+        lang: row.try_get("lang")?,
+        faq_id: opt_text(row, "faq_id")?,
+        draft: serde_json::json!({ "text": row.try_get::<String, _>("draft")? }),
+        extracted: serde_json::from_str(&row.try_get::<String, _>("extracted")?).unwrap_or(serde_json::Value::Null),
+        last_message: row.try_get("last_message")?,
+        claimed_by: opt_text(row, "claimed_by")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        due_at: rfc3339(due_at),
+        first_response_at: first.map(rfc3339),
+        resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(rfc3339),
+        sla_breached: breached,
+    })
+}
+
+/// An agent's reply, as recorded.
+#[derive(Debug, Clone)]
+pub struct AgentReply {
+    /// The new message.
+    pub message: MessageRow,
+    /// The customer message it answers.
+    pub in_reply_to: Option<String>,
+    /// The outbox row delivering it, when the shop has a callback.
+    pub outbox_id: Option<String>,
+}
+
+/// Draft outcomes.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DraftCounts {
+    /// Sent unchanged.
+    pub accepted: i64,
+    /// Sent after edits.
+    pub edited: i64,
+    /// Not used.
+    pub rejected: i64,
+}
+
+/// `/v1/stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Customer messages.
+    pub messages: i64,
+    /// Answered by the bot.
+    pub answered: i64,
+    /// Escalated.
+    pub escalated: i64,
+    /// answered / messages.
+    pub auto_answer_rate: f64,
+    /// First human response time of tickets, ms.
+    pub first_response_ms: Percentiles,
+    /// Draft outcomes.
+    pub drafts: DraftCounts,
+    /// Tickets past their deadline (answered late, or still waiting).
+    pub sla_breaches: i64,
+    /// Unresolved tickets.
+    pub open_tickets: i64,
+}
+
+/// p50 / p95.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: Option<i64>,
+    /// 95th percentile.
+    pub p95: Option<i64>,
+}
+
+/// One hour of activity.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TimeBucket {
+    /// Hour start, RFC 3339.
+    pub start: String,
+    /// Customer messages.
+    pub messages: i64,
+    /// Answered by the bot.
+    pub answered: i64,
+    /// Escalated.
+    pub escalated: i64,
+    /// answered / messages.
+    pub auto_answer_rate: f64,
+    /// Median first human response of tickets created in the hour, ms.
+    pub first_response_ms_p50: Option<i64>,
+    /// Drafts sent unchanged.
+    pub drafts_accepted: i64,
+    /// Drafts edited.
+    pub drafts_edited: i64,
+    /// Drafts rejected.
+    pub drafts_rejected: i64,
+    /// Tickets created in the hour that breached their deadline.
+    pub sla_breaches: i64,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+impl Store {
+    /// The queue of a shop: most urgent first (priority, then deadline).
+    pub async fn tickets(&self, shop: &str, status: &str) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 ORDER BY priority_rank, due_at LIMIT 500");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status).fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// One ticket.
+    pub async fn ticket(&self, id: &str) -> Result<Option<TicketRow>, StoreError> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.as_ref().map(ticket_from_row).transpose()?)
+    }
+
+    /// The calling agent takes the ticket. False when it is already resolved.
+    pub async fn claim(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "UPDATE tickets SET status = 'claimed', claimed_by = $1, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+        )
+        .bind(agent)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((shop, conversation)) = row else { return Ok(false) };
+        record_action(&mut tx, id, &shop, agent, "claim", None, now).await?;
+        insert_event(&mut tx, &shop, "ticket", &conversation, Some(id), "{}", now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Closes the ticket. False when it does not exist or was already resolved.
+    pub async fn resolve(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "UPDATE tickets SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE id = $2 AND status <> 'resolved' RETURNING shop, conversation_id",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((shop, conversation)) = row else { return Ok(false) };
+        record_action(&mut tx, id, &shop, agent, "resolve", None, now).await?;
+        insert_event(&mut tx, &shop, "ticket", &conversation, Some(id), "{}", now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records an agent reply: the message, the draft outcome, the first-response time and
+    /// SLA, optionally the resolution, and (when `outbox` is given: the JSON body builder and
+    /// the shop has a callback) the delivery row — all in one transaction.
+    pub async fn reply(
+        &self,
+        ticket: &TicketRow,
+        agent: &str,
+        text: &str,
+        draft_outcome: &str,
+        resolve: bool,
+        outbox: Option<&dyn Fn(&str, Option<&str>, i64) -> String>,
+    ) -> Result<AgentReply, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let in_reply_to: Option<String> = sqlx::query_scalar(
+            "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&ticket.shop)
+        .bind(&ticket.conversation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let message_id = format!("agent-{}", uuid::Uuid::now_v7());
+        let seq = insert_message(
+            &mut tx, &ticket.shop, &message_id, &ticket.conversation_id, "agent", Some("reply"), Some(agent), text, Some(&ticket.id), now,
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;
+        sqlx::query("UPDATE messages SET in_reply_to = $1 WHERE seq = $2").bind(in_reply_to.as_deref()).bind(seq).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
+             first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
+             status = CASE WHEN $2 = 1 THEN 'resolved' WHEN status = 'open' THEN 'claimed' ELSE status END, \
+             claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
+        )
+        .bind(now)
+        .bind(i64::from(resolve))
+        .bind(agent)
+        .bind(&ticket.id)
+        .execute(&mut *tx)
+        .await?;
+        record_action(&mut tx, &ticket.id, &ticket.shop, agent, "reply", Some(draft_outcome), now).await?;
+        let outbox_id = match outbox {
+            Some(body) => {
+                let id = uuid::Uuid::now_v7().to_string();
+                let payload = body(&message_id, in_reply_to.as_deref(), now);
+                super::outbox::enqueue(&mut tx, &id, ticket, &message_id, &payload, now).await?;
+                Some(id)
+            }
+            None => None,
+        };
+        insert_event(&mut tx, &ticket.shop, "ticket", &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
+        tx.commit().await?;
+        Ok(AgentReply {
+            message: MessageRow {
+                id: message_id,
+                conversation_id: ticket.conversation_id.clone(),
+                role: "agent".into(),
+                text: text.into(),
+                kind: Some("reply".into()),
+                author: Some(agent.into()),
+                ticket_id: Some(ticket.id.clone()),
+                created_at: super::messages::rfc3339(now),
+                seq,
+            },
+            in_reply_to,
+            outbox_id,
+        })
+    }
+
+    /// Counters for `/v1/stats`.
+    pub async fn stats(&self, shop: &str) -> Result<Stats, StoreError> {
+        let pool = self.pool();
+        let count = |sql: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(sql).bind(shop).fetch_one(pool).await?;
+            Ok::<i64, StoreError>(n)
+        };
+        let messages = count("SELECT COUNT(*) FROM decisions WHERE shop = $1").await?;
+        let answered = count("SELECT COUNT(*) FROM decisions WHERE shop = $1 AND decision = 'answered'").await?;
+        let open_tickets = count("SELECT COUNT(*) FROM tickets WHERE shop = $1 AND status <> 'resolved'").await?;
+        let now = now_ms();
+        let sla_breaches: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tickets WHERE shop = $1 AND (sla_breached = 1 OR (first_response_at IS NULL AND status <> 'resolved' AND due_at < $2))",
+        )
+        .bind(shop)
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
+        let mut waits: Vec<i64> = sqlx::query("SELECT first_response_at - created_at AS wait FROM tickets WHERE shop = $1 AND first_response_at IS NOT NULL")
+            .bind(shop)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>("wait"))
+            .collect::<Result<_, _>>()?;
+        waits.sort_unstable();
+        Ok(Stats {
+            messages,
+            answered,
+            escalated: messages - answered,
+            auto_answer_rate: if messages > 0 { answered as f64 / messages as f64 } else { 0.0 },
+            first_response_ms: Percentiles { p50: percentile(&waits, 0.5), p95: percentile(&waits, 0.95) },
+            drafts: self.draft_counts(shop, None).await?,
+            sla_breaches,
+            open_tickets,
+        })
+    }
+
+    /// Draft outcomes of a shop, optionally of one intent.
+    pub async fn draft_counts(&self, shop: &str, intent: Option<&str>) -> Result<DraftCounts, StoreError> {
+        let rows = sqlx::query("SELECT a.draft_outcome AS outcome, t.intent AS intent FROM agent_actions a JOIN tickets t ON t.id = a.ticket_id WHERE a.shop = $1 AND a.action = 'reply'")
+            .bind(shop)
+            .fetch_all(self.pool())
+            .await?;
+        let mut counts = DraftCounts::default();
+        for r in rows {
+            if intent.is_some_and(|i| opt_text(&r, "intent").ok().flatten().as_deref() != Some(i)) {
+                continue;
+            }
+            match opt_text(&r, "outcome")?.as_deref() {
+                Some("accepted") => counts.accepted += 1,
+                Some("edited") => counts.edited += 1,
+                Some("rejected") => counts.rejected += 1,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Draft outcomes per intent: the learning signal for improving drafts.
+    pub async fn draft_outcomes_by_intent(&self, shop: &str) -> Result<Vec<(String, DraftCounts)>, StoreError> {
+        let rows = sqlx::query("SELECT t.intent AS intent, a.draft_outcome AS outcome FROM agent_actions a JOIN tickets t ON t.id = a.ticket_id WHERE a.shop = $1 AND a.action = 'reply' ORDER BY t.intent")
+            .bind(shop)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out: Vec<(String, DraftCounts)> = Vec::new();
+        for r in rows {
+            let intent: String = r.try_get("intent")?;
+            if out.last().is_none_or(|(i, _)| *i != intent) {
+                out.push((intent.clone(), DraftCounts::default()));
+            }
+            let counts = &mut out.last_mut().expect("pushed").1;
+            match opt_text(&r, "outcome")?.as_deref() {
+                Some("accepted") => counts.accepted += 1,
+                Some("edited") => counts.edited += 1,
+                Some("rejected") => counts.rejected += 1,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hourly activity of the last `hours` hours, oldest first.
+    pub async fn timeseries(&self, shop: &str, hours: i64) -> Result<Vec<TimeBucket>, StoreError> {
+        const HOUR: i64 = 3_600_000;
+        let now = now_ms();
+        let first = (now / HOUR - hours + 1) * HOUR;
+        let mut buckets: Vec<TimeBucket> = (0..hours)
+            .map(|i| TimeBucket { start: super::messages::rfc3339(first + i * HOUR), ..Default::default() })
+            .collect();
+        let slot = |t: i64| ((t - first) / HOUR) as usize;
+        for r in sqlx::query("SELECT decision, created_at FROM decisions WHERE shop = $1 AND created_at >= $2")
+            .bind(shop)
+            .bind(first)
+            .fetch_all(self.pool())
+            .await?
+        {
+            if let Some(b) = buckets.get_mut(slot(r.try_get("created_at")?)) {
+                b.messages += 1;
+                if r.try_get::<String, _>("decision")? == "answered" {
+                    b.answered += 1;
+                } else {
+                    b.escalated += 1;
+                }
+            }
+        }
+        let mut waits: Vec<Vec<i64>> = vec![Vec::new(); buckets.len()];
+        for r in sqlx::query("SELECT created_at, first_response_at, due_at, sla_breached, status FROM tickets WHERE shop = $1 AND created_at >= $2")
+            .bind(shop)
+            .bind(first)
+            .fetch_all(self.pool())
+            .await?
+        {
+            let created: i64 = r.try_get("created_at")?;
+            let first_response: Option<i64> = r.try_get("first_response_at")?;
+            let due: i64 = r.try_get("due_at")?;
+            let breached = r.try_get::<i64, _>("sla_breached")? != 0
+                || (first_response.is_none() && r.try_get::<String, _>("status")? != "resolved" && now > due);
+            let i = slot(created);
+            if let Some(b) = buckets.get_mut(i) {
+                b.sla_breaches += i64::from(breached);
+                if let Some(f) = first_response {
+                    waits[i].push(f - created);
+                }
+            }
+        }
+        for r in sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
+            .bind(shop)
+            .bind(first)
+            .fetch_all(self.pool())
+            .await?
+        {
+            if let Some(b) = buckets.get_mut(slot(r.try_get("created_at")?)) {
+                match opt_text(&r, "draft_outcome")?.as_deref() {
+                    Some("accepted") => b.drafts_accepted += 1,
+                    Some("edited") => b.drafts_edited += 1,
+                    Some("rejected") => b.drafts_rejected += 1,
+                    _ => {}
+                }
+            }
+        }
+        for (b, w) in buckets.iter_mut().zip(waits.iter_mut()) {
+            w.sort_unstable();
+            b.first_response_ms_p50 = percentile(w, 0.5);
+            b.auto_answer_rate = if b.messages > 0 { b.answered as f64 / b.messages as f64 } else { 0.0 };
+        }
+        Ok(buckets)
+    }
+}
+
+async fn record_action(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ticket_id: &str,
+    shop: &str,
+    agent: &str,
+    action: &str,
+    draft_outcome: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO agent_actions (ticket_id, shop, agent, action, draft_outcome, intent, created_at) VALUES ($1, $2, $3, $4, $5, (SELECT intent FROM tickets WHERE id = $1), $6)")
+        .bind(ticket_id)
+        .bind(shop)
+        .bind(agent)
+        .bind(action)
+        .bind(draft_outcome)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
