@@ -1,1 +1,151 @@
-//! http (work in progress)
+//! The HTTP API. Each resource owns its routes; [`router`] merges them with the console pages
+//! and the cross-cutting layers (body limit, timeout, tracing, panic catching).
+
+mod auth;
+mod error;
+mod events;
+mod messages;
+mod ops;
+mod tickets;
+mod widget;
+
+pub use auth::Agent;
+pub use ops::metrics_handle as ops_metrics_handle;
+pub use error::ApiError;
+pub use messages::MessageAnswer;
+
+use crate::config::{Settings, ShopSettings};
+use crate::engine::Engine;
+use crate::ingest::rate_limit::RateLimiter;
+use crate::sla::AgentHours;
+use crate::store::Store;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// A configured shop with its parsed hours.
+pub struct ShopRuntime {
+    /// Settings.
+    pub settings: ShopSettings,
+    /// Agent hours.
+    pub hours: AgentHours,
+}
+
+/// Shared state: cheap handles, one `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    engine: Arc<Engine>,
+    store: Store,
+    shops: HashMap<String, ShopRuntime>,
+    /// Per-shop message rate.
+    shop_limiter: RateLimiter,
+    /// Per-customer (webhook) and per-visitor (widget) message rate.
+    customer_limiter: RateLimiter,
+    /// Woken after every commit that adds events, so streams answer at once.
+    events: Notify,
+    /// Woken when a reply is queued for delivery.
+    outbox: Notify,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Builds the state. Fails when a shop's hours do not parse (validated settings never do).
+    pub fn new(settings: Settings, engine: Arc<Engine>, store: Store, metrics: PrometheusHandle) -> anyhow::Result<AppState> {
+        let mut shops = HashMap::new();
+        for s in &settings.shops {
+            let hours = AgentHours::parse(&s.agent_hours, &s.time_zone).map_err(|e| anyhow::anyhow!("shop {}: {e}", s.id))?;
+            shops.insert(s.id.clone(), ShopRuntime { settings: s.clone(), hours });
+        }
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                shop_limiter: RateLimiter::new(settings.limits.shop_per_minute),
+                customer_limiter: RateLimiter::new(settings.limits.customer_per_minute),
+                settings,
+                engine,
+                store,
+                shops,
+                events: Notify::new(),
+                outbox: Notify::new(),
+                metrics,
+            }),
+        })
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// A configured shop, or 404.
+    pub fn shop(&self, id: &str) -> Result<&ShopRuntime, ApiError> {
+        self.inner.shops.get(id).ok_or_else(|| ApiError::NotFound(format!("no shop {id:?}")))
+    }
+
+    /// Streams wait on this.
+    pub fn events(&self) -> &Notify {
+        &self.inner.events
+    }
+
+    /// The delivery worker waits on this.
+    pub fn outbox_wake(&self) -> &Notify {
+        &self.inner.outbox
+    }
+
+    /// Prometheus registry.
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+
+    /// The per-shop and per-customer limiters.
+    pub fn limiters(&self) -> (&RateLimiter, &RateLimiter) {
+        (&self.inner.shop_limiter, &self.inner.customer_limiter)
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    use tower_http::catch_panic::CatchPanicLayer;
+    use tower_http::timeout::TimeoutLayer;
+    let demo = state
+        .settings()
+        .shops
+        .iter()
+        .find(|s| s.id == "demo")
+        .or_else(|| state.settings().shops.first())
+        .map(|s| crate::console::DemoShop {
+            shop: s.id.clone(),
+            widget_key: s.widget_key.clone().unwrap_or_else(|| crate::console::DEV_WIDGET_KEY.into()),
+        })
+        .unwrap_or_default();
+    let timeout = Duration::from_millis(state.settings().limits.request_timeout_ms);
+    let api = Router::new()
+        .merge(messages::routes())
+        .merge(tickets::routes())
+        .merge(widget::routes())
+        .merge(ops::routes())
+        // Event streams are long-lived: they are outside the request timeout.
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .merge(events::routes())
+        .with_state(state);
+    api.merge(crate::console::routes(demo))
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(CatchPanicLayer::new())
+}

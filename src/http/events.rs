@@ -1,0 +1,138 @@
+//! Live event streams (server-sent events): the agent console's (`GET /v1/events`) and the
+//! chat widget's (`GET /v1/widget/{shop}/events`). Each stream reads the store's `events`
+//! table after a cursor: woken at once by this replica's commits, and polling every 2 s so a
+//! commit on another replica (shared PostgreSQL) arrives too. `Last-Event-ID` resumes.
+
+use super::{Agent, ApiError, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// How often a stream looks for commits of other replicas.
+const POLL: Duration = Duration::from_secs(2);
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/events", get(agent_events)).route("/v1/widget/{shop}/events", get(widget_events))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    shop: Option<String>,
+    visitor_id: Option<String>,
+    after: Option<i64>,
+}
+
+/// Which events a stream carries.
+#[derive(Clone)]
+enum Audience {
+    /// Ticket changes and messages of conversations with a ticket.
+    Agents,
+    /// Messages of one conversation.
+    Visitor(String),
+}
+
+fn resume_from(headers: &HeaderMap, after: Option<i64>) -> Option<i64> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .or(after)
+}
+
+async fn agent_events(
+    State(state): State<AppState>,
+    agent: Agent,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let shop = q.shop.ok_or_else(|| ApiError::BadRequest("shop is required".into()))?;
+    agent.require_shop(&shop)?;
+    state.shop(&shop)?;
+    let cursor = match resume_from(&headers, q.after) {
+        Some(c) => c,
+        None => state.store().last_event(&shop).await?,
+    };
+    Ok(stream_events(state, shop, Audience::Agents, cursor))
+}
+
+async fn widget_events(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let visitor = q.visitor_id.ok_or_else(|| ApiError::BadRequest("visitor_id is required".into()))?;
+    let cors = super::widget::authorize(&state, &shop, &headers, Some(&visitor))?;
+    let cursor = resume_from(&headers, q.after).unwrap_or(0);
+    let conversation = super::widget::conversation_id(&visitor);
+    let sse = stream_events(state, shop, Audience::Visitor(conversation), cursor);
+    Ok(super::widget::with_cors(axum::response::IntoResponse::into_response(sse), cors))
+}
+
+struct Cursor {
+    state: AppState,
+    shop: String,
+    audience: Audience,
+    after: i64,
+    ready: VecDeque<Event>,
+}
+
+fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let start = Cursor { state, shop, audience, after, ready: VecDeque::new() };
+    let events = stream::unfold(start, |mut c| async move {
+        loop {
+            if let Some(event) = c.ready.pop_front() {
+                return Some((Ok(event), c));
+            }
+            // Registered before reading, so a commit between the read and the wait still wakes us.
+            let notified = c.state.events().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let conversation = match &c.audience {
+                Audience::Visitor(conv) => Some(conv.as_str()),
+                Audience::Agents => None,
+            };
+            match c.state.store().events_after(&c.shop, conversation, c.after).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for (seq, kind, ticket_id, payload) in rows {
+                        c.after = seq;
+                        if let Some(event) = render(&c, seq, &kind, ticket_id.as_deref(), &payload).await {
+                            c.ready.push_back(event);
+                        }
+                    }
+                }
+                Ok(_) => {
+                    let _ = tokio::time::timeout(POLL, notified).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed; retrying");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive"))
+}
+
+async fn render(c: &Cursor, seq: i64, kind: &str, ticket_id: Option<&str>, payload: &str) -> Option<Event> {
+    match (&c.audience, kind) {
+        (Audience::Visitor(_), "message") => Some(Event::default().id(seq.to_string()).event("message").data(payload)),
+        (Audience::Agents, "message") if ticket_id.is_some() => {
+            Some(Event::default().id(seq.to_string()).event("message").data(payload))
+        }
+        (Audience::Agents, "ticket") => {
+            // Always the ticket's current state, however many changes happened since.
+            let ticket = c.state.store().ticket(ticket_id?).await.ok()??;
+            let data = serde_json::to_string(&ticket).ok()?;
+            Some(Event::default().id(seq.to_string()).event("ticket").data(data))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,121 @@
+//! Operations: `/healthz` (process up), `/readyz` (store reachable, shops loaded), `/metrics`
+//! (Prometheus text), `/openapi.json`; and the middleware that counts and times requests.
+
+use super::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The OpenAPI 3 description of every endpoint, maintained by hand beside the routes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi))
+}
+
+/// The process-wide Prometheus recorder (installed once; tests start many apps per process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .expect("static buckets are valid")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.store().ping().await;
+    let shops_loaded = state.settings().shops.iter().all(|s| state.engine().shop(&s.id).is_some());
+    let ready = store.is_ok() && shops_loaded;
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "store": if store.is_ok() { "ok" } else { "unreachable" },
+        "shops_loaded": shops_loaded,
+    });
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body)).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let now = crate::store::now_ms();
+    if let Ok(lag) = state.store().outbox_lag_ms(now).await {
+        metrics::gauge!("smartreply_outbox_lag_seconds").set(lag as f64 / 1000.0);
+    }
+    for shop in &state.settings().shops {
+        if let Ok(stats) = state.store().stats(&shop.id).await {
+            metrics::gauge!("smartreply_open_tickets", "shop" => shop.id.clone()).set(stats.open_tickets as f64);
+            metrics::gauge!("smartreply_sla_breaches", "shop" => shop.id.clone()).set(stats.sla_breaches as f64);
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render()).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Counts requests by route and status, and times them.
+pub(super) async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("smartreply_http_requests_total", "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("smartreply_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    /// Every path routed in `src/http` and `src/console` is described in the OpenAPI document.
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut sources = Vec::new();
+        for dir in ["src/http", "src/console"] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push(std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        let mut routed = Vec::new();
+        for src in &sources {
+            for part in src.split(".route(").skip(1) {
+                if let Some(rest) = part.trim_start().strip_prefix('"') {
+                    routed.push(rest.split('"').next().unwrap().to_string());
+                }
+            }
+        }
+        assert!(routed.len() >= 20, "found only {routed:?}");
+        for route in routed.iter().filter(|r| !r.contains('*')) {
+            assert!(paths.contains_key(route), "{route} is routed but missing from openapi.json");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The public widget channel: what a shop's chat widget uses from the shopper's browser, which
+//! must never hold the webhook secret. A public widget key per shop, an allowed-origins list
+//! checked on every call (CORS), a visitor id issued here with a token the service can check
+//! without storage (an HMAC under the shop's secret), and per-visitor rate limits. Messages go
+//! through the same pipeline, storage and idempotency as webhook messages.
+
+use super::auth::constant_time_eq;
+use super::{ApiError, AppState};
+use crate::ingest::InboundMessage;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, options, post};
+use axum::Router;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/widget/{shop}/visitors", post(new_visitor).options(preflight))
+        .route("/v1/widget/{shop}/messages", post(send).get(history).options(preflight))
+        .route("/v1/widget/{shop}/events", options(preflight))
+        .route("/v1/widget/{shop}/config", get(widget_config).options(preflight))
+}
+
+/// The origin to echo in CORS headers, when the request came cross-origin from an allowed one.
+pub(super) type Cors = Option<HeaderValue>;
+
+/// Conversation of a visitor.
+pub(super) fn conversation_id(visitor_id: &str) -> String {
+    format!("w-{visitor_id}")
+}
+
+fn visitor_token(secret: &str, shop: &str, visitor_id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(b"widget-visitor:");
+    mac.update(shop.as_bytes());
+    mac.update(b":");
+    mac.update(visitor_id.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Checks the origin, the widget key and (for visitor calls) the visitor token.
+pub(super) fn authorize(state: &AppState, shop: &str, headers: &HeaderMap, visitor: Option<&str>) -> Result<Cors, ApiError> {
+    let runtime = state.shop(shop)?;
+    let cors = check_origin(state, shop, headers)?;
+    let key = headers.get("x-widget-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+    match &runtime.settings.widget_key {
+        Some(expected) if constant_time_eq(expected, key) => {}
+        Some(_) => return Err(ApiError::Unauthorized("unknown widget key".into())),
+        None => return Err(ApiError::NotFound(format!("shop {shop:?} has no chat widget"))),
+    }
+    if let Some(visitor) = visitor {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let expected = visitor_token(runtime.settings.webhook_secret.expose(), shop, visitor);
+        if !constant_time_eq(&expected, token.trim()) {
+            return Err(ApiError::Unauthorized("unknown visitor token".into()));
+        }
+    }
+    Ok(cors)
+}
+
+/// Same-origin requests (the service's own `/demo` page) and listed origins pass.
+fn check_origin(state: &AppState, shop: &str, headers: &HeaderMap) -> Result<Cors, ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(None) };
+    let origin_str = origin.to_str().unwrap_or("");
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let same_origin = origin_str.strip_prefix("http://").or_else(|| origin_str.strip_prefix("https://")) == Some(host);
+    let listed = state.shop(shop)?.settings.widget_origins.iter().any(|o| o == origin_str);
+    if same_origin || listed {
+        Ok(Some(origin.clone()))
+    } else {
+        Err(ApiError::Forbidden(format!("origin {origin_str:?} is not allowed for this shop's widget")))
+    }
+}
+
+/// Adds the CORS headers of an allowed cross-origin request.
+pub(super) fn with_cors(mut response: Response, cors: Cors) -> Response {
+    if let Some(origin) = cors {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+async fn preflight(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let cors = check_origin(&state, &shop, &headers)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, x-widget-key, authorization, last-event-id, accept"),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    Ok(with_cors(response, cors))
+}
+
+fn json(status: StatusCode, value: serde_json::Value, cors: Cors) -> Response {
+    with_cors((status, axum::Json(value)).into_response(), cors)
+}
+
+async fn widget_config(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let cors = authorize(&state, &shop, &headers, None)?;
+    let engine = state.engine().shop(&shop).ok_or_else(|| ApiError::NotFound(format!("no shop {shop:?}")))?;
+    let info = &engine.knowledge().shop;
+    Ok(json(StatusCode::OK, serde_json::json!({ "shop": shop, "name_zh": info.name_zh, "name_en": info.name_en }), cors))
+}
+
+async fn new_visitor(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let cors = authorize(&state, &shop, &headers, None)?;
+    let (shop_limit, _) = state.limiters();
+    shop_limit.check(&format!("{shop}/visitors")).map_err(ApiError::RateLimited)?;
+    let visitor_id = uuid::Uuid::new_v4().simple().to_string();
+    let token = visitor_token(state.shop(&shop)?.settings.webhook_secret.expose(), &shop, &visitor_id);
+    Ok(json(
+        StatusCode::CREATED,
+        serde_json::json!({ "visitor_id": visitor_id, "visitor_token": token, "conversation_id": conversation_id(&visitor_id) }),
+        cors,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WidgetMessage {
+    visitor_id: String,
+    client_message_id: String,
+    text: String,
+}
+
+async fn send(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let bytes = super::messages::read_body(&state, body).await?;
+    let m: WidgetMessage = super::error::parse_json(&bytes)?;
+    let cors = authorize(&state, &shop, &headers, Some(&m.visitor_id))?;
+    let body = crate::ingest::InboundBody {
+        message_id: format!("w-{}-{}", m.visitor_id, m.client_message_id),
+        conversation_id: conversation_id(&m.visitor_id),
+        customer_id: format!("visitor:{}", m.visitor_id),
+        text: m.text,
+        channel: Some("widget".into()),
+        sent_at: None,
+        metadata: None,
+    };
+    let message: InboundMessage = body.parse().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let answer = super::messages::handle_message(&state, &shop, message, Some("widget".into())).await?;
+    Ok(with_cors(super::messages::json_response(answer), cors))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    visitor_id: String,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let cors = authorize(&state, &shop, &headers, Some(&q.visitor_id))?;
+    let messages = state.store().conversation(&shop, &conversation_id(&q.visitor_id)).await?;
+    Ok(json(StatusCode::OK, serde_json::json!({ "messages": messages }), cors))
+}
