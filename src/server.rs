@@ -20,8 +20,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .collect();
     let models = settings.models_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::load(&sources, &models)).await??;
+    build_state_with_engine(settings, Arc::new(engine)).await
+}
+
+/// Like [`build_state`] with an engine already loaded (tests share one across apps).
+pub async fn build_state_with_engine(settings: Settings, engine: Arc<Engine>) -> anyhow::Result<AppState> {
     let store = Store::connect(settings.database_url.expose()).await?;
-    AppState::new(settings, Arc::new(engine), store, http::ops_metrics_handle())
+    AppState::new(settings, engine, store, http::ops_metrics_handle())
 }
 
 /// Serves on `listener` until `shutdown` completes: in-flight requests finish, the delivery

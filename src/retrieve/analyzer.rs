@@ -19,6 +19,7 @@ const STOP_WORDS: &[&str] = &[
     // Chinese particles and pronouns customers add to every sentence.
     "的", "了", "吗", "呢", "啊", "吧", "呀", "哦", "哈", "嘛", "么", "我", "你", "您", "我们", "你们", "亲",
     "请问", "一下", "这个", "那个", "是", "在", "有", "和", "就", "都", "也", "还", "要", "能", "可以", "想",
+    "啦", "喔", "噢", "嗯", "哟", "吖", "捏", "滴", "咯", "哇", "呐", "嘞", "哦哦", "嗯嗯", "宝", "亲亲", "老板",
     // English function words.
     "a", "an", "the", "is", "are", "am", "be", "i", "me", "my", "you", "your", "we", "our", "it", "its",
     "to", "of", "in", "on", "for", "and", "or", "do", "doe", "does", "did", "can", "could", "would",

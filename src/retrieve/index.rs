@@ -174,11 +174,14 @@ impl FaqIndex {
     }
 }
 
+/// Chat particles that carry no meaning inside a character pair (包邮呀 is still 包邮).
+const PARTICLES: &str = "的了吗呢啊吧呀哦哈嘛么我你您亲啦喔噢嗯哟吖捏滴咯哇呐嘞";
+
 /// The terms confidence is computed over: analyzed words (stop words removed) and pairs of
-/// adjacent Chinese characters.
+/// adjacent Chinese characters (without particles).
 fn match_terms(analyzer: &mut TextAnalyzer, normalized: &str) -> HashSet<String> {
     let mut terms: HashSet<String> = analyzer::terms(analyzer, normalized).into_iter().collect();
-    let chars: Vec<char> = normalized.chars().collect();
+    let chars: Vec<char> = normalized.chars().filter(|c| !PARTICLES.contains(*c)).collect();
     for pair in chars.windows(2) {
         if is_han(pair[0]) && is_han(pair[1]) {
             terms.insert(format!("#{}{}", pair[0], pair[1]));

@@ -30,7 +30,7 @@ pub struct MessageRow {
 }
 
 /// RFC 3339 from Unix milliseconds.
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 

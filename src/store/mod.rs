@@ -12,7 +12,7 @@ mod migrate;
 pub mod outbox;
 mod tickets;
 
-pub use messages::{InboundRecord, MessageRow, Recorded, TicketPlan};
+pub use messages::{rfc3339, InboundRecord, MessageRow, Recorded, TicketPlan};
 pub use tickets::{AgentReply, DraftCounts, Stats, TicketRow, TimeBucket};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -239,7 +239,7 @@ impl Store {
         text: &str,
         draft_outcome: &str,
         resolve: bool,
-        outbox: Option<&dyn Fn(&str, Option<&str>, i64) -> String>,
+        outbox: Option<&(dyn Fn(&str, Option<&str>, i64) -> String + Sync)>,
     ) -> Result<AgentReply, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;

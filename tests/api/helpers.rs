@@ -1,0 +1,258 @@
+//! `spawn_app()`: the real service on a random loopback port with a fresh database (SQLite in
+//! a temp folder, or a new PostgreSQL database when `SMARTREPLY_TEST_POSTGRES_URL` is set),
+//! plus typed request helpers and a local callback receiver.
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use smartreply::config::{AgentSettings, DeliverySettings, LimitSettings, Secret, Settings, ShopSettings};
+use smartreply::engine::{Engine, ShopSource};
+use smartreply::ingest::signature::sign;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+pub const DEMO_SECRET: &str = "demo-secret-for-tests";
+pub const RIVAL_SECRET: &str = "rival-secret-for-tests";
+pub const ALICE: &str = "alice-token-demo";
+pub const MALLORY: &str = "mallory-token-rival";
+pub const WIDGET_KEY: &str = "pk_test_demo";
+
+/// One engine for the whole test binary: training it is the slow part of start-up.
+static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
+    let sources = ["demo", "rival"]
+        .map(|id| ShopSource { id: id.into(), knowledge_base: "knowledge-base/demo".into() });
+    Arc::new(Engine::load(&sources, Path::new("models")).expect("engine loads"))
+});
+
+/// Where the test database lives.
+#[derive(Clone)]
+pub struct Database {
+    pub url: String,
+    /// PostgreSQL: the database to drop afterwards.
+    pg_admin: Option<(String, String)>,
+    /// SQLite: keeps the folder alive.
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Database {
+    pub async fn fresh() -> Database {
+        match std::env::var("SMARTREPLY_TEST_POSTGRES_URL") {
+            Ok(admin) if !admin.is_empty() => {
+                use sqlx::Connection;
+                let name = format!("smartreply_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Database { url: format!("{base}/{name}"), pg_admin: Some((admin.clone(), name)), _dir: None }
+            }
+            _ => {
+                static NOTICE: std::sync::Once = std::sync::Once::new();
+                NOTICE.call_once(|| eprintln!("NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite only; PostgreSQL runs are skipped"));
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/test.db", dir.path().display());
+                Database { url, pg_admin: None, _dir: Some(Arc::new(dir)) }
+            }
+        }
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some((admin, name)) = &self.pg_admin {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+            }
+        }
+    }
+}
+
+pub struct Options {
+    pub callback_url: Option<String>,
+    pub customer_per_minute: u32,
+    pub max_attempts: u32,
+    pub agents_always_online: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { callback_url: None, customer_per_minute: 1000, max_attempts: 3, agents_always_online: true }
+    }
+}
+
+pub fn settings(db: &Database, opts: &Options) -> Settings {
+    let shop = |id: &str, secret: &str| ShopSettings {
+        id: id.into(),
+        knowledge_base: "knowledge-base/demo".into(),
+        webhook_secret: Secret::new(secret),
+        callback_url: opts.callback_url.clone(),
+        agent_hours: if opts.agents_always_online { "00:00-23:59".into() } else { "09:00-23:00".into() },
+        time_zone: "Asia/Shanghai".into(),
+        widget_key: Some(WIDGET_KEY.into()),
+        widget_origins: vec!["http://shop.example".into()],
+        first_response_minutes: None,
+    };
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url: Secret::new(db.url.clone()),
+        models_dir: "models".into(),
+        shops: vec![shop("demo", DEMO_SECRET), shop("rival", RIVAL_SECRET)],
+        agents: vec![
+            AgentSettings { name: "alice".into(), token: Secret::new(ALICE), shops: vec!["demo".into()] },
+            AgentSettings { name: "mallory".into(), token: Secret::new(MALLORY), shops: vec!["rival".into()] },
+        ],
+        delivery: DeliverySettings { timeout_ms: 2_000, max_attempts: opts.max_attempts, backoff_base_ms: 50, backoff_cap_ms: 200, poll_interval_ms: 50 },
+        limits: LimitSettings { customer_per_minute: opts.customer_per_minute, ..LimitSettings::default() },
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Database,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Database::fresh().await, Options::default()).await
+}
+
+pub async fn spawn_app_with(db: Database, opts: Options) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = settings(&db, &opts);
+    let engine = tokio::task::spawn_blocking(|| ENGINE.clone()).await.unwrap();
+    let state = smartreply::server::build_state_with_engine(settings, engine).await.expect("state builds");
+    // Bound before the server starts: no sleeping until it is up.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(smartreply::server::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    TestApp { address, client: reqwest::Client::new(), db, stop: Some(tx), server: Some(server) }
+}
+
+impl TestApp {
+    /// Stops the service (graceful) and waits for it, keeping the database.
+    pub async fn stop(mut self) -> Database {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self.db.clone()
+    }
+
+    /// Stops the service and drops its database.
+    pub async fn finish(self) {
+        let db = self.stop().await;
+        db.drop_database().await;
+    }
+
+    pub async fn post_signed(&self, shop: &str, secret: &str, ts: i64, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/shops/{shop}/messages", self.address))
+            .header("content-type", "application/json")
+            .header("X-Smartreply-Timestamp", ts.to_string())
+            .header("X-Smartreply-Signature", sign(secret, ts, body.as_bytes()))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A signed customer message to the demo shop; the JSON answer.
+    pub async fn send(&self, message_id: &str, conversation_id: &str, text: &str) -> serde_json::Value {
+        let body = serde_json::json!({
+            "message_id": message_id, "conversation_id": conversation_id, "customer_id": format!("cust-{conversation_id}"), "text": text
+        })
+        .to_string();
+        let response = self.post_signed("demo", DEMO_SECRET, now(), &body).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    pub async fn agent_get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn agent_post(&self, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.address)).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+}
+
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// A request the callback receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A local HTTP server standing in for the shop's callback endpoint.
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    /// Starts a receiver answering `status` to every request, on `port` (0 = any).
+    pub async fn start(status: u16, port: u16) -> Receiver {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let store = received.clone();
+        let app = axum::Router::new().route(
+            "/replies",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let store = store.clone();
+                async move {
+                    store.lock().unwrap().push(Received { headers, body });
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let url = format!("http://{}/replies", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Receiver { url, received, stop: Some(tx) }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url.split(':').nth(2).and_then(|p| p.split('/').next()).and_then(|p| p.parse().ok()).unwrap()
+    }
+
+    pub fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits (bounded) until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A port that was free a moment ago (for a receiver that starts later).
+pub async fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port()
+}

@@ -1,0 +1,8 @@
+//! The service over real HTTP on a random port, against a fresh SQLite database — or a fresh
+//! PostgreSQL database when `SMARTREPLY_TEST_POSTGRES_URL` is set (CI runs both).
+
+mod agents;
+mod delivery;
+mod helpers;
+mod inbound;
+mod widget;
