@@ -5,7 +5,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_faq_question_is_answered_at_once() {
     let app = spawn_app().await;
-    let answer = app.send("m-1", "c-1", "满多少钱包邮呀？").await;
+    let answer = app.send("m-1", "c-1", "满多少包邮呀？").await;
     assert_eq!(answer["decision"], "answered");
     assert_eq!(answer["reply"]["kind"], "answer");
     assert!(answer["reply"]["text"].as_str().unwrap().contains("59"), "{answer}");
