@@ -10,7 +10,7 @@ use crate::retrieve::FaqMatch;
 /// Below this intent confidence the router does not trust its reading of the message.
 pub const MIN_INTENT_CONFIDENCE: f32 = 0.45;
 /// A FAQ entry answers automatically only at or above this match confidence.
-pub const MIN_ANSWER_CONFIDENCE: f32 = 0.5;
+pub const MIN_ANSWER_CONFIDENCE: f32 = 0.42;
 /// The intent's default (summary) answer is used only when the intent is this certain.
 pub const MIN_DEFAULT_INTENT_CONFIDENCE: f32 = 0.7;
 /// An escalating FAQ entry ("tracking stuck", "medical question") wins from this confidence

@@ -9,6 +9,9 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 use tantivy::tokenizer::TextAnalyzer;
 
+/// Words after which English meaning flips ("t" is what remains of "don't").
+const ENGLISH_NEGATORS: &[&str] = &["not", "no", "never", "without", "t", "nor"];
+
 /// A feature id (64-bit FNV-1a of the feature's text).
 pub type FeatureId = u64;
 
@@ -50,12 +53,17 @@ pub fn features(analyzer: &mut TextAnalyzer, normalized: &str) -> Vec<(FeatureId
     };
 
     let words = analyzer::all_terms(analyzer, normalized);
+    // English negation flips the next two words: "not bad" must not count as "bad".
+    let mut negated = 0u8;
     for w in &words {
         if w.chars().all(|c| c.is_ascii_digit()) {
             add("n", if w.len() >= 8 { "long" } else { "short" }, 1.0);
+        } else if negated > 0 && w.is_ascii() {
+            add("not", w, 1.0);
         } else {
             add("w", w, 1.0);
         }
+        negated = if ENGLISH_NEGATORS.contains(&w.as_str()) { 2 } else { negated.saturating_sub(1) };
     }
     for pair in words.windows(2) {
         add("b", &format!("{} {}", pair[0], pair[1]), 0.7);

@@ -34,14 +34,18 @@ const INSULTS: &[&str] = &[
 ];
 /// Sarcasm and exasperation markers.
 const SARCASM: &[&str] = &[
-    "呵呵", "好评个", "真行", "服了", "无语", "醉了", "笑死", "就这", "thanks for nothing", "just great", "yeah right",
+    "呵呵", "好评个", "真行", "服了", "无语", "醉了", "笑死", "就这", "搞什么", "什么鬼", "凭什么", "有没有搞错", "搞毛",
+    "thanks for nothing", "just great", "yeah right",
     "are you kidding", "unbelievable", "seriously?", "you're joking", "ridiculous",
 ];
 /// Angry or exasperated emoji.
 const ANGRY_EMOJI: &[char] = &['😡', '😠', '🤬', '💢', '😤', '🙄', '👎', '😒', '😾'];
 
+/// Friendly emoji: they tip a message toward positive (never away from negative).
+const HAPPY_EMOJI: &[char] = &['😊', '🙏', '👍', '❤', '😄', '🥰', '😀', '😁', '🌹', '💕', '🤗', '😘'];
+
 /// Recall-leaning cut on the model's negative probability.
-const NEGATIVE_THRESHOLD: f32 = 0.4;
+const NEGATIVE_THRESHOLD: f32 = 0.35;
 
 /// The model file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -126,13 +130,14 @@ impl SentimentModel {
         let p = self.probabilities(normalized);
         let signals = signals(raw, normalized);
         let strong = signals.iter().any(|s| s != "repeated_punctuation");
-        // Repeated !!! / ??? alone is impatience: it tips a borderline message, not a calm one.
-        let p_negative = p[0] + if signals.iter().any(|s| s == "repeated_punctuation") { 0.25 } else { 0.0 };
+        // Repeated !! / ?? alone is impatience: it tips a borderline message, not a calm one.
+        let p_negative = p[0] + if signals.iter().any(|s| s == "repeated_punctuation") { 0.2 } else { 0.0 };
         let mut score = (p[2] - p[0]).clamp(-1.0, 1.0);
         let label = if strong || p_negative >= NEGATIVE_THRESHOLD {
             score = score.min(-0.3);
             SentimentLabel::Negative
-        } else if p[2] >= 0.5 {
+        } else if p[2] + if normalized.chars().any(|c| HAPPY_EMOJI.contains(&c)) { 0.3 } else { 0.0 } >= 0.5 {
+            score = score.max(0.3);
             SentimentLabel::Positive
         } else {
             SentimentLabel::Neutral
@@ -167,7 +172,7 @@ pub fn signals(raw: &str, normalized: &str) -> Vec<String> {
     if letters.len() >= 8 && upper * 10 >= letters.len() * 7 {
         out.push("shouting".to_string());
     }
-    if normalized.contains("!!!") || normalized.contains("???") || normalized.contains("?!") || normalized.contains("!?") {
+    if normalized.contains("!!") || normalized.contains("??") || normalized.contains("?!") || normalized.contains("!?") {
         out.push("repeated_punctuation".to_string());
     }
     out
