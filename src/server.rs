@@ -56,7 +56,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
             }
         })
     };
-    let app = http::router(state);
+    let app = http::router(state.clone());
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.begin_shutdown();
+    };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = worker.await;

@@ -78,6 +78,7 @@ async fn widget_events(
 
 struct Cursor {
     state: AppState,
+    closing: tokio::sync::watch::Receiver<bool>,
     shop: String,
     audience: Audience,
     after: i64,
@@ -85,9 +86,14 @@ struct Cursor {
 }
 
 fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let start = Cursor { state, shop, audience, after, ready: VecDeque::new() };
+    let closing = state.closing();
+    let start = Cursor { state, closing, shop, audience, after, ready: VecDeque::new() };
     let events = stream::unfold(start, |mut c| async move {
         loop {
+            if *c.closing.borrow() {
+                // The server is shutting down: end the stream so the connection can close.
+                return None;
+            }
             if let Some(event) = c.ready.pop_front() {
                 return Some((Ok(event), c));
             }
@@ -109,7 +115,10 @@ fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) 
                     }
                 }
                 Ok(_) => {
-                    let _ = tokio::time::timeout(POLL, notified).await;
+                    tokio::select! {
+                        _ = tokio::time::timeout(POLL, notified) => {}
+                        _ = c.closing.changed() => {}
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream read failed; retrying");

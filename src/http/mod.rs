@@ -53,6 +53,8 @@ struct Inner {
     events: Notify,
     /// Woken when a reply is queued for delivery.
     outbox: Notify,
+    /// Set when the server begins shutting down: event streams end so connections can close.
+    closing: tokio::sync::watch::Sender<bool>,
     metrics: PrometheusHandle,
 }
 
@@ -74,6 +76,7 @@ impl AppState {
                 shops,
                 events: Notify::new(),
                 outbox: Notify::new(),
+                closing: tokio::sync::watch::Sender::new(false),
                 metrics,
             }),
         })
@@ -107,6 +110,16 @@ impl AppState {
     /// The delivery worker waits on this.
     pub fn outbox_wake(&self) -> &Notify {
         &self.inner.outbox
+    }
+
+    /// Tells long-lived streams to end (graceful shutdown).
+    pub fn begin_shutdown(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Resolves once shutdown has begun.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 
     /// Prometheus registry.
