@@ -114,6 +114,18 @@ pub struct DraftCounts {
     pub rejected: i64,
 }
 
+impl DraftCounts {
+    /// Counts one stored outcome (`accepted`, `edited`, `rejected`; anything else is ignored).
+    fn add(&mut self, outcome: Option<&str>) {
+        match outcome {
+            Some("accepted") => self.accepted += 1,
+            Some("edited") => self.edited += 1,
+            Some("rejected") => self.rejected += 1,
+            _ => {}
+        }
+    }
+}
+
 /// `/v1/stats`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
@@ -194,36 +206,35 @@ impl Store {
 
     /// The calling agent takes the ticket. False when it is already resolved.
     pub async fn claim(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let row: Option<(String, String)> = sqlx::query_as(
+        self.transition(
+            id,
+            agent,
+            "claim",
             "UPDATE tickets SET status = 'claimed', claimed_by = $1, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
         )
-        .bind(agent)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((shop, conversation)) = row else { return Ok(false) };
-        record_action(&mut tx, id, &shop, agent, "claim", None, now).await?;
-        insert_event(&mut tx, &shop, "ticket", &conversation, Some(id), "{}", now).await?;
-        tx.commit().await?;
-        Ok(true)
+        .await
     }
 
     /// Closes the ticket. False when it does not exist or was already resolved.
     pub async fn resolve(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
+        self.transition(
+            id,
+            agent,
+            "resolve",
+            "UPDATE tickets SET status = 'resolved', claimed_by = COALESCE(claimed_by, $1), resolved_at = $2, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+        )
+        .await
+    }
+
+    /// Applies a status change (`sql` binds agent, now, id and returns shop and conversation),
+    /// recording the action and a `ticket` event in the same transaction.
+    async fn transition(&self, id: &str, agent: &str, action: &str, sql: &'static str) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let row: Option<(String, String)> = sqlx::query_as(
-            "UPDATE tickets SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE id = $2 AND status <> 'resolved' RETURNING shop, conversation_id",
-        )
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as(sql).bind(agent).bind(now).bind(id).fetch_optional(&mut *tx).await?;
         let Some((shop, conversation)) = row else { return Ok(false) };
-        record_action(&mut tx, id, &shop, agent, "resolve", None, now).await?;
+        record_action(&mut tx, id, &shop, agent, action, None, now).await?;
         insert_event(&mut tx, &shop, "ticket", &conversation, Some(id), "{}", now).await?;
         tx.commit().await?;
         Ok(true)
@@ -347,12 +358,7 @@ impl Store {
             if intent.is_some_and(|i| opt_text(&r, "intent").ok().flatten().as_deref() != Some(i)) {
                 continue;
             }
-            match opt_text(&r, "outcome")?.as_deref() {
-                Some("accepted") => counts.accepted += 1,
-                Some("edited") => counts.edited += 1,
-                Some("rejected") => counts.rejected += 1,
-                _ => {}
-            }
+            counts.add(opt_text(&r, "outcome")?.as_deref());
         }
         Ok(counts)
     }
@@ -369,13 +375,7 @@ impl Store {
             if out.last().is_none_or(|(i, _)| *i != intent) {
                 out.push((intent.clone(), DraftCounts::default()));
             }
-            let counts = &mut out.last_mut().expect("pushed").1;
-            match opt_text(&r, "outcome")?.as_deref() {
-                Some("accepted") => counts.accepted += 1,
-                Some("edited") => counts.edited += 1,
-                Some("rejected") => counts.rejected += 1,
-                _ => {}
-            }
+            out.last_mut().expect("pushed").1.add(opt_text(&r, "outcome")?.as_deref());
         }
         Ok(out)
     }
@@ -424,22 +424,19 @@ impl Store {
                 }
             }
         }
+        let mut drafts = vec![DraftCounts::default(); buckets.len()];
         for r in sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
             .bind(shop)
             .bind(first)
             .fetch_all(self.pool())
             .await?
         {
-            if let Some(b) = buckets.get_mut(slot(r.try_get("created_at")?)) {
-                match opt_text(&r, "draft_outcome")?.as_deref() {
-                    Some("accepted") => b.drafts_accepted += 1,
-                    Some("edited") => b.drafts_edited += 1,
-                    Some("rejected") => b.drafts_rejected += 1,
-                    _ => {}
-                }
+            if let Some(d) = drafts.get_mut(slot(r.try_get("created_at")?)) {
+                d.add(opt_text(&r, "draft_outcome")?.as_deref());
             }
         }
-        for (b, w) in buckets.iter_mut().zip(waits.iter_mut()) {
+        for ((b, w), d) in buckets.iter_mut().zip(waits.iter_mut()).zip(drafts) {
+            (b.drafts_accepted, b.drafts_edited, b.drafts_rejected) = (d.accepted, d.edited, d.rejected);
             w.sort_unstable();
             b.first_response_ms_p50 = percentile(w, 0.5);
             b.auto_answer_rate = if b.messages > 0 { b.answered as f64 / b.messages as f64 } else { 0.0 };
