@@ -107,12 +107,13 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
         } else {
             EscalationReason::NegativeSentiment
         })
+    } else if escalation_faq.is_some() && route == Route::Auto {
+        // A situation the knowledge base hands to people (stuck parcel, medical question).
+        Some(EscalationReason::NeedsHumanAction)
     } else if inp.intent.confidence < MIN_INTENT_CONFIDENCE {
         Some(EscalationReason::NoConfidentAnswer)
     } else if route == Route::Escalate {
         Some(intent_reason.unwrap_or(EscalationReason::NoConfidentAnswer))
-    } else if escalation_faq.is_some() {
-        Some(EscalationReason::NeedsHumanAction)
     } else {
         match candidate {
             None => Some(EscalationReason::NoConfidentAnswer),

@@ -120,9 +120,17 @@ impl SentimentModel {
         &self.version
     }
 
-    /// Class probabilities (negative, neutral, positive) of a normalised message.
+    /// Class probabilities (negative, neutral, positive) of a normalised message. Where the
+    /// model knows few of the message's features its opinion is only its prior, so the
+    /// probabilities are pulled toward neutral in proportion to what it does not know.
     fn probabilities(&self, normalized: &str) -> Vec<f32> {
-        softmax(&self.linear.logits(&features(&mut self.analyzer.clone(), normalized)))
+        let x = features(&mut self.analyzer.clone(), normalized);
+        let total: f32 = x.iter().map(|(_, v)| v * v).sum();
+        let known: f32 = x.iter().filter(|(f, _)| self.linear.knows(f)).map(|(_, v)| v * v).sum();
+        let share = if total > 0.0 { (known / total).sqrt() } else { 0.0 };
+        let p = softmax(&self.linear.logits(&x));
+        const NEUTRAL_PRIOR: [f32; 3] = [0.1, 0.8, 0.1];
+        p.iter().zip(NEUTRAL_PRIOR).map(|(p, prior)| share * p + (1.0 - share) * prior).collect()
     }
 
     /// Scores one message: `raw` as typed (for shouting), `normalized` from `normalize`.
