@@ -229,10 +229,6 @@ impl Receiver {
         Receiver { url, received, stop: Some(tx) }
     }
 
-    pub fn port(&self) -> u16 {
-        self.url.split(':').nth(2).and_then(|p| p.split('/').next()).and_then(|p| p.parse().ok()).unwrap()
-    }
-
     pub fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
