@@ -6,6 +6,7 @@
 use crate::decide::{Action, ConversationContext, Decision};
 use crate::domain::SentimentLabel;
 use crate::engine::{training_examples, ShopEngine};
+use crate::understand::concepts::Lexicon;
 use crate::understand::intent::cross_validate;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -298,12 +299,13 @@ pub struct CvReport {
 }
 
 /// `smartreply eval --cv K`: k-fold cross-validation of the intent classifier.
-pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool) -> anyhow::Result<CvReport> {
+pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyhow::Result<CvReport> {
     if folds < 2 {
         bail!("--cv needs at least 2 folds");
     }
     let examples = training_examples(shop.knowledge());
-    let results = cross_validate(&examples, folds);
+    let lexicon = Lexicon::new(&shop.knowledge().concepts, &mut crate::retrieve::analyzer::analyzer());
+    let results = cross_validate(&examples, &lexicon, folds);
     let threshold = crate::decide::policy::MIN_INTENT_CONFIDENCE;
     let n = results.len();
     let correct = results.iter().filter(|(e, p, _)| *p == e.intent).count();
@@ -335,6 +337,13 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool) -> anyhow::Result<CvR
     println!();
     for (intent, s) in &report.per_intent {
         println!("{intent:<24} {:>5} {:>9.3}", s.n, s.accuracy);
+    }
+    if errors {
+        // Which examples the other folds could not explain: the ones to reword or relabel.
+        println!();
+        for (e, p, c) in results.iter().filter(|(e, p, _)| *p != e.intent) {
+            println!("{:<22} -> {:<22} {c:.2}  {}", e.intent, p, e.text);
+        }
     }
     if json {
         println!("{}", serde_json::to_string(&report)?);

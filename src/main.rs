@@ -108,7 +108,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
             let shop = engine.shop(&source.id).expect("loaded");
             match (cv, data) {
-                (Some(k), _) => smartreply::eval::run_cv(&shop, k, json).map(|_| ())?,
+                (Some(k), _) => smartreply::eval::run_cv(&shop, k, json, errors).map(|_| ())?,
                 (None, Some(data)) => smartreply::eval::run(&shop, &data, json, errors).map(|_| ())?,
                 (None, None) => unreachable!("clap requires --data without --cv"),
             }
