@@ -93,6 +93,11 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
     let drafts = parse::<files::DraftsFile>(dir, files::DRAFTS, &mut problems, &mut hasher);
     let phrases =
         parse::<files::QuickPhrasesFile>(dir, files::QUICK_PHRASES, &mut problems, &mut hasher);
+    let concepts = if dir.join(files::CONCEPTS).exists() {
+        parse::<files::ConceptsFile>(dir, files::CONCEPTS, &mut problems, &mut hasher)
+    } else {
+        None
+    };
 
     let mut intent_names: HashSet<String> = HashSet::new();
     if let Some((file, src, path)) = &intents {
@@ -100,6 +105,8 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         if file.intent.is_empty() {
             r.at(0, "no [[intent]] entries");
         }
+        // The same text under two intents teaches the classifier both answers at once.
+        let mut labelled: HashMap<String, &str> = HashMap::new();
         for item in &file.intent {
             let at = item.span().start;
             let i = item.get_ref();
@@ -128,6 +135,14 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
                 }
                 if examples.iter().any(|e| e.trim().is_empty()) {
                     r.at(at, format!("intent `{}` has an empty example in examples_{lang}", i.name));
+                }
+                for e in examples {
+                    match labelled.insert(e.trim().to_lowercase(), &i.name) {
+                        Some(other) if other != i.name => {
+                            r.at(at, format!("example `{e}` of intent `{}` is also an example of `{other}`", i.name))
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
@@ -241,6 +256,30 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         }
     }
 
+    if let Some((file, src, path)) = &concepts {
+        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
+        let mut names = HashSet::new();
+        let mut owner: HashMap<String, &str> = HashMap::new();
+        for item in &file.concept {
+            let at = item.span().start;
+            let c = item.get_ref();
+            if c.name.trim().is_empty() || !names.insert(c.name.as_str()) {
+                r.at(at, format!("concept name `{}` is empty or used twice", c.name));
+            }
+            if c.zh.is_empty() && c.en.is_empty() {
+                r.at(at, format!("concept `{}` has no words", c.name));
+            }
+            for word in c.zh.iter().chain(&c.en) {
+                if word.trim().is_empty() {
+                    r.at(at, format!("concept `{}` has an empty word", c.name));
+                } else if let Some(other) = owner.insert(word.trim().to_lowercase(), &c.name) {
+                    // One word in two groups would make the groups mean the same thing.
+                    r.at(at, format!("word `{word}` of concept `{}` is also in concept `{other}`", c.name));
+                }
+            }
+        }
+    }
+
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -258,6 +297,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         asks: drafts.0.ask.into_iter().map(|(k, v)| (k, v.into_inner())).collect::<BTreeMap<_, _>>(),
         acknowledgement: drafts.0.acknowledgement.into_inner(),
         quick_phrases: phrases.0.phrase.into_iter().map(|s| s.into_inner()).collect(),
+        concepts: concepts.map(|c| c.0.concept.into_iter().map(|s| s.into_inner()).collect()).unwrap_or_default(),
         version: hex::encode(&hasher.finalize()[..6]),
     })
 }
@@ -449,6 +489,34 @@ offline_en = "Agents start at 9:00"
         let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
         assert!(problems.iter().any(|p| p.contains("escalates but has no `reason`")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("`greeting` is answered automatically but no faq serves it")), "{problems:?}");
+    }
+
+    #[test]
+    fn one_example_under_two_intents_is_a_problem() {
+        let intents = INTENTS.replace("\"awful\"", "\"Hello \"");
+        let dir = write_kb(&[(files::INTENTS, &intents)]);
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("intents.toml:8:") && problems[0].contains("also an example of `greeting`"), "{problems:?}");
+    }
+
+    #[test]
+    fn concepts_are_optional_loaded_and_checked() {
+        let dir = write_kb(&[]);
+        assert!(load_checked(dir.path()).unwrap().concepts.is_empty());
+
+        let good = "[[concept]]\nname = \"fraud\"\nzh = [\"骗子\"]\nen = [\"scam\", \"rip off\"]\n";
+        std::fs::write(dir.path().join(files::CONCEPTS), good).unwrap();
+        let kb = load_checked(dir.path()).unwrap();
+        assert_eq!(kb.concepts[0].en, ["scam", "rip off"]);
+
+        let bad = format!("{good}\n[[concept]]\nname = \"fraud\"\nen = [\"Scam\", \" \"]\n\n[[concept]]\nname = \"empty\"\n");
+        std::fs::write(dir.path().join(files::CONCEPTS), bad).unwrap();
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("concepts.toml:6:") && p.contains("used twice")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("word `Scam`") && p.contains("also in concept `fraud`")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("empty word")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("concepts.toml:10:") && p.contains("has no words")), "{problems:?}");
     }
 
     #[test]

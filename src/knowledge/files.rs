@@ -1,7 +1,7 @@
 //! The on-disk shape of each knowledge-base file, with source spans so that problems can be
 //! reported as `file:line`.
 
-use super::{Acknowledgements, Bilingual, DraftTemplate, Faq, IntentDef, QuickPhrase, ShopInfo};
+use super::{Acknowledgements, Bilingual, Concept, DraftTemplate, Faq, IntentDef, QuickPhrase, ShopInfo};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -12,6 +12,8 @@ pub(super) const INTENTS: &str = "intents.toml";
 pub(super) const FAQ: &str = "faq.toml";
 pub(super) const DRAFTS: &str = "drafts.toml";
 pub(super) const QUICK_PHRASES: &str = "quick_phrases.toml";
+/// Optional: a shop without synonym groups simply has none.
+pub(super) const CONCEPTS: &str = "concepts.toml";
 
 /// `shop.toml` is the table itself.
 pub(super) type ShopFile = ShopInfo;
@@ -45,6 +47,13 @@ pub(super) struct DraftsFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct QuickPhrasesFile {
     pub(super) phrase: Vec<Spanned<QuickPhrase>>,
+}
+
+/// `concepts.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConceptsFile {
+    pub(super) concept: Vec<Spanned<Concept>>,
 }
 
 /// 1-based line of a byte offset.

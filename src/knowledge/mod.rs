@@ -222,6 +222,22 @@ pub struct QuickPhrase {
     pub en: String,
 }
 
+/// Words that mean the same thing to this shop (`concepts.toml`, optional). The intent
+/// classifier sees the concept wherever any of its words appears, so an example written with
+/// one word ("骗子") teaches the classifier the others ("scam", "忽悠") too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concept {
+    /// Unique name (for people and for error messages).
+    pub name: String,
+    /// Chinese words, matched anywhere in the message.
+    #[serde(default)]
+    pub zh: Vec<String>,
+    /// English words or phrases, matched as whole stemmed words ("refund" also finds "refunds").
+    #[serde(default)]
+    pub en: Vec<String>,
+}
+
 /// A whole, validated knowledge base.
 #[derive(Debug, Clone)]
 pub struct KnowledgeBase {
@@ -239,6 +255,8 @@ pub struct KnowledgeBase {
     pub acknowledgement: Acknowledgements,
     /// Quick phrases.
     pub quick_phrases: Vec<QuickPhrase>,
+    /// Synonym groups for the intent classifier (empty when the shop has no `concepts.toml`).
+    pub concepts: Vec<Concept>,
     /// Content hash of the files: changes whenever a support lead edits them.
     pub version: String,
 }
