@@ -7,6 +7,7 @@ pub use crate::knowledge::QuickPhrase;
 use crate::knowledge::KnowledgeBase;
 use crate::retrieve::{analyzer, FaqIndex};
 use crate::understand::extract::extract;
+use crate::understand::concepts::Lexicon;
 use crate::understand::intent::{Example, IntentModel};
 use crate::understand::normalize::normalize;
 use crate::understand::sentiment::SentimentModel;
@@ -71,8 +72,9 @@ impl ShopEngine {
             path: source.knowledge_base.clone(),
             problems: problems.iter().map(ToString::to_string).collect(),
         })?;
-        let intents = IntentModel::train(&training_examples(&kb), analyzer::analyzer());
-        let index = FaqIndex::build(&kb.faqs)
+        let lexicon = Lexicon::new(&kb.concepts, &mut analyzer::analyzer());
+        let intents = IntentModel::train(&training_examples(&kb), lexicon.clone(), analyzer::analyzer());
+        let index = FaqIndex::build(&kb.faqs, lexicon)
             .map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
         let versions = ModelVersions {
             intent: format!("logreg-kb{}-t{:.1}", kb.version, intents.temperature()),

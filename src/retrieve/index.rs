@@ -1,11 +1,12 @@
 //! The FAQ index. tantivy's BM25 proposes candidates from every question phrasing and answer;
 //! each candidate then gets a confidence: the idf-weighted cosine between the message and the
 //! entry's best phrasing over words and Chinese character pairs (pairs make it robust to
-//! segmentation slips such as 谁出 / 谁付). A number in 0..1 that means the same for every
-//! shop, unlike raw BM25 scores.
+//! segmentation slips such as 谁出 / 谁付) and the shop's concepts (so 邮费 meets 运费). A
+//! number in 0..1 that means the same for every shop, unlike raw BM25 scores.
 
 use super::analyzer::{self, ANALYZER_NAME};
 use crate::knowledge::Faq;
+use crate::understand::concepts::Lexicon;
 use crate::understand::normalize::{is_han, normalize};
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
@@ -21,6 +22,9 @@ const CANDIDATES: usize = 40;
 
 /// Weight of a match in an answer relative to a match in a question phrasing.
 const ANSWER_BOOST: f32 = 0.3;
+/// Weight of a shared concept relative to a shared word: it proposes entries that use a
+/// synonym of the customer's word.
+const CONCEPT_BOOST: f32 = 0.5;
 
 
 /// One FAQ entry proposed for a message.
@@ -51,8 +55,10 @@ pub struct FaqIndex {
     reader: IndexReader,
     text: Field,
     answer: Field,
+    concept: Field,
     ordinal: Field,
     analyzer: TextAnalyzer,
+    lexicon: Lexicon,
     /// Question phrasings, then answers, by ordinal.
     phrasings: Vec<Phrasing>,
     /// Which FAQ each document belongs to, by ordinal.
@@ -65,13 +71,18 @@ pub struct FaqIndex {
 
 impl FaqIndex {
     /// Builds the in-memory index. CPU-bound; tens of milliseconds for a few hundred entries.
-    pub fn build(faqs: &[Faq]) -> tantivy::Result<FaqIndex> {
+    pub fn build(faqs: &[Faq], lexicon: Lexicon) -> tantivy::Result<FaqIndex> {
         let mut schema = Schema::builder();
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(ANALYZER_NAME)
             .set_index_option(IndexRecordOption::WithFreqs);
         let text = schema.add_text_field("text", TextOptions::default().set_indexing_options(indexing.clone()));
         let answer = schema.add_text_field("answer", TextOptions::default().set_indexing_options(indexing));
+        // Concept names are indexed whole ("raw"), one value per concept the text mentions.
+        let concept = schema.add_text_field(
+            "concept",
+            TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer("raw")),
+        );
         let ordinal = schema.add_u64_field("ordinal", NumericOptions::default().set_stored());
         let index = Index::create_in_ram(schema.build());
         index.tokenizers().register(ANALYZER_NAME, analyzer::analyzer());
@@ -83,9 +94,11 @@ impl FaqIndex {
         for (faq_no, faq) in faqs.iter().enumerate() {
             for question in faq.questions() {
                 let normalized = normalize(question).text;
-                let ordinal_no = doc_faq.len() as u64;
-                writer.add_document(doc!(text => normalized.as_str(), ordinal => ordinal_no))?;
-                phrasings.push(Phrasing { terms: match_terms(&mut analyzer, &normalized), weight: 1.0 });
+                let terms = match_terms(&mut analyzer, &lexicon, &normalized);
+                let mut document = doc!(text => normalized.as_str(), ordinal => doc_faq.len() as u64);
+                add_concepts(&mut document, concept, &terms);
+                writer.add_document(document)?;
+                phrasings.push(Phrasing { terms, weight: 1.0 });
                 doc_faq.push(faq_no);
             }
         }
@@ -93,8 +106,11 @@ impl FaqIndex {
         for (faq_no, faq) in faqs.iter().enumerate() {
             for text in [&faq.answer_zh, &faq.answer_en] {
                 let normalized = normalize(text).text;
-                writer.add_document(doc!(answer => normalized.as_str(), ordinal => doc_faq.len() as u64))?;
-                phrasings.push(Phrasing { terms: match_terms(&mut analyzer, &normalized), weight: ANSWER_MATCH_WEIGHT });
+                let terms = match_terms(&mut analyzer, &lexicon, &normalized);
+                let mut document = doc!(answer => normalized.as_str(), ordinal => doc_faq.len() as u64);
+                add_concepts(&mut document, concept, &terms);
+                writer.add_document(document)?;
+                phrasings.push(Phrasing { terms, weight: ANSWER_MATCH_WEIGHT });
                 doc_faq.push(faq_no);
             }
         }
@@ -111,7 +127,7 @@ impl FaqIndex {
         let n = questions.max(1) as f32;
         let idf = df.iter().map(|(t, &d)| (t.to_string(), (1.0 + n / d as f32).ln())).collect();
         let unknown_idf = (1.0 + n).ln() * 0.5;
-        Ok(FaqIndex { reader, text, answer, ordinal, analyzer, phrasings, doc_faq, idf, unknown_idf })
+        Ok(FaqIndex { reader, text, answer, concept, ordinal, analyzer, lexicon, phrasings, doc_faq, idf, unknown_idf })
     }
 
     fn weight(&self, term: &str) -> f32 {
@@ -125,8 +141,12 @@ impl FaqIndex {
         if words.is_empty() {
             return Vec::new();
         }
-        let query_terms = match_terms(&mut analyzer, normalized);
+        let query_terms = match_terms(&mut analyzer, &self.lexicon, normalized);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for name in query_terms.iter().filter_map(|t| t.strip_prefix(CONCEPT_PREFIX)) {
+            let q = TermQuery::new(Term::from_field_text(self.concept, name), IndexRecordOption::Basic);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), CONCEPT_BOOST))));
+        }
         for t in &words {
             for (field, boost) in [(self.text, 1.0), (self.answer, ANSWER_BOOST)] {
                 let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
@@ -174,13 +194,28 @@ impl FaqIndex {
     }
 }
 
+/// Marks a concept among match terms (no analyzed word starts with it).
+const CONCEPT_PREFIX: &str = "~";
+
+/// Indexes the concepts among `terms` in the `concept` field.
+fn add_concepts(document: &mut TantivyDocument, field: Field, terms: &HashSet<String>) {
+    let mut names: Vec<&str> = terms.iter().filter_map(|t| t.strip_prefix(CONCEPT_PREFIX)).collect();
+    names.sort_unstable();
+    for name in names {
+        document.add_text(field, name);
+    }
+}
+
 /// Chat particles that carry no meaning inside a character pair (包邮呀 is still 包邮).
 const PARTICLES: &str = "的了吗呢啊吧呀哦哈嘛么我你您亲啦喔噢嗯哟吖捏滴咯哇呐嘞";
 
-/// The terms confidence is computed over: analyzed words (stop words removed) and pairs of
-/// adjacent Chinese characters (without particles).
-fn match_terms(analyzer: &mut TextAnalyzer, normalized: &str) -> HashSet<String> {
+/// The terms confidence is computed over: analyzed words (stop words removed), pairs of
+/// adjacent Chinese characters (without particles) and the concepts found.
+fn match_terms(analyzer: &mut TextAnalyzer, lexicon: &Lexicon, normalized: &str) -> HashSet<String> {
     let mut terms: HashSet<String> = analyzer::terms(analyzer, normalized).into_iter().collect();
+    for concept in lexicon.find(analyzer, normalized) {
+        terms.insert(format!("{CONCEPT_PREFIX}{concept}"));
+    }
     let chars: Vec<char> = normalized.chars().filter(|c| !PARTICLES.contains(*c)).collect();
     for pair in chars.windows(2) {
         if is_han(pair[0]) && is_han(pair[1]) {
@@ -221,7 +256,7 @@ mod tests {
 
     #[test]
     fn finds_the_entry_in_chinese_and_english() {
-        let index = FaqIndex::build(&sample()).unwrap();
+        let index = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
         assert_eq!(top(&index, "请问满多少包邮呀").unwrap().0, 0);
         assert_eq!(top(&index, "退款什么时候到账").unwrap().0, 1);
         assert_eq!(top(&index, "which couriers do you ship with").unwrap().0, 2);
@@ -230,14 +265,30 @@ mod tests {
 
     #[test]
     fn an_exact_phrasing_is_fully_confident() {
-        let index = FaqIndex::build(&sample()).unwrap();
+        let index = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
         let (_, confidence) = top(&index, "满多少包邮").unwrap();
         assert!(confidence > 0.99, "{confidence}");
     }
 
     #[test]
+    fn a_concept_matches_synonyms_no_phrasing_uses() {
+        let without = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
+        let concepts = [crate::knowledge::Concept {
+            name: "shipping_fee".into(),
+            zh: vec!["包邮".into(), "邮费".into(), "运费".into()],
+            en: vec!["postage".into(), "free shipping".into()],
+        }];
+        let lexicon = Lexicon::new(&concepts, &mut analyzer::analyzer());
+        let with = FaqIndex::build(&sample(), lexicon).unwrap();
+        let plain = top(&without, "邮费怎么算").map_or(0.0, |m| m.1);
+        let (faq, confidence) = top(&with, "邮费怎么算").unwrap();
+        assert_eq!(faq, 0);
+        assert!(confidence > plain + 0.2, "{confidence} vs {plain}");
+    }
+
+    #[test]
     fn an_unrelated_message_finds_nothing_or_little() {
-        let index = FaqIndex::build(&sample()).unwrap();
+        let index = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
         match top(&index, "what is the weather like in shanghai") {
             None => {}
             Some((_, confidence)) => assert!(confidence < 0.3, "{confidence}"),

@@ -34,7 +34,8 @@ impl Hasher for Fnv {
     }
 }
 
-fn id(kind: &str, text: &str) -> FeatureId {
+/// The id of a feature of `kind` with `text` (extensions such as concepts use their own kind).
+pub fn id(kind: &str, text: &str) -> FeatureId {
     let mut h = Fnv::default();
     h.write(kind.as_bytes());
     h.write(&[0]);

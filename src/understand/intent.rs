@@ -2,9 +2,12 @@
 //! shop's knowledge base (intent examples and FAQ phrasings) when the shop loads, so a support
 //! lead's edits take effect on reload. Confidence is calibrated by temperature scaling fitted
 //! on out-of-fold predictions, and damped when most of a message's features were never seen
-//! in training: an unfamiliar message is a reason to escalate, not to guess.
+//! in training: an unfamiliar message is a reason to escalate, not to guess. The shop's
+//! synonym groups ([`Lexicon`]) add one feature per concept found, so what an example teaches
+//! about one word carries over to its synonyms.
 
-use crate::understand::features::{features, FeatureId};
+use crate::understand::concepts::Lexicon;
+use crate::understand::features::{self, features, FeatureId};
 use crate::understand::linear::{softmax, Linear, TrainOptions};
 use crate::understand::normalize::normalize;
 use std::collections::HashMap;
@@ -16,6 +19,8 @@ const TRAINING: TrainOptions = TrainOptions { epochs: 30, learning_rate: 0.5, l2
 const CALIBRATION_FOLDS: usize = 4;
 /// Below this share of known feature mass, confidence is scaled down proportionally.
 const MIN_KNOWN_SHARE: f32 = 0.6;
+/// Weight of each concept found, against the unit-length word and character features.
+const CONCEPT_WEIGHT: f32 = 0.5;
 
 /// One labelled training example.
 #[derive(Debug, Clone)]
@@ -49,7 +54,24 @@ pub struct IntentModel {
     labels: Vec<String>,
     linear: Linear,
     temperature: f32,
+    lexicon: Lexicon,
     analyzer: TextAnalyzer,
+}
+
+/// Word and character features plus the concepts found, unit length.
+fn featurize(analyzer: &mut TextAnalyzer, lexicon: &Lexicon, normalized: &str) -> Vec<(FeatureId, f32)> {
+    let mut x = features(analyzer, normalized);
+    let found = lexicon.find(analyzer, normalized);
+    if found.is_empty() {
+        return x;
+    }
+    x.extend(found.into_iter().map(|name| (features::id("concept", name), CONCEPT_WEIGHT)));
+    x.sort_unstable_by_key(|(k, _)| *k);
+    let norm = x.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    for (_, v) in &mut x {
+        *v /= norm;
+    }
+    x
 }
 
 /// Normalised, featurised training data.
@@ -60,7 +82,7 @@ struct Prepared {
 
 impl IntentModel {
     /// Trains on `examples`. Deterministic: the same examples give the same model.
-    pub fn train(examples: &[Example], analyzer: TextAnalyzer) -> IntentModel {
+    pub fn train(examples: &[Example], lexicon: Lexicon, analyzer: TextAnalyzer) -> IntentModel {
         let mut labels: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
         labels.sort();
         labels.dedup();
@@ -68,7 +90,7 @@ impl IntentModel {
             labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
         let mut analyzer_mut = analyzer.clone();
         let prepared = Prepared {
-            x: examples.iter().map(|e| features(&mut analyzer_mut, &normalize(&e.text).text)).collect(),
+            x: examples.iter().map(|e| featurize(&mut analyzer_mut, &lexicon, &normalize(&e.text).text)).collect(),
             y: examples.iter().map(|e| label_index[e.intent.as_str()]).collect(),
         };
 
@@ -85,7 +107,7 @@ impl IntentModel {
 
         let all: Vec<usize> = (0..prepared.y.len()).collect();
         let linear = Linear::train(&prepared.x, &prepared.y, None, &all, labels.len(), TRAINING);
-        IntentModel { labels, linear, temperature, analyzer }
+        IntentModel { labels, linear, temperature, lexicon, analyzer }
     }
 
     /// Intent names the model knows.
@@ -100,7 +122,7 @@ impl IntentModel {
 
     /// Classifies a normalised message.
     pub fn predict(&self, normalized: &str) -> IntentScores {
-        let x = features(&mut self.analyzer.clone(), normalized);
+        let x = featurize(&mut self.analyzer.clone(), &self.lexicon, normalized);
         let total: f32 = x.iter().map(|(_, v)| v * v).sum();
         let known: f32 = x.iter().filter(|(f, _)| self.linear.knows(f)).map(|(_, v)| v * v).sum();
         let z: Vec<f32> = self.linear.logits(&x).into_iter().map(|z| z / self.temperature).collect();
@@ -129,12 +151,12 @@ fn fit_temperature(held_out: &[(Vec<f32>, usize)]) -> f32 {
 }
 
 /// Per-fold accuracy of a k-fold cross-validation over `examples` (for `eval --cv`).
-pub fn cross_validate(examples: &[Example], folds: usize) -> Vec<(Example, String, f32)> {
+pub fn cross_validate(examples: &[Example], lexicon: &Lexicon, folds: usize) -> Vec<(Example, String, f32)> {
     let mut out = Vec::with_capacity(examples.len());
     for fold in 0..folds {
         let train: Vec<Example> =
             examples.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, e)| e.clone()).collect();
-        let model = IntentModel::train(&train, crate::retrieve::analyzer::analyzer());
+        let model = IntentModel::train(&train, lexicon.clone(), crate::retrieve::analyzer::analyzer());
         for e in examples.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, e)| e) {
             let scores = model.predict(&normalize(&e.text).text);
             let (name, confidence) = scores.best();
@@ -162,7 +184,7 @@ mod tests {
 
     #[test]
     fn learns_intents_in_both_languages() {
-        let model = IntentModel::train(&examples(), analyzer());
+        let model = IntentModel::train(&examples(), Lexicon::default(), analyzer());
         assert_eq!(model.predict(&normalize("退款什么时候到账呀").text).best().0, "refund");
         assert_eq!(model.predict(&normalize("Hello, is anyone there?").text).best().0, "greeting");
         assert_eq!(model.predict(&normalize("I need an invoice").text).best().0, "invoice");
@@ -170,7 +192,7 @@ mod tests {
 
     #[test]
     fn probabilities_sum_to_one_and_are_ranked() {
-        let model = IntentModel::train(&examples(), analyzer());
+        let model = IntentModel::train(&examples(), Lexicon::default(), analyzer());
         let s = model.predict(&normalize("发票").text);
         let sum: f32 = s.ranked.iter().map(|r| r.1).sum();
         assert!((sum - 1.0).abs() < 1e-4);
@@ -179,7 +201,7 @@ mod tests {
 
     #[test]
     fn unfamiliar_text_gets_low_confidence() {
-        let model = IntentModel::train(&examples(), analyzer());
+        let model = IntentModel::train(&examples(), Lexicon::default(), analyzer());
         let (_, confident) = model.predict(&normalize("退款多久到账").text).best();
         let (_, unfamiliar) = model.predict(&normalize("quantum chromodynamics lecture notes").text).best();
         assert!(unfamiliar < confident, "{unfamiliar} vs {confident}");
@@ -188,8 +210,8 @@ mod tests {
 
     #[test]
     fn training_is_deterministic() {
-        let a = IntentModel::train(&examples(), analyzer());
-        let b = IntentModel::train(&examples(), analyzer());
+        let a = IntentModel::train(&examples(), Lexicon::default(), analyzer());
+        let b = IntentModel::train(&examples(), Lexicon::default(), analyzer());
         let text = normalize("发票怎么开").text;
         assert_eq!(a.predict(&text).ranked, b.predict(&text).ranked);
         assert_eq!(a.temperature(), b.temperature());
