@@ -45,7 +45,7 @@ const ANGRY_EMOJI: &[char] = &['😡', '😠', '🤬', '💢', '😤', '🙄', '
 const HAPPY_EMOJI: &[char] = &['😊', '🙏', '👍', '❤', '😄', '🥰', '😀', '😁', '🌹', '💕', '🤗', '😘'];
 
 /// Recall-leaning cut on the model's negative probability.
-const NEGATIVE_THRESHOLD: f32 = 0.35;
+const NEGATIVE_THRESHOLD: f32 = 0.45;
 
 /// The model file.
 #[derive(Debug, Serialize, Deserialize)]
