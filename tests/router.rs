@@ -170,14 +170,19 @@ fn decisions_record_model_versions_for_audit() {
 
 /// Issue 2's targets, checked on an evaluation file.
 fn assert_targets(file: &str) {
+    assert_at_least(file, 0.92, 0.95, 0.95, 0.80);
+}
+
+/// Intent accuracy, negative recall, auto precision and auto coverage at least as given.
+fn assert_at_least(file: &str, intent: f64, negative_recall: f64, precision: f64, coverage: f64) {
     let path = Path::new(file);
     let cases = read_cases(path).expect("evaluation file parses");
     let m = metrics(&route_all(&shop(), &cases));
     eprintln!("{file}: {m:?}");
-    assert!(m.intent_accuracy >= 0.92, "{file}: intent_accuracy {}", m.intent_accuracy);
-    assert!(m.negative_recall >= 0.95, "{file}: negative_recall {}", m.negative_recall);
-    assert!(m.auto_precision >= 0.95, "{file}: auto_precision {}", m.auto_precision);
-    assert!(m.auto_coverage >= 0.80, "{file}: auto_coverage {}", m.auto_coverage);
+    assert!(m.intent_accuracy >= intent, "{file}: intent_accuracy {}", m.intent_accuracy);
+    assert!(m.negative_recall >= negative_recall, "{file}: negative_recall {}", m.negative_recall);
+    assert!(m.auto_precision >= precision, "{file}: auto_precision {}", m.auto_precision);
+    assert!(m.auto_coverage >= coverage, "{file}: auto_coverage {}", m.auto_coverage);
 }
 
 #[test]
@@ -193,4 +198,11 @@ fn the_development_set_meets_the_targets() {
 #[test]
 fn our_held_out_set_meets_the_targets() {
     assert_targets("tests/data/holdout.jsonl");
+}
+
+#[test]
+fn our_second_held_out_set_does_not_regress() {
+    // Written after the concept groups; it does not meet every target yet (models/intent.md),
+    // so this holds the figures reached, and negative recall at the target.
+    assert_at_least("tests/data/holdout-2.jsonl", 0.88, 0.95, 0.92, 0.75);
 }
