@@ -61,7 +61,7 @@ pub struct ShopEngine {
     id: String,
     kb: KnowledgeBase,
     intents: IntentModel,
-    index: FaqIndex,
+    index: Arc<FaqIndex>,
     sentiment: Arc<SentimentModel>,
     versions: ModelVersions,
 }
@@ -81,7 +81,7 @@ impl ShopEngine {
             sentiment: sentiment.version().to_string(),
             knowledge_base: kb.version.clone(),
         };
-        Ok(ShopEngine { id: source.id.clone(), kb, intents, index, sentiment, versions })
+        Ok(ShopEngine { id: source.id.clone(), kb, intents, index: Arc::new(index), sentiment, versions })
     }
 
     /// Shop id.
@@ -92,6 +92,20 @@ impl ShopEngine {
     /// The loaded knowledge base.
     pub fn knowledge(&self) -> &KnowledgeBase {
         &self.kb
+    }
+
+    /// This shop with its intent classifier trained on `examples` only, everything else
+    /// shared: cross-validation routes held-out examples through the real pipeline with it.
+    pub fn with_intent_examples(&self, examples: &[Example]) -> ShopEngine {
+        let lexicon = Lexicon::new(&self.kb.concepts, &mut analyzer::analyzer());
+        ShopEngine {
+            id: self.id.clone(),
+            kb: self.kb.clone(),
+            intents: IntentModel::train(examples, lexicon, analyzer::analyzer()),
+            index: Arc::clone(&self.index),
+            sentiment: Arc::clone(&self.sentiment),
+            versions: self.versions.clone(),
+        }
     }
 
     /// Routes one customer message given the conversation so far. Pure and CPU-only

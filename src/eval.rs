@@ -6,8 +6,8 @@
 use crate::decide::{Action, ConversationContext, Decision};
 use crate::domain::SentimentLabel;
 use crate::engine::{training_examples, ShopEngine};
-use crate::understand::concepts::Lexicon;
-use crate::understand::intent::cross_validate;
+use crate::knowledge::Route;
+use crate::understand::intent::Example;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -281,7 +281,8 @@ pub fn run(shop: &ShopEngine, data: &Path, json: bool, errors: bool) -> anyhow::
     Ok(m)
 }
 
-/// Cross-validation report of the intent classifier on the knowledge base's own examples.
+/// Cross-validation report: the knowledge base's own examples, each routed through the whole
+/// pipeline by an intent classifier trained without its fold.
 #[derive(Debug, Clone, Serialize)]
 pub struct CvReport {
     /// Folds.
@@ -294,28 +295,48 @@ pub struct CvReport {
     pub confident_error_rate: f64,
     /// Share of held-out examples the router would not trust (escalated as uncertain).
     pub uncertain_rate: f64,
+    /// Share of examples of always-escalated intents (complaint, missing item, ...) that were
+    /// escalated: the cross-validated counterpart of `escalation_recall`.
+    pub escalation_recall: f64,
+    /// Share of automatic answers given to an example of the intent they were meant for: a
+    /// lower bound on `auto_precision` (a reply to a misread message is wrong).
+    pub auto_intent_precision: f64,
+    /// Share of examples of answerable intents that were answered (some are angry or need a
+    /// human, so below 1 by design): the counterpart of `auto_coverage`.
+    pub auto_rate: f64,
     /// Per intent.
     pub per_intent: BTreeMap<String, IntentScore>,
 }
 
-/// `smartreply eval --cv K`: k-fold cross-validation of the intent classifier.
+/// `smartreply eval --cv K`: k-fold cross-validation on the knowledge base's examples.
 pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyhow::Result<CvReport> {
     if folds < 2 {
         bail!("--cv needs at least 2 folds");
     }
-    let examples = training_examples(shop.knowledge());
-    let lexicon = Lexicon::new(&shop.knowledge().concepts, &mut crate::retrieve::analyzer::analyzer());
-    let results = cross_validate(&examples, &lexicon, folds);
+    let kb = shop.knowledge();
+    let examples = training_examples(kb);
+    let ctx = ConversationContext { agents_online: true, ..Default::default() };
+    let mut routed: Vec<(&Example, Decision)> = Vec::with_capacity(examples.len());
+    for fold in 0..folds {
+        let train: Vec<Example> =
+            examples.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, e)| e.clone()).collect();
+        let engine = shop.with_intent_examples(&train);
+        for e in examples.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, e)| e) {
+            routed.push((e, engine.route(&e.text, &ctx)));
+        }
+    }
+
     let threshold = crate::decide::policy::MIN_INTENT_CONFIDENCE;
-    let n = results.len();
-    let correct = results.iter().filter(|(e, p, _)| *p == e.intent).count();
-    let confident_wrong = results.iter().filter(|(e, p, c)| *p != e.intent && *c >= threshold).count();
-    let uncertain = results.iter().filter(|(_, _, c)| *c < threshold).count();
+    let right = |e: &Example, d: &Decision| d.intent.name == e.intent;
+    let answered = |d: &Decision| matches!(d.action, Action::Answer { .. });
+    let escalating = |e: &Example| kb.intent(&e.intent).is_some_and(|i| i.route == Route::Escalate);
+    let count = |f: &dyn Fn(&Example, &Decision) -> bool| routed.iter().filter(|(e, d)| f(e, d)).count();
+    let n = routed.len();
     let mut per_intent: BTreeMap<String, IntentScore> = BTreeMap::new();
-    for (e, p, _) in &results {
+    for (e, d) in &routed {
         let s = per_intent.entry(e.intent.clone()).or_insert(IntentScore { n: 0, accuracy: 0.0 });
         s.n += 1;
-        if *p == e.intent {
+        if right(e, d) {
             s.accuracy += 1.0;
         }
     }
@@ -325,15 +346,25 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyh
     let report = CvReport {
         folds,
         n,
-        intent_accuracy: ratio(correct, n, 0.0),
-        confident_error_rate: ratio(confident_wrong, n, 0.0),
-        uncertain_rate: ratio(uncertain, n, 0.0),
+        intent_accuracy: ratio(count(&|e, d| right(e, d)), n, 0.0),
+        confident_error_rate: ratio(count(&|e, d| !right(e, d) && d.intent.confidence >= threshold), n, 0.0),
+        uncertain_rate: ratio(count(&|_, d| d.intent.confidence < threshold), n, 0.0),
+        escalation_recall: ratio(count(&|e, d| escalating(e) && !answered(d)), count(&|e, _| escalating(e)), 1.0),
+        auto_intent_precision: ratio(count(&|e, d| answered(d) && right(e, d)), count(&|_, d| answered(d)), 1.0),
+        auto_rate: ratio(count(&|e, d| !escalating(e) && answered(d)), count(&|e, _| !escalating(e)), 0.0),
         per_intent,
     };
-    println!("{folds}-fold cross-validation of the intent classifier on {n} knowledge-base examples");
-    println!("{:<24} {:>10.3}", "intent_accuracy", report.intent_accuracy);
-    println!("{:<24} {:>10.3}", "confident_error_rate", report.confident_error_rate);
-    println!("{:<24} {:>10.3}", "uncertain_rate", report.uncertain_rate);
+    println!("{folds}-fold cross-validation on {n} knowledge-base examples, each routed by a classifier trained without its fold");
+    for (name, value) in [
+        ("intent_accuracy", report.intent_accuracy),
+        ("confident_error_rate", report.confident_error_rate),
+        ("uncertain_rate", report.uncertain_rate),
+        ("escalation_recall", report.escalation_recall),
+        ("auto_intent_precision", report.auto_intent_precision),
+        ("auto_rate", report.auto_rate),
+    ] {
+        println!("{name:<24} {value:>10.3}");
+    }
     println!();
     for (intent, s) in &report.per_intent {
         println!("{intent:<24} {:>5} {:>9.3}", s.n, s.accuracy);
@@ -341,8 +372,9 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyh
     if errors {
         // Which examples the other folds could not explain: the ones to reword or relabel.
         println!();
-        for (e, p, c) in results.iter().filter(|(e, p, _)| *p != e.intent) {
-            println!("{:<22} -> {:<22} {c:.2}  {}", e.intent, p, e.text);
+        for (e, d) in routed.iter().filter(|(e, d)| !right(e, d)) {
+            let action = if answered(d) { "answered" } else { "escalated" };
+            println!("{:<22} -> {:<22} {:.2} {action:<9}  {}", e.intent, d.intent.name, d.intent.confidence, e.text);
         }
     }
     if json {

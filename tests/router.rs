@@ -206,3 +206,16 @@ fn our_second_held_out_set_does_not_regress() {
     // so this holds the figures reached, and negative recall at the target.
     assert_at_least("tests/data/holdout-2.jsonl", 0.88, 0.95, 0.92, 0.75);
 }
+
+#[test]
+fn cross_validation_routes_every_example_and_keeps_escalations() {
+    let report = smartreply::eval::run_cv(&shop(), 2, false, false).expect("cross-validation runs");
+    let examples = smartreply::engine::training_examples(shop().knowledge()).len();
+    assert_eq!(report.n, examples);
+    assert_eq!(report.per_intent.values().map(|s| s.n).sum::<usize>(), examples);
+    // Half the examples to learn from is harsh; these hold even so.
+    assert!(report.intent_accuracy >= 0.85, "{report:?}");
+    assert!(report.escalation_recall >= 0.95, "{report:?}");
+    assert!(report.auto_intent_precision >= 0.93, "{report:?}");
+    assert!(smartreply::eval::run_cv(&shop(), 1, false, false).is_err(), "one fold is refused");
+}

@@ -150,22 +150,6 @@ fn fit_temperature(held_out: &[(Vec<f32>, usize)]) -> f32 {
     (1..=60).map(|i| i as f32 * 0.1).min_by(|a, b| nll(*a).total_cmp(&nll(*b))).unwrap_or(1.0)
 }
 
-/// Per-fold accuracy of a k-fold cross-validation over `examples` (for `eval --cv`).
-pub fn cross_validate(examples: &[Example], lexicon: &Lexicon, folds: usize) -> Vec<(Example, String, f32)> {
-    let mut out = Vec::with_capacity(examples.len());
-    for fold in 0..folds {
-        let train: Vec<Example> =
-            examples.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, e)| e.clone()).collect();
-        let model = IntentModel::train(&train, lexicon.clone(), crate::retrieve::analyzer::analyzer());
-        for e in examples.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, e)| e) {
-            let scores = model.predict(&normalize(&e.text).text);
-            let (name, confidence) = scores.best();
-            out.push((e.clone(), name.to_string(), confidence));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
