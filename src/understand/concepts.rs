@@ -1,7 +1,8 @@
 //! Finds a shop's synonym groups ([`Concept`]s) in a normalised message. Chinese words match
 //! anywhere (Chinese has no spaces); English words and phrases match whole stemmed words, so
-//! "refund" finds "refunds" but "hi" does not fire inside "ship". A word right after a
-//! negation does not count: "I don't want a refund, I want to swap it" is not about refunds.
+//! "refund" finds "refunds" but "hi" does not fire inside "ship". A word the customer says
+//! they do not want does not count: "I don't want a refund, I want to swap it" is not about
+//! refunds. Other negations keep the topic ("aren't these counterfeit?" is about genuineness).
 
 use crate::knowledge::Concept;
 use crate::retrieve::analyzer;
@@ -9,10 +10,11 @@ use crate::understand::normalize::normalize;
 use tantivy::tokenizer::TextAnalyzer;
 
 /// English negations ("t" is what the analyzer leaves of "don't") and how many words back
-/// they reach.
+/// they reach; they drop a concept only together with a word of wanting.
 const EN_NEGATIONS: &[&str] = &["not", "no", "never", "t", "without", "nor"];
+const EN_WANTING: &[&str] = &["want", "need", "wanna"];
 const EN_NEGATION_REACH: usize = 3;
-/// Chinese negations that turn the word after them into its opposite.
+/// Chinese "do not want / need" before a word.
 const ZH_NEGATIONS: &[&str] = &["不要", "不想", "不用", "不需要", "无需", "别", "不是要"];
 
 /// A compiled set of concepts.
@@ -69,10 +71,10 @@ impl Lexicon {
         for (phrase, i) in &self.en {
             if !hit[*i] {
                 hit[*i] = terms.windows(phrase.len()).enumerate().any(|(at, w)| {
-                    w == phrase.as_slice()
-                        && !terms[at.saturating_sub(EN_NEGATION_REACH)..at]
-                            .iter()
-                            .any(|t| EN_NEGATIONS.contains(&t.as_str()))
+                    let before = &terms[at.saturating_sub(EN_NEGATION_REACH)..at];
+                    let unwanted = before.iter().any(|t| EN_NEGATIONS.contains(&t.as_str()))
+                        && before.iter().any(|t| EN_WANTING.contains(&t.as_str()));
+                    w == phrase.as_slice() && !unwanted
                 });
             }
         }
@@ -114,9 +116,10 @@ mod tests {
 
     #[test]
     fn a_negated_word_does_not_count() {
-        assert!(find("this is not a scam").is_empty());
+        assert!(find("I don't want a scam").is_empty());
         assert!(find("别忽悠我").is_empty());
-        assert_eq!(find("not sure, but this is a scam"), ["fraud"], "the negation is too far back");
+        assert_eq!(find("this is not a scam"), ["fraud"], "still the topic");
+        assert_eq!(find("don't want to be rude, but I'd say this is a scam"), ["fraud"], "too far back");
         assert_eq!(find("不要骗子 你就是骗子"), ["fraud"], "a later, plain mention counts");
     }
 
