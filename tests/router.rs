@@ -116,6 +116,19 @@ fn out_of_scope_messages_are_passed_on() {
 }
 
 #[test]
+fn a_question_no_entry_answers_is_not_given_the_intents_summary() {
+    // Clearly product questions, but nothing in the knowledge base says what the bottle is
+    // made of: the summary answer (genuineness) would be a canned reply to another question.
+    for text in ["这款面霜的瓶子是什么颜色的", "does the night cream come in a glass jar or a plastic one?"] {
+        let d = route(text);
+        assert_eq!(d.intent.name, "product_info", "{text}");
+        assert_eq!(escalation(&d).reason, EscalationReason::NoConfidentAnswer, "{text}");
+    }
+    // The summary still answers a general question of its intent.
+    assert!(matches!(route("你们家东西是正品吗").action, Action::Answer { .. }));
+}
+
+#[test]
 fn gibberish_has_no_confident_answer() {
     let d = route("qzxv blorp wug");
     assert!(

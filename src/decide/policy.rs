@@ -13,6 +13,10 @@ pub const MIN_INTENT_CONFIDENCE: f32 = 0.45;
 pub const MIN_ANSWER_CONFIDENCE: f32 = 0.42;
 /// The intent's default (summary) answer is used only when the intent is this certain.
 pub const MIN_DEFAULT_INTENT_CONFIDENCE: f32 = 0.7;
+/// ... and the summary itself matches the message at least this well: a confident intent
+/// alone does not make "I have rosacea, will this serum make it worse?" a question about
+/// genuineness.
+pub const MIN_DEFAULT_MATCH_CONFIDENCE: f32 = 0.15;
 /// An escalating FAQ entry ("tracking stuck", "medical question") wins from this confidence
 /// on, and whenever it is within [`ESCALATION_MARGIN`] of the best entry: err toward a human.
 pub const MIN_ESCALATION_FAQ_CONFIDENCE: f32 = 0.4;
@@ -85,10 +89,17 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     // The answer an automatic reply would use (and a draft can reuse). The intent's summary
     // answer stands in only when no specific entry half-matches: a half-match means the
     // customer asked something specific the summary may not answer.
+    let default_match = default_faq
+        .and_then(|d| inp.matches.iter().find(|m| m.faq == d))
+        .map_or(0.0, |m| m.confidence);
     let candidate: Option<usize> = match &best_for_intent {
         Some(m) if m.confidence >= MIN_ANSWER_CONFIDENCE && !kb.faqs[m.faq].escalate => Some(m.faq),
         Some(m) if m.confidence >= MIN_DRAFT_CONFIDENCE && Some(m.faq) != default_faq => None,
-        _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE => default_faq,
+        _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE
+            && default_match >= MIN_DEFAULT_MATCH_CONFIDENCE =>
+        {
+            default_faq
+        }
         _ => None,
     };
 
