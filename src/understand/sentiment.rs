@@ -14,6 +14,7 @@ use crate::understand::features::{features, FeatureId};
 use crate::understand::linear::{softmax, Linear, TrainOptions};
 use crate::understand::normalize::normalize;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tantivy::tokenizer::TextAnalyzer;
@@ -35,7 +36,8 @@ const INSULTS: &[&str] = &[
 /// Sarcasm and exasperation markers.
 const SARCASM: &[&str] = &[
     "呵呵", "好评个", "真行", "服了", "无语", "醉了", "笑死", "就这", "搞什么", "什么鬼", "凭什么", "有没有搞错", "搞毛",
-    "thanks for nothing", "just great", "yeah right",
+    "什么效率", "什么态度", "什么服务", "没人理", "没人管", "没人处理", "不理人", "气死", "太过分",
+    "thanks for nothing", "just great", "yeah right", "are you even", "is this a joke",
     "are you kidding", "unbelievable", "seriously?", "you're joking", "ridiculous",
 ];
 /// Angry or exasperated emoji.
@@ -46,6 +48,8 @@ const HAPPY_EMOJI: &[char] = &['😊', '🙏', '👍', '❤', '😄', '🥰', '�
 
 /// Recall-leaning cut on the model's negative probability.
 const NEGATIVE_THRESHOLD: f32 = 0.45;
+/// Added to the negative probability by `!!` / `??`: "Where is it??" after two weeks is not calm.
+const IMPATIENCE_BONUS: f32 = 0.3;
 
 /// The model file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -139,7 +143,7 @@ impl SentimentModel {
         let signals = signals(raw, normalized);
         let strong = signals.iter().any(|s| s != "repeated_punctuation");
         // Repeated !! / ?? alone is impatience: it tips a borderline message, not a calm one.
-        let p_negative = p[0] + if signals.iter().any(|s| s == "repeated_punctuation") { 0.2 } else { 0.0 };
+        let p_negative = p[0] + if signals.iter().any(|s| s == "repeated_punctuation") { IMPATIENCE_BONUS } else { 0.0 };
         let mut score = (p[2] - p[0]).clamp(-1.0, 1.0);
         let label = if strong || p_negative >= NEGATIVE_THRESHOLD {
             score = score.min(-0.3);
@@ -291,7 +295,7 @@ pub fn train(data: &[Labelled], version: &str, trained_on: Vec<String>) -> (Stri
         .map(|(f, r)| (*f, *r))
         .collect();
     kept.sort_unstable();
-    let file = ModelFile {
+    let mut file = ModelFile {
         version: version.to_string(),
         features: kept.iter().map(|(f, _)| *f).collect(),
         weights: kept
@@ -302,6 +306,9 @@ pub fn train(data: &[Labelled], version: &str, trained_on: Vec<String>) -> (Stri
         bias: model.bias.clone(),
         trained_on,
     };
+    // The version names the weights, so audit records tell retrained models apart.
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&(&file.features, &file.weights, &file.bias)).expect("weights serialise"));
+    file.version = format!("{version}-{}", hex::encode(&digest[..4]));
     report.push_str(&format!("features kept: {} of {}\n", kept.len(), model.rows.len()));
     (serde_json::to_string(&file).expect("model serialises"), report)
 }
