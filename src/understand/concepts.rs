@@ -5,8 +5,10 @@
 //! refunds. Other negations keep the topic ("aren't these counterfeit?" is about genuineness).
 
 use crate::knowledge::Concept;
+use aho_corasick::AhoCorasick;
 use crate::retrieve::analyzer;
 use crate::understand::normalize::normalize;
+use std::collections::HashMap;
 use tantivy::tokenizer::TextAnalyzer;
 
 /// English negations ("t" is what the analyzer leaves of "don't") and how many words back
@@ -21,31 +23,37 @@ const ZH_NEGATIONS: &[&str] = &["不要", "不想", "不用", "不需要", "无�
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
     names: Vec<String>,
-    /// (normalised Chinese word, concept index).
-    zh: Vec<(String, usize)>,
-    /// (stemmed terms of an English word or phrase, concept index).
-    en: Vec<(Vec<String>, usize)>,
+    /// Normalised Chinese words, searched in one pass.
+    zh: Option<AhoCorasick>,
+    /// Concept index of each Chinese word, by pattern id.
+    zh_concept: Vec<usize>,
+    /// Stemmed English words and phrases by their first term: (all terms, concept index).
+    en: HashMap<String, Vec<(Vec<String>, usize)>>,
 }
 
 impl Lexicon {
     /// Compiles `concepts`, normalising each word the way messages are normalised.
     pub fn new(concepts: &[Concept], analyzer: &mut TextAnalyzer) -> Lexicon {
         let mut lexicon = Lexicon::default();
+        let mut zh_words = Vec::new();
         for (i, concept) in concepts.iter().enumerate() {
             lexicon.names.push(concept.name.clone());
             for word in &concept.zh {
                 let word = normalize(word).text;
                 if !word.trim().is_empty() {
-                    lexicon.zh.push((word.trim().to_string(), i));
+                    zh_words.push(word.trim().to_string());
+                    lexicon.zh_concept.push(i);
                 }
             }
             for phrase in &concept.en {
                 let terms = analyzer::all_terms(analyzer, &normalize(phrase).text);
-                if !terms.is_empty() {
-                    lexicon.en.push((terms, i));
+                if let Some(first) = terms.first() {
+                    lexicon.en.entry(first.clone()).or_default().push((terms, i));
                 }
             }
         }
+        // Building fails only past aho-corasick's size limits, far beyond any word list.
+        lexicon.zh = AhoCorasick::new(&zh_words).ok();
         lexicon
     }
 
@@ -60,22 +68,26 @@ impl Lexicon {
             return Vec::new();
         }
         let mut hit = vec![false; self.names.len()];
-        for (word, i) in &self.zh {
-            if !hit[*i] {
-                hit[*i] = normalized
-                    .match_indices(word.as_str())
-                    .any(|(at, _)| !ZH_NEGATIONS.iter().any(|n| normalized[..at].ends_with(n)));
+        if let Some(zh) = &self.zh {
+            for m in zh.find_overlapping_iter(normalized) {
+                if !ZH_NEGATIONS.iter().any(|n| normalized[..m.start()].ends_with(n)) {
+                    hit[self.zh_concept[m.pattern().as_usize()]] = true;
+                }
             }
         }
         let terms = analyzer::all_terms(analyzer, normalized);
-        for (phrase, i) in &self.en {
-            if !hit[*i] {
-                hit[*i] = terms.windows(phrase.len()).enumerate().any(|(at, w)| {
-                    let before = &terms[at.saturating_sub(EN_NEGATION_REACH)..at];
-                    let unwanted = before.iter().any(|t| EN_NEGATIONS.contains(&t.as_str()))
-                        && before.iter().any(|t| EN_WANTING.contains(&t.as_str()));
-                    w == phrase.as_slice() && !unwanted
-                });
+        for (at, term) in terms.iter().enumerate() {
+            let Some(phrases) = self.en.get(term) else { continue };
+            let before = &terms[at.saturating_sub(EN_NEGATION_REACH)..at];
+            let unwanted = before.iter().any(|t| EN_NEGATIONS.contains(&t.as_str()))
+                && before.iter().any(|t| EN_WANTING.contains(&t.as_str()));
+            if unwanted {
+                continue;
+            }
+            for (phrase, i) in phrases {
+                if terms[at..].starts_with(phrase) {
+                    hit[*i] = true;
+                }
             }
         }
         self.names.iter().zip(hit).filter(|(_, h)| *h).map(|(n, _)| n.as_str()).collect()
