@@ -550,6 +550,173 @@ rows3 = [
 ]
 
 
+# A fourth set, written on 2026-11-23 after holdout-3's fixes, to measure them: run once and
+# reported, not tuned on.
+rows4 = [
+ # greeting
+ ("哈喽哈喽 有人值班不", "zh", "greeting", "neutral", "auto", "hello"),
+ ("您好，请问现在可以咨询吗", "zh", "greeting", "neutral", "auto", "hello"),
+ ("在不在呀小姐姐", "zh", "greeting", "neutral", "auto", "hello"),
+ ("hey hey, anyone home?", "en", "greeting", "neutral", "auto", "hello"),
+ ("Hi, good afternoon! Anyone available?", "en", "greeting", "neutral", "auto", "hello"),
+ ("hellooo? 👋", "en", "greeting", "neutral", "auto", "hello"),
+ ("您好 在线吗 想问个事情", "zh", "greeting", "neutral", "auto", "hello"),
+ ("hi, can I ask something?", "en", "greeting", "neutral", "auto", "hello"),
+ # thanks_bye
+ ("好的好的 辛苦你了", "zh", "thanks_bye", "positive", "auto", "bye"),
+ ("了解 谢谢 拜拜啦", "zh", "thanks_bye", "positive", "auto", "bye"),
+ ("OK 收到 感謝", "zh", "thanks_bye", "positive", "auto", "bye"),
+ ("many thanks, that's clear now", "en", "thanks_bye", "positive", "auto", "bye"),
+ ("alright, cheers for that, bye!", "en", "thanks_bye", "positive", "auto", "bye"),
+ ("ok great, thank you 😊", "en", "thanks_bye", "positive", "auto", "bye"),
+ ("that's everything, thanks again", "en", "thanks_bye", "positive", "auto", "bye"),
+ # order_status
+ ("我的订单到哪一步了 帮忙查查", "zh", "order_status", "neutral", "auto", "track"),
+ ("怎么查我买的东西的物流", "zh", "order_status", "neutral", "auto", "track"),
+ ("寄到重庆通常几天", "zh", "order_status", "neutral", "auto", "days24"),
+ ("昨天发的货 大概哪天能收到", "zh", "order_status", "neutral", "auto", "days24"),
+ ("can you tell me how to follow my shipment?", "en", "order_status", "neutral", "auto", "track"),
+ ("usually how many days for delivery to Chengdu?", "en", "order_status", "neutral", "auto", "days24"),
+ ("when will my package arrive? it shipped Monday", "en", "order_status", "neutral", "auto", "days24"),
+ ("物流停在中转站五天了 一直没动", "zh", "order_status", "neutral", "escalate", None),
+ ("the tracking has been frozen for 4 days now", "en", "order_status", "neutral", "escalate", None),
+ ("下单半个月了还没收到 到底怎么回事！！", "zh", "order_status", "negative", "escalate", None),
+ ("Twelve days and still no parcel. Really fed up.", "en", "order_status", "negative", "escalate", None),
+ # shipping_info
+ ("付完款多久能发出", "zh", "shipping_info", "neutral", "auto", "h48"),
+ ("你们默认走什么快递", "zh", "shipping_info", "neutral", "auto", "sf"),
+ ("买多少钱才包邮", "zh", "shipping_info", "neutral", "auto", "y59"),
+ ("寄青海要补运费吗", "zh", "shipping_info", "neutral", "auto", "y15"),
+ ("中午下单今天能寄出去吗", "zh", "shipping_info", "neutral", "auto", "cut16"),
+ ("预售款要等到什么时候发", "zh", "shipping_info", "neutral", "auto", "presale"),
+ ("how quickly do orders get dispatched?", "en", "shipping_info", "neutral", "auto", "h48"),
+ ("what's the minimum order for free delivery?", "en", "shipping_info", "neutral", "auto", "y59"),
+ ("which courier handles orders over 99?", "en", "shipping_info", "neutral", "auto", "sf"),
+ ("does shipping to Xinjiang cost more?", "en", "shipping_info", "neutral", "auto", "y15"),
+ # return_exchange
+ ("没开封的可以七天内退吗", "zh", "return_exchange", "neutral", "auto", "d7"),
+ ("用过一次的爽肤水能退吗", "zh", "return_exchange", "neutral", "auto", "opened"),
+ ("我要退货 在哪申请", "zh", "return_exchange", "neutral", "auto", "d7"),
+ ("退货的邮费谁来出", "zh", "return_exchange", "neutral", "auto", "retship"),
+ ("can I return an item I haven't opened?", "en", "return_exchange", "neutral", "auto", "d7"),
+ ("what's your policy on exchanges for faulty items?", "en", "return_exchange", "neutral", "auto", "d15"),
+ ("is it possible to return a serum I've already used?", "en", "return_exchange", "neutral", "auto", "opened"),
+ ("how do I start a return on the website?", "en", "return_exchange", "neutral", "auto", "d7"),
+ ("退货申请被拒了 凭什么", "zh", "return_exchange", "negative", "escalate", None),
+ # refund
+ ("退款一般多久能到账呢", "zh", "refund", "neutral", "auto", "d13"),
+ ("退货寄回后多久退钱", "zh", "refund", "neutral", "auto", "d13"),
+ ("退到储蓄卡要几个工作日", "zh", "refund", "neutral", "auto", "card5"),
+ ("订单还没发就取消了 钱什么时候退", "zh", "refund", "neutral", "auto", "h24"),
+ ("how long for my refund after you receive the return?", "en", "refund", "neutral", "auto", "d13"),
+ ("refund to credit card, how many days?", "en", "refund", "neutral", "auto", "card5"),
+ ("I cancelled an unshipped order, when is my money back?", "en", "refund", "neutral", "auto", "h24"),
+ ("说好3天退款 一周了还没到 骗子吧", "zh", "refund", "negative", "escalate", None),
+ ("Still no refund after a month. I want my money NOW.", "en", "refund", "negative", "escalate", None),
+ # missing_or_wrong_item
+ ("套盒里少了一瓶乳液", "zh", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("拍的是白茶 收到的是红茶", "zh", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("买二送一 送的那件没有", "zh", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("收到的面膜数量不对 少了5片", "zh", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("the toner I ordered is not in the parcel", "en", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("I received the men's version instead of the women's", "en", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("the live stream gift wasn't included in my order", "en", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("one of the three jars is missing", "en", "missing_or_wrong_item", "neutral", "escalate", None),
+ ("又少发了 你们能不能认真点", "zh", "missing_or_wrong_item", "negative", "escalate", None),
+ # damaged_or_defective
+ ("收到时外箱破了 面霜瓶也碎了", "zh", "damaged_or_defective", "negative", "escalate", None),
+ ("乳液按压头坏了 按不出来", "zh", "damaged_or_defective", "neutral", "escalate", None),
+ ("用了精华后脸上刺痛发红", "zh", "damaged_or_defective", "negative", "escalate", None),
+ ("茶叶有一股霉味 不敢喝", "zh", "damaged_or_defective", "negative", "escalate", None),
+ ("保健品吃了胃疼", "zh", "damaged_or_defective", "negative", "escalate", None),
+ ("the bottle arrived cracked and leaking", "en", "damaged_or_defective", "negative", "escalate", None),
+ ("the cap is broken so it won't close", "en", "damaged_or_defective", "neutral", "escalate", None),
+ ("I got an itchy rash from the face cream", "en", "damaged_or_defective", "negative", "escalate", None),
+ ("the tea leaves look mouldy", "en", "damaged_or_defective", "neutral", "escalate", None),
+ # product_info
+ ("怎么确定你们卖的是正品", "zh", "product_info", "neutral", "auto", "genuine"),
+ ("防伪码在哪里验证", "zh", "product_info", "neutral", "auto", "genuine"),
+ ("发货的护肤品保质期有多久", "zh", "product_info", "neutral", "auto", "m12"),
+ ("生产日期一般印在哪里", "zh", "product_info", "neutral", "auto", "boxbottom"),
+ ("are your items authentic brand products?", "en", "product_info", "neutral", "auto", "genuine"),
+ ("how long before the cream expires when I get it?", "en", "product_info", "neutral", "auto", "m12"),
+ ("where can I see the expiry date on the package?", "en", "product_info", "neutral", "auto", "boxbottom"),
+ ("我正在吃降压药 这个保健品能一起吃吗", "zh", "product_info", "neutral", "escalate", None),
+ ("is this cream safe to use while pregnant?", "en", "product_info", "neutral", "escalate", None),
+ # promotion_price
+ ("店铺优惠券怎么领", "zh", "promotion_price", "neutral", "auto", "coupon"),
+ ("满199减30是真的吗", "zh", "promotion_price", "neutral", "auto", "coupon"),
+ ("一个订单能用几张店铺券", "zh", "promotion_price", "neutral", "auto", "onecoupon"),
+ ("买完第三天降价了 可以申请价保吗", "zh", "promotion_price", "neutral", "auto", "pp7"),
+ ("秒杀的商品降价了能补差吗", "zh", "promotion_price", "neutral", "auto", "flash"),
+ ("do you have any coupons at the moment?", "en", "promotion_price", "neutral", "auto", "coupon"),
+ ("the price went down two days after I bought it, can I claim the difference?", "en", "promotion_price", "neutral", "auto", "pp7"),
+ ("can I stack two shop coupons?", "en", "promotion_price", "neutral", "auto", "onecoupon"),
+ ("刚买就降价 价保还不给 太坑了", "zh", "promotion_price", "negative", "escalate", None),
+ # modify_order
+ ("还没发货 想改一下收货地址", "zh", "modify_order", "neutral", "auto", "addr"),
+ ("刚拍的订单能取消吗", "zh", "modify_order", "neutral", "auto", "cancel"),
+ ("货已经发出了 地址填错了怎么办", "zh", "modify_order", "neutral", "auto", "redirect"),
+ ("I need to change the shipping address, the order hasn't shipped", "en", "modify_order", "neutral", "auto", "addr"),
+ ("how can I cancel my order?", "en", "modify_order", "neutral", "auto", "cancel"),
+ ("my parcel is already on the way but the address is wrong", "en", "modify_order", "neutral", "auto", "redirect"),
+ ("收件地址能改成我妈家吗 还没发", "zh", "modify_order", "neutral", "auto", "addr"),
+ # invoice
+ ("我需要开电子发票", "zh", "invoice", "neutral", "auto", "einv"),
+ ("开单位发票需要提供什么信息", "zh", "invoice", "neutral", "auto", "tax"),
+ ("收货后发票几天能开出来", "zh", "invoice", "neutral", "auto", "d3"),
+ ("could you issue an invoice for my order?", "en", "invoice", "neutral", "auto", "einv"),
+ ("I need a company invoice, what details do you need?", "en", "invoice", "neutral", "auto", "tax"),
+ ("how many days until the invoice is issued?", "en", "invoice", "neutral", "auto", "d3"),
+ # payment
+ ("支持花呗分期付款吗", "zh", "payment", "neutral", "auto", "huabei"),
+ ("付款的时候一直提示失败", "zh", "payment", "neutral", "auto", "limit"),
+ ("可以用银行卡付款吗", "zh", "payment", "neutral", "auto", "alipay"),
+ ("没付款的订单多久会被取消", "zh", "payment", "neutral", "auto", "m30"),
+ ("can I pay in 12 monthly instalments?", "en", "payment", "neutral", "auto", "inst"),
+ ("the payment keeps failing at checkout", "en", "payment", "neutral", "auto", "limit"),
+ ("what are the ways to pay for my order?", "en", "payment", "neutral", "auto", "alipay"),
+ # complaint
+ ("你们处理问题太慢了 我要投诉你们", "zh", "complaint", "negative", "escalate", None),
+ ("再不解决我就给差评加投诉", "zh", "complaint", "negative", "escalate", None),
+ ("实物和图片差太多 欺骗消费者", "zh", "complaint", "negative", "escalate", None),
+ ("你们客服说话太冲了 什么态度", "zh", "complaint", "negative", "escalate", None),
+ ("我要去消费者协会举报你们", "zh", "complaint", "negative", "escalate", None),
+ ("I'm extremely unhappy with your service and want to complain", "en", "complaint", "negative", "escalate", None),
+ ("your agent hung up on me, totally unprofessional", "en", "complaint", "negative", "escalate", None),
+ ("I'll be leaving a one star review for this", "en", "complaint", "negative", "escalate", None),
+ ("this store is a rip-off, never again", "en", "complaint", "negative", "escalate", None),
+ # human_agent
+ ("请给我转人工客服", "zh", "human_agent", "neutral", "escalate", None),
+ ("我想和真人客服聊", "zh", "human_agent", "neutral", "escalate", None),
+ ("不要机器人 叫人工", "zh", "human_agent", "negative", "escalate", None),
+ ("有没有人工客服啊", "zh", "human_agent", "neutral", "escalate", None),
+ ("let me talk to a human agent please", "en", "human_agent", "neutral", "escalate", None),
+ ("can you put me through to a real person?", "en", "human_agent", "neutral", "escalate", None),
+ ("I need a human to handle this", "en", "human_agent", "neutral", "escalate", None),
+ ("is there a real person I can chat with?", "en", "human_agent", "neutral", "escalate", None),
+ # out_of_scope
+ ("你们店卖洗衣液吗", "zh", "out_of_scope", "neutral", "escalate", None),
+ ("后天广州会下雨吗", "zh", "out_of_scope", "neutral", "escalate", None),
+ ("我们是MCN机构 想谈合作", "zh", "out_of_scope", "neutral", "escalate", None),
+ ("帮我写一首诗", "zh", "out_of_scope", "neutral", "escalate", None),
+ ("do you sell hair dryers?", "en", "out_of_scope", "neutral", "escalate", None),
+ ("who is the president of France?", "en", "out_of_scope", "neutral", "escalate", None),
+ ("I'd like to apply for a job at your company", "en", "out_of_scope", "neutral", "escalate", None),
+ ("can you help me with my English homework?", "en", "out_of_scope", "neutral", "escalate", None),
+ ("淘宝账号被盗了怎么办", "zh", "out_of_scope", "neutral", "escalate", None),
+ # mixed language
+ ("亲 我的 parcel 到哪了", "zh", "order_status", "neutral", "auto", "track"),
+ ("退款 refund 多久到", "zh", "refund", "neutral", "auto", "d13"),
+ ("coupon 在哪里领", "zh", "promotion_price", "neutral", "auto", "coupon"),
+ ("my order 地址写错了 not shipped yet", "en", "modify_order", "neutral", "auto", "addr"),
+ ("can i 开发票", "en", "invoice", "neutral", "auto", "einv"),
+ ("收到的 cream 是坏的", "zh", "damaged_or_defective", "negative", "escalate", None),
+ ("转 human 谢谢", "zh", "human_agent", "neutral", "escalate", None),
+ ("ok 谢谢 bye", "zh", "thanks_bye", "positive", "auto", "bye"),
+]
+
+
 def write(path, prefix, rows):
     with open(path, "w") as f:
         for i, (text, lang, intent, sentiment, route, key) in enumerate(rows, 1):
@@ -564,3 +731,4 @@ def write(path, prefix, rows):
 write("holdout.jsonl", "ho", rows)
 write("holdout-2.jsonl", "h2", rows2)
 write("holdout-3.jsonl", "h3", rows3)
+write("holdout-4.jsonl", "h4", rows4)
