@@ -16,10 +16,10 @@ fn messages() -> Vec<String> {
     for file in ["../shared/eval/dev.jsonl", "tests/data/holdout.jsonl"] {
         if let Ok(text) = std::fs::read_to_string(file) {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    if let Some(t) = v["text"].as_str() {
-                        out.push(t.to_string());
-                    }
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                    && let Some(t) = v["text"].as_str()
+                {
+                    out.push(t.to_string());
                 }
             }
         }

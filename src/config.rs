@@ -260,10 +260,10 @@ impl Settings {
             }
             crate::sla::AgentHours::parse(&shop.agent_hours, &shop.time_zone)
                 .map_err(|e| ConfigError(format!("shops[{i}].agent_hours/time_zone: {e}")))?;
-            if let Some(url) = &shop.callback_url {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ConfigError(format!("shops[{i}].callback_url: must be an http(s) URL")));
-                }
+            if let Some(url) = &shop.callback_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(ConfigError(format!("shops[{i}].callback_url: must be an http(s) URL")));
             }
         }
         for (i, agent) in self.agents.iter().enumerate() {

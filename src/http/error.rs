@@ -84,10 +84,10 @@ impl IntoResponse for ApiError {
         };
         let mut response =
             (status, Json(serde_json::json!({ "error": { "code": self.code(), "message": message } }))).into_response();
-        if let ApiError::RateLimited(wait) = &self {
-            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let ApiError::RateLimited(wait) = &self
+            && let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         response
     }

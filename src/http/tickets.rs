@@ -163,10 +163,10 @@ async fn quick_phrases(State(state): State<AppState>, agent: Agent, Path(shop): 
 async fn outbox(State(state): State<AppState>, agent: Agent, Query(q): Query<ShopQuery>) -> Result<Json<Value>, ApiError> {
     agent.require_shop(&q.shop)?;
     state.shop(&q.shop)?;
-    if let Some(s) = q.status.as_deref() {
-        if !matches!(s, "pending" | "delivered" | "failed") {
-            return Err(ApiError::BadRequest("status must be pending, delivered or failed".into()));
-        }
+    if let Some(s) = q.status.as_deref()
+        && !matches!(s, "pending" | "delivered" | "failed")
+    {
+        return Err(ApiError::BadRequest("status must be pending, delivered or failed".into()));
     }
     Ok(Json(json!({ "deliveries": state.store().deliveries(&q.shop, q.status.as_deref()).await? })))
 }

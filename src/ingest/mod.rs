@@ -86,10 +86,10 @@ impl InboundBody {
                 .parse::<jiff::Timestamp>()
                 .map_err(|_| InvalidMessage("sent_at must be an RFC 3339 timestamp".into()))?;
         }
-        if let Some(meta) = &self.metadata {
-            if !meta.is_object() {
-                return Err(InvalidMessage("metadata must be an object".into()));
-            }
+        if let Some(meta) = &self.metadata
+            && !meta.is_object()
+        {
+            return Err(InvalidMessage("metadata must be an object".into()));
         }
         if let Some(channel) = &self.channel {
             check_id("channel", channel)?;

