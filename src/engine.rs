@@ -60,6 +60,8 @@ pub enum EngineError {
 pub struct ShopEngine {
     id: String,
     kb: KnowledgeBase,
+    /// The shop's concepts, found once per message for the classifier and the FAQ search.
+    lexicon: Lexicon,
     intents: IntentModel,
     index: Arc<FaqIndex>,
     sentiment: Arc<SentimentModel>,
@@ -73,15 +75,15 @@ impl ShopEngine {
             problems: problems.iter().map(ToString::to_string).collect(),
         })?;
         let lexicon = Lexicon::new(&kb.concepts, &mut analyzer::analyzer());
-        let intents = IntentModel::train(&training_examples(&kb), lexicon.clone(), analyzer::analyzer());
-        let index = FaqIndex::build(&kb.faqs, lexicon)
+        let intents = IntentModel::train(&training_examples(&kb), &lexicon, analyzer::analyzer());
+        let index = FaqIndex::build(&kb.faqs, &lexicon)
             .map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
         let versions = ModelVersions {
             intent: format!("logreg-kb{}-t{:.1}", kb.version, intents.temperature()),
             sentiment: sentiment.version().to_string(),
             knowledge_base: kb.version.clone(),
         };
-        Ok(ShopEngine { id: source.id.clone(), kb, intents, index: Arc::new(index), sentiment, versions })
+        Ok(ShopEngine { id: source.id.clone(), kb, lexicon, intents, index: Arc::new(index), sentiment, versions })
     }
 
     /// Shop id.
@@ -97,11 +99,11 @@ impl ShopEngine {
     /// This shop with its intent classifier trained on `examples` only, everything else
     /// shared: cross-validation routes held-out examples through the real pipeline with it.
     pub fn with_intent_examples(&self, examples: &[Example]) -> ShopEngine {
-        let lexicon = Lexicon::new(&self.kb.concepts, &mut analyzer::analyzer());
         ShopEngine {
             id: self.id.clone(),
             kb: self.kb.clone(),
-            intents: IntentModel::train(examples, lexicon, analyzer::analyzer()),
+            lexicon: self.lexicon.clone(),
+            intents: IntentModel::train(examples, &self.lexicon, analyzer::analyzer()),
             index: Arc::clone(&self.index),
             sentiment: Arc::clone(&self.sentiment),
             versions: self.versions.clone(),
@@ -112,12 +114,13 @@ impl ShopEngine {
     /// (tens to hundreds of microseconds).
     pub fn route(&self, text: &str, ctx: &ConversationContext) -> Decision {
         let normalized = normalize(text);
-        let scores = self.intents.predict(&normalized.text);
+        let concepts = self.lexicon.find(&mut analyzer::analyzer(), &normalized.text);
+        let scores = self.intents.predict(&normalized.text, &concepts);
         let (name, confidence) = scores.best();
         let intent = IntentPrediction { name: name.to_string(), confidence };
         let sentiment = self.sentiment.score(text, &normalized.text);
         let extracted = extract(text);
-        let matches = self.index.search(&normalized.text);
+        let matches = self.index.search(&normalized.text, &concepts);
         let verdict = policy::decide(&policy::Inputs {
             kb: &self.kb,
             lang: normalized.lang,

@@ -58,7 +58,6 @@ pub struct FaqIndex {
     concept: Field,
     ordinal: Field,
     analyzer: TextAnalyzer,
-    lexicon: Lexicon,
     /// Question phrasings, then answers, by ordinal.
     phrasings: Vec<Phrasing>,
     /// Which FAQ each document belongs to, by ordinal.
@@ -70,8 +69,9 @@ pub struct FaqIndex {
 }
 
 impl FaqIndex {
-    /// Builds the in-memory index. CPU-bound; tens of milliseconds for a few hundred entries.
-    pub fn build(faqs: &[Faq], lexicon: Lexicon) -> tantivy::Result<FaqIndex> {
+    /// Builds the in-memory index, finding each text's concepts with `lexicon`. CPU-bound; tens
+    /// of milliseconds for a few hundred entries.
+    pub fn build(faqs: &[Faq], lexicon: &Lexicon) -> tantivy::Result<FaqIndex> {
         let mut schema = Schema::builder();
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(ANALYZER_NAME)
@@ -94,7 +94,8 @@ impl FaqIndex {
         for (faq_no, faq) in faqs.iter().enumerate() {
             for question in faq.questions() {
                 let normalized = normalize(question).text;
-                let terms = match_terms(&mut analyzer, &lexicon, &normalized);
+                let concepts = lexicon.find(&mut analyzer, &normalized);
+                let terms = match_terms(&mut analyzer, &normalized, &concepts);
                 let mut document = doc!(text => normalized.as_str(), ordinal => doc_faq.len() as u64);
                 add_concepts(&mut document, concept, &terms);
                 writer.add_document(document)?;
@@ -106,7 +107,8 @@ impl FaqIndex {
         for (faq_no, faq) in faqs.iter().enumerate() {
             for text in [&faq.answer_zh, &faq.answer_en] {
                 let normalized = normalize(text).text;
-                let terms = match_terms(&mut analyzer, &lexicon, &normalized);
+                let concepts = lexicon.find(&mut analyzer, &normalized);
+                let terms = match_terms(&mut analyzer, &normalized, &concepts);
                 let mut document = doc!(answer => normalized.as_str(), ordinal => doc_faq.len() as u64);
                 add_concepts(&mut document, concept, &terms);
                 writer.add_document(document)?;
@@ -127,27 +129,32 @@ impl FaqIndex {
         let n = questions.max(1) as f32;
         let idf = df.iter().map(|(t, &d)| (t.to_string(), (1.0 + n / d as f32).ln())).collect();
         let unknown_idf = (1.0 + n).ln() * 0.5;
-        Ok(FaqIndex { reader, text, answer, concept, ordinal, analyzer, lexicon, phrasings, doc_faq, idf, unknown_idf })
+        Ok(FaqIndex { reader, text, answer, concept, ordinal, analyzer, phrasings, doc_faq, idf, unknown_idf })
     }
 
     fn weight(&self, term: &str) -> f32 {
         self.idf.get(term).copied().unwrap_or(self.unknown_idf)
     }
 
-    /// FAQ entries for a normalised message, best first (by confidence, then BM25).
-    pub fn search(&self, normalized: &str) -> Vec<FaqMatch> {
+    /// FAQ entries for a normalised message whose concepts (found with the lexicon the index
+    /// was built with) are `concepts`, best first (by confidence, then BM25).
+    pub fn search(&self, normalized: &str, concepts: &[&str]) -> Vec<FaqMatch> {
         let mut analyzer = self.analyzer.clone();
-        let words: HashSet<String> = analyzer::terms(&mut analyzer, normalized).into_iter().collect();
+        let query_terms = match_terms(&mut analyzer, normalized, concepts);
+        // The analyzed words among the match terms (the others carry a marker prefix).
+        let words: Vec<&String> = query_terms
+            .iter()
+            .filter(|t| !t.starts_with(PAIR_PREFIX) && !t.starts_with(CONCEPT_PREFIX))
+            .collect();
         if words.is_empty() {
             return Vec::new();
         }
-        let query_terms = match_terms(&mut analyzer, &self.lexicon, normalized);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for name in query_terms.iter().filter_map(|t| t.strip_prefix(CONCEPT_PREFIX)) {
+        for name in concepts {
             let q = TermQuery::new(Term::from_field_text(self.concept, name), IndexRecordOption::Basic);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), CONCEPT_BOOST))));
         }
-        for t in &words {
+        for t in words {
             for (field, boost) in [(self.text, 1.0), (self.answer, ANSWER_BOOST)] {
                 let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
@@ -196,6 +203,8 @@ impl FaqIndex {
 
 /// Marks a concept among match terms (no analyzed word starts with it).
 const CONCEPT_PREFIX: &str = "~";
+/// Marks a pair of Chinese characters among match terms.
+const PAIR_PREFIX: &str = "#";
 
 /// Indexes the concepts among `terms` in the `concept` field.
 fn add_concepts(document: &mut TantivyDocument, field: Field, terms: &HashSet<String>) {
@@ -211,15 +220,15 @@ const PARTICLES: &str = "的了吗呢啊吧呀哦哈嘛么我你您亲啦喔噢�
 
 /// The terms confidence is computed over: analyzed words (stop words removed), pairs of
 /// adjacent Chinese characters (without particles) and the concepts found.
-fn match_terms(analyzer: &mut TextAnalyzer, lexicon: &Lexicon, normalized: &str) -> HashSet<String> {
+fn match_terms(analyzer: &mut TextAnalyzer, normalized: &str, concepts: &[&str]) -> HashSet<String> {
     let mut terms: HashSet<String> = analyzer::terms(analyzer, normalized).into_iter().collect();
-    for concept in lexicon.find(analyzer, normalized) {
+    for concept in concepts {
         terms.insert(format!("{CONCEPT_PREFIX}{concept}"));
     }
     let chars: Vec<char> = normalized.chars().filter(|c| !PARTICLES.contains(*c)).collect();
     for pair in chars.windows(2) {
         if is_han(pair[0]) && is_han(pair[1]) {
-            terms.insert(format!("#{}{}", pair[0], pair[1]));
+            terms.insert(format!("{PAIR_PREFIX}{}{}", pair[0], pair[1]));
         }
     }
     terms
@@ -251,12 +260,12 @@ mod tests {
     }
 
     fn top(index: &FaqIndex, text: &str) -> Option<(usize, f32)> {
-        index.search(&normalize(text).text).first().map(|m| (m.faq, m.confidence))
+        index.search(&normalize(text).text, &[]).first().map(|m| (m.faq, m.confidence))
     }
 
     #[test]
     fn finds_the_entry_in_chinese_and_english() {
-        let index = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
+        let index = FaqIndex::build(&sample(), &Lexicon::default()).unwrap();
         assert_eq!(top(&index, "请问满多少包邮呀").unwrap().0, 0);
         assert_eq!(top(&index, "退款什么时候到账").unwrap().0, 1);
         assert_eq!(top(&index, "which couriers do you ship with").unwrap().0, 2);
@@ -265,34 +274,38 @@ mod tests {
 
     #[test]
     fn an_exact_phrasing_is_fully_confident() {
-        let index = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
+        let index = FaqIndex::build(&sample(), &Lexicon::default()).unwrap();
         let (_, confidence) = top(&index, "满多少包邮").unwrap();
         assert!(confidence > 0.99, "{confidence}");
     }
 
     #[test]
     fn a_concept_matches_synonyms_no_phrasing_uses() {
-        let without = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
+        let without = FaqIndex::build(&sample(), &Lexicon::default()).unwrap();
         let concepts = [crate::knowledge::Concept {
             name: "shipping_fee".into(),
             zh: vec!["包邮".into(), "邮费".into(), "运费".into()],
             en: vec!["postage".into(), "free shipping".into()],
         }];
         let lexicon = Lexicon::new(&concepts, &mut analyzer::analyzer());
-        let with = FaqIndex::build(&sample(), lexicon).unwrap();
+        let with = FaqIndex::build(&sample(), &lexicon).unwrap();
         let plain = top(&without, "邮费怎么算").map_or(0.0, |m| m.1);
-        let (faq, confidence) = top(&with, "邮费怎么算").unwrap();
+        let text = normalize("邮费怎么算").text;
+        let found = lexicon.find(&mut analyzer::analyzer(), &text);
+        assert_eq!(found, ["shipping_fee"]);
+        let best = with.search(&text, &found)[0].clone();
+        let (faq, confidence) = (best.faq, best.confidence);
         assert_eq!(faq, 0);
         assert!(confidence > plain + 0.2, "{confidence} vs {plain}");
     }
 
     #[test]
     fn an_unrelated_message_finds_nothing_or_little() {
-        let index = FaqIndex::build(&sample(), Lexicon::default()).unwrap();
+        let index = FaqIndex::build(&sample(), &Lexicon::default()).unwrap();
         match top(&index, "what is the weather like in shanghai") {
             None => {}
             Some((_, confidence)) => assert!(confidence < 0.3, "{confidence}"),
         }
-        assert!(index.search("").is_empty());
+        assert!(index.search("", &[]).is_empty());
     }
 }

@@ -101,15 +101,20 @@ pub fn features(analyzer: &mut TextAnalyzer, normalized: &str) -> Vec<(FeatureId
     }
 
     let mut out: Vec<(FeatureId, f32)> = counts.into_iter().map(|(k, v)| (k, (1.0 + v).ln())).collect();
+    to_unit_length(&mut out);
+    out
+}
+
+/// Sorts a feature vector by id and scales it to unit L2 length (an empty one stays empty).
+pub fn to_unit_length(x: &mut [(FeatureId, f32)]) {
     // Sorted before summing: float sums depend on order, and training must be reproducible.
-    out.sort_unstable_by_key(|(k, _)| *k);
-    let norm = out.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    x.sort_unstable_by_key(|(k, _)| *k);
+    let norm = x.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
     if norm > 0.0 {
-        for (_, v) in &mut out {
+        for (_, v) in x {
             *v /= norm;
         }
     }
-    out
 }
 
 #[cfg(test)]

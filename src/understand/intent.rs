@@ -54,22 +54,15 @@ pub struct IntentModel {
     labels: Vec<String>,
     linear: Linear,
     temperature: f32,
-    lexicon: Lexicon,
     analyzer: TextAnalyzer,
 }
 
-/// Word and character features plus the concepts found, unit length.
-fn featurize(analyzer: &mut TextAnalyzer, lexicon: &Lexicon, normalized: &str) -> Vec<(FeatureId, f32)> {
+/// Word and character features plus the message's concepts, unit length.
+fn featurize(analyzer: &mut TextAnalyzer, normalized: &str, concepts: &[&str]) -> Vec<(FeatureId, f32)> {
     let mut x = features(analyzer, normalized);
-    let found = lexicon.find(analyzer, normalized);
-    if found.is_empty() {
-        return x;
-    }
-    x.extend(found.into_iter().map(|name| (features::id("concept", name), CONCEPT_WEIGHT)));
-    x.sort_unstable_by_key(|(k, _)| *k);
-    let norm = x.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
-    for (_, v) in &mut x {
-        *v /= norm;
+    if !concepts.is_empty() {
+        x.extend(concepts.iter().map(|name| (features::id("concept", name), CONCEPT_WEIGHT)));
+        features::to_unit_length(&mut x);
     }
     x
 }
@@ -81,8 +74,9 @@ struct Prepared {
 }
 
 impl IntentModel {
-    /// Trains on `examples`. Deterministic: the same examples give the same model.
-    pub fn train(examples: &[Example], lexicon: Lexicon, analyzer: TextAnalyzer) -> IntentModel {
+    /// Trains on `examples`, finding each one's concepts with `lexicon`. Deterministic: the
+    /// same examples give the same model.
+    pub fn train(examples: &[Example], lexicon: &Lexicon, analyzer: TextAnalyzer) -> IntentModel {
         let mut labels: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
         labels.sort();
         labels.dedup();
@@ -90,7 +84,14 @@ impl IntentModel {
             labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
         let mut analyzer_mut = analyzer.clone();
         let prepared = Prepared {
-            x: examples.iter().map(|e| featurize(&mut analyzer_mut, &lexicon, &normalize(&e.text).text)).collect(),
+            x: examples
+                .iter()
+                .map(|e| {
+                    let text = normalize(&e.text).text;
+                    let concepts = lexicon.find(&mut analyzer_mut, &text);
+                    featurize(&mut analyzer_mut, &text, &concepts)
+                })
+                .collect(),
             y: examples.iter().map(|e| label_index[e.intent.as_str()]).collect(),
         };
 
@@ -107,7 +108,7 @@ impl IntentModel {
 
         let all: Vec<usize> = (0..prepared.y.len()).collect();
         let linear = Linear::train(&prepared.x, &prepared.y, None, &all, labels.len(), TRAINING);
-        IntentModel { labels, linear, temperature, lexicon, analyzer }
+        IntentModel { labels, linear, temperature, analyzer }
     }
 
     /// Intent names the model knows.
@@ -120,9 +121,10 @@ impl IntentModel {
         self.temperature
     }
 
-    /// Classifies a normalised message.
-    pub fn predict(&self, normalized: &str) -> IntentScores {
-        let x = featurize(&mut self.analyzer.clone(), &self.lexicon, normalized);
+    /// Classifies a normalised message whose concepts (found with the lexicon the model was
+    /// trained with) are `concepts`.
+    pub fn predict(&self, normalized: &str, concepts: &[&str]) -> IntentScores {
+        let x = featurize(&mut self.analyzer.clone(), normalized, concepts);
         let total: f32 = x.iter().map(|(_, v)| v * v).sum();
         let known: f32 = x.iter().filter(|(f, _)| self.linear.knows(f)).map(|(_, v)| v * v).sum();
         let z: Vec<f32> = self.linear.logits(&x).into_iter().map(|z| z / self.temperature).collect();
@@ -168,16 +170,16 @@ mod tests {
 
     #[test]
     fn learns_intents_in_both_languages() {
-        let model = IntentModel::train(&examples(), Lexicon::default(), analyzer());
-        assert_eq!(model.predict(&normalize("退款什么时候到账呀").text).best().0, "refund");
-        assert_eq!(model.predict(&normalize("Hello, is anyone there?").text).best().0, "greeting");
-        assert_eq!(model.predict(&normalize("I need an invoice").text).best().0, "invoice");
+        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
+        assert_eq!(model.predict(&normalize("退款什么时候到账呀").text, &[]).best().0, "refund");
+        assert_eq!(model.predict(&normalize("Hello, is anyone there?").text, &[]).best().0, "greeting");
+        assert_eq!(model.predict(&normalize("I need an invoice").text, &[]).best().0, "invoice");
     }
 
     #[test]
     fn probabilities_sum_to_one_and_are_ranked() {
-        let model = IntentModel::train(&examples(), Lexicon::default(), analyzer());
-        let s = model.predict(&normalize("发票").text);
+        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
+        let s = model.predict(&normalize("发票").text, &[]);
         let sum: f32 = s.ranked.iter().map(|r| r.1).sum();
         assert!((sum - 1.0).abs() < 1e-4);
         assert!(s.ranked.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -185,19 +187,19 @@ mod tests {
 
     #[test]
     fn unfamiliar_text_gets_low_confidence() {
-        let model = IntentModel::train(&examples(), Lexicon::default(), analyzer());
-        let (_, confident) = model.predict(&normalize("退款多久到账").text).best();
-        let (_, unfamiliar) = model.predict(&normalize("quantum chromodynamics lecture notes").text).best();
+        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
+        let (_, confident) = model.predict(&normalize("退款多久到账").text, &[]).best();
+        let (_, unfamiliar) = model.predict(&normalize("quantum chromodynamics lecture notes").text, &[]).best();
         assert!(unfamiliar < confident, "{unfamiliar} vs {confident}");
         assert!(unfamiliar < 0.5, "{unfamiliar}");
     }
 
     #[test]
     fn training_is_deterministic() {
-        let a = IntentModel::train(&examples(), Lexicon::default(), analyzer());
-        let b = IntentModel::train(&examples(), Lexicon::default(), analyzer());
+        let a = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
+        let b = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
         let text = normalize("发票怎么开").text;
-        assert_eq!(a.predict(&text).ranked, b.predict(&text).ranked);
+        assert_eq!(a.predict(&text, &[]).ranked, b.predict(&text, &[]).ranked);
         assert_eq!(a.temperature(), b.temperature());
     }
 }
