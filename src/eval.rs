@@ -152,7 +152,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 /// Computes the metrics of routed cases.
 pub fn metrics(outcomes: &[Outcome]) -> Metrics {
     let n = outcomes.len();
-    let answered = |o: &Outcome| matches!(o.decision.action, Action::Answer { .. });
+    let answered = |o: &Outcome| answered(&o.decision);
     let good_answer = |o: &Outcome| {
         answered(o) && o.case.route == GoldRoute::Auto && passes(o.decision.reply_text(), &o.case.must_contain)
     };
@@ -178,17 +178,7 @@ pub fn metrics(outcomes: &[Outcome]) -> Metrics {
         f1_sum += if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
     }
 
-    let mut per_intent: BTreeMap<String, IntentScore> = BTreeMap::new();
-    for o in outcomes {
-        let e = per_intent.entry(o.case.intent.clone()).or_insert(IntentScore { n: 0, accuracy: 0.0 });
-        e.n += 1;
-        if o.decision.intent.name == o.case.intent {
-            e.accuracy += 1.0;
-        }
-    }
-    for s in per_intent.values_mut() {
-        s.accuracy /= s.n as f64;
-    }
+    let per_intent = per_intent(outcomes.iter().map(|o| (o.case.intent.as_str(), &o.decision)));
 
     let mut latencies: Vec<u64> = outcomes.iter().map(|o| o.micros).collect();
     latencies.sort_unstable();
@@ -208,11 +198,52 @@ pub fn metrics(outcomes: &[Outcome]) -> Metrics {
     }
 }
 
-/// Prints the metrics table, and with `errors` every case the router got wrong.
-pub fn print_report(m: &Metrics, outcomes: &[Outcome], errors: bool) {
+/// Whether the router answered automatically.
+fn answered(d: &Decision) -> bool {
+    d.answered_faq_id().is_some()
+}
+
+/// Intent accuracy per gold intent of (gold intent, decision) pairs.
+fn per_intent<'a>(pairs: impl Iterator<Item = (&'a str, &'a Decision)>) -> BTreeMap<String, IntentScore> {
+    let mut per_intent: BTreeMap<String, IntentScore> = BTreeMap::new();
+    for (gold, d) in pairs {
+        let s = per_intent.entry(gold.to_string()).or_insert(IntentScore { n: 0, accuracy: 0.0 });
+        s.n += 1;
+        if d.intent.name == gold {
+            s.accuracy += 1.0;
+        }
+    }
+    for s in per_intent.values_mut() {
+        s.accuracy /= s.n as f64;
+    }
+    per_intent
+}
+
+/// Prints `(metric, value)` rows under a header; whole numbers without decimals.
+fn print_metrics(rows: &[(&str, f64)]) {
     println!("{:<22} {:>10}", "metric", "value");
     println!("{}", "-".repeat(33));
-    let rows = [
+    for &(name, value) in rows {
+        if value.fract() == 0.0 && value >= 1.0 {
+            println!("{name:<22} {value:>10.0}");
+        } else {
+            println!("{name:<22} {value:>10.3}");
+        }
+    }
+}
+
+/// Prints the per-intent accuracy table.
+fn print_per_intent(per_intent: &BTreeMap<String, IntentScore>) {
+    println!();
+    println!("{:<24} {:>5} {:>9}", "intent", "n", "accuracy");
+    for (intent, s) in per_intent {
+        println!("{intent:<24} {:>5} {:>9.3}", s.n, s.accuracy);
+    }
+}
+
+/// Prints the metrics table, and with `errors` every case the router got wrong.
+pub fn print_report(m: &Metrics, outcomes: &[Outcome], errors: bool) {
+    print_metrics(&[
         ("n", m.n as f64),
         ("intent_accuracy", m.intent_accuracy),
         ("sentiment_macro_f1", m.sentiment_macro_f1),
@@ -223,23 +254,12 @@ pub fn print_report(m: &Metrics, outcomes: &[Outcome], errors: bool) {
         ("auto_coverage", m.auto_coverage),
         ("latency_us_p50", m.latency_us_p50 as f64),
         ("latency_us_p99", m.latency_us_p99 as f64),
-    ];
-    for (name, value) in rows {
-        if value.fract() == 0.0 && value >= 1.0 {
-            println!("{name:<22} {value:>10.0}");
-        } else {
-            println!("{name:<22} {value:>10.3}");
-        }
-    }
-    println!();
-    println!("{:<24} {:>5} {:>9}", "intent", "n", "accuracy");
-    for (intent, s) in &m.per_intent {
-        println!("{intent:<24} {:>5} {:>9.3}", s.n, s.accuracy);
-    }
+    ]);
+    print_per_intent(&m.per_intent);
     if errors {
         println!();
         for o in outcomes {
-            let answered = matches!(o.decision.action, Action::Answer { .. });
+            let answered = answered(&o.decision);
             let route_wrong = answered != (o.case.route == GoldRoute::Auto);
             let fact_wrong = answered && !passes(o.decision.reply_text(), &o.case.must_contain);
             let intent_wrong = o.decision.intent.name != o.case.intent;
@@ -328,21 +348,10 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyh
 
     let threshold = crate::decide::policy::MIN_INTENT_CONFIDENCE;
     let right = |e: &Example, d: &Decision| d.intent.name == e.intent;
-    let answered = |d: &Decision| matches!(d.action, Action::Answer { .. });
     let escalating = |e: &Example| kb.intent(&e.intent).is_some_and(|i| i.route == Route::Escalate);
     let count = |f: &dyn Fn(&Example, &Decision) -> bool| routed.iter().filter(|(e, d)| f(e, d)).count();
     let n = routed.len();
-    let mut per_intent: BTreeMap<String, IntentScore> = BTreeMap::new();
-    for (e, d) in &routed {
-        let s = per_intent.entry(e.intent.clone()).or_insert(IntentScore { n: 0, accuracy: 0.0 });
-        s.n += 1;
-        if right(e, d) {
-            s.accuracy += 1.0;
-        }
-    }
-    for s in per_intent.values_mut() {
-        s.accuracy /= s.n as f64;
-    }
+    let per_intent = per_intent(routed.iter().map(|(e, d)| (e.intent.as_str(), d)));
     let report = CvReport {
         folds,
         n,
@@ -355,20 +364,16 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyh
         per_intent,
     };
     println!("{folds}-fold cross-validation on {n} knowledge-base examples, each routed by a classifier trained without its fold");
-    for (name, value) in [
+    print_metrics(&[
+        ("n", n as f64),
         ("intent_accuracy", report.intent_accuracy),
         ("confident_error_rate", report.confident_error_rate),
         ("uncertain_rate", report.uncertain_rate),
         ("escalation_recall", report.escalation_recall),
         ("auto_intent_precision", report.auto_intent_precision),
         ("auto_rate", report.auto_rate),
-    ] {
-        println!("{name:<24} {value:>10.3}");
-    }
-    println!();
-    for (intent, s) in &report.per_intent {
-        println!("{intent:<24} {:>5} {:>9.3}", s.n, s.accuracy);
-    }
+    ]);
+    print_per_intent(&report.per_intent);
     if errors {
         // Which examples the other folds could not explain: the ones to reword or relabel.
         println!();
