@@ -5,9 +5,10 @@
 use crate::decide::{policy, ConversationContext, Decision, IntentPrediction, ModelVersions, Retrieved};
 pub use crate::knowledge::QuickPhrase;
 use crate::knowledge::KnowledgeBase;
-use crate::retrieve::{analyzer, FaqIndex};
-use crate::understand::extract::extract;
+use crate::retrieve::{analyzer, fuse, DenseFaqs, FaqIndex};
 use crate::understand::concepts::Lexicon;
+use crate::understand::encoder::{Embedding, Encoder, EncoderError, Kind};
+use crate::understand::extract::extract;
 use crate::understand::intent::{Example, IntentModel};
 use crate::understand::normalize::normalize;
 use crate::understand::sentiment::SentimentModel;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 /// File name of the sentiment model inside `models_dir`.
 pub const SENTIMENT_MODEL_FILE: &str = "sentiment-v1.json";
+pub use crate::understand::encoder::MODEL_FILE as ENCODER_MODEL_FILE;
 
 /// Where to load one shop from.
 #[derive(Debug, Clone)]
@@ -38,6 +40,9 @@ pub enum EngineError {
         /// Every problem found.
         problems: Vec<String>,
     },
+    /// The sentence encoder could not load.
+    #[error("sentence encoder: {0}")]
+    Encoder(#[from] EncoderError),
     /// A model file is missing or unreadable.
     #[error("model {}: {message}", path.display())]
     Model {
@@ -64,26 +69,47 @@ pub struct ShopEngine {
     lexicon: Lexicon,
     intents: IntentModel,
     index: Arc<FaqIndex>,
+    /// Every FAQ phrasing embedded (empty without an encoder).
+    dense: Arc<DenseFaqs>,
+    encoder: Option<Arc<Encoder>>,
     sentiment: Arc<SentimentModel>,
     versions: ModelVersions,
 }
 
 impl ShopEngine {
-    fn load(source: &ShopSource, sentiment: Arc<SentimentModel>) -> Result<ShopEngine, EngineError> {
+    fn load(
+        source: &ShopSource,
+        sentiment: Arc<SentimentModel>,
+        encoder: Option<Arc<Encoder>>,
+    ) -> Result<ShopEngine, EngineError> {
         let kb = KnowledgeBase::load(&source.knowledge_base).map_err(|problems| EngineError::KnowledgeBase {
             path: source.knowledge_base.clone(),
             problems: problems.iter().map(ToString::to_string).collect(),
         })?;
         let lexicon = Lexicon::new(&kb.concepts, &mut analyzer::analyzer());
-        let intents = IntentModel::train(&training_examples(&kb), &lexicon, analyzer::analyzer());
+        let examples = training_examples(&kb);
+        let intents = train_intents(&examples, &lexicon, encoder.as_deref());
         let index = FaqIndex::build(&kb.faqs, &lexicon)
             .map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
+        let dense = dense_faqs(&kb, encoder.as_deref());
+        let blend = intents.blend();
         let versions = ModelVersions {
-            intent: format!("logreg-kb{}-t{:.1}", kb.version, intents.temperature()),
+            intent: format!("logreg-kb{}-l{:.1}-d{:.2}", kb.version, blend.lexical, blend.dense),
             sentiment: sentiment.version().to_string(),
+            encoder: encoder.as_ref().map(|e| e.version().to_string()).unwrap_or_default(),
             knowledge_base: kb.version.clone(),
         };
-        Ok(ShopEngine { id: source.id.clone(), kb, lexicon, intents, index: Arc::new(index), sentiment, versions })
+        Ok(ShopEngine {
+            id: source.id.clone(),
+            kb,
+            lexicon,
+            intents,
+            index: Arc::new(index),
+            dense: Arc::new(dense),
+            encoder,
+            sentiment,
+            versions,
+        })
     }
 
     /// Shop id.
@@ -103,24 +129,32 @@ impl ShopEngine {
             id: self.id.clone(),
             kb: self.kb.clone(),
             lexicon: self.lexicon.clone(),
-            intents: IntentModel::train(examples, &self.lexicon, analyzer::analyzer()),
+            intents: train_intents(examples, &self.lexicon, self.encoder.as_deref()),
             index: Arc::clone(&self.index),
+            dense: Arc::clone(&self.dense),
+            encoder: self.encoder.clone(),
             sentiment: Arc::clone(&self.sentiment),
             versions: self.versions.clone(),
         }
     }
 
-    /// Routes one customer message given the conversation so far. Pure and CPU-only
-    /// (tens to hundreds of microseconds).
+    /// Routes one customer message given the conversation so far. Pure and CPU-only: a few
+    /// milliseconds with the encoder (less for a text it saw recently), tens to hundreds of
+    /// microseconds without.
     pub fn route(&self, text: &str, ctx: &ConversationContext) -> Decision {
         let normalized = normalize(text);
+        let embedding: Option<Embedding> = self.encoder.as_ref().map(|e| e.embed(Kind::Query, &normalized.text));
         let concepts = self.lexicon.find(&mut analyzer::analyzer(), &normalized.text);
-        let scores = self.intents.predict(&normalized.text, &concepts);
+        let scores = self.intents.predict(&normalized.text, &concepts, embedding.as_deref());
         let (name, confidence) = scores.best();
         let intent = IntentPrediction { name: name.to_string(), confidence };
-        let sentiment = self.sentiment.score(text, &normalized.text);
+        let sentiment = self.sentiment.score(text, &normalized.text, embedding.as_deref());
         let extracted = extract(text);
-        let matches = self.index.search(&normalized.text, &concepts);
+        let lexical = self.index.search(&normalized.text, &concepts);
+        let matches = match &embedding {
+            Some(e) => fuse(lexical, &self.dense.similarities(e)),
+            None => lexical,
+        };
         let verdict = policy::decide(&policy::Inputs {
             kb: &self.kb,
             lang: normalized.lang,
@@ -161,6 +195,29 @@ impl ShopEngine {
     }
 }
 
+/// The intent classifier, with its embedding half when there is an encoder.
+fn train_intents(examples: &[Example], lexicon: &Lexicon, encoder: Option<&Encoder>) -> IntentModel {
+    let embeddings = encoder.map(|e| {
+        let texts: Vec<String> = examples.iter().map(|x| normalize(&x.text).text).collect();
+        e.embed_all(Kind::Query, &texts)
+    });
+    let views: Option<Vec<&[f32]>> = embeddings.as_ref().map(|v| v.iter().map(|e| &e[..]).collect());
+    IntentModel::train(examples, lexicon, analyzer::analyzer(), views.as_deref())
+}
+
+/// Every FAQ phrasing embedded as a query (they are questions, compared with questions).
+fn dense_faqs(kb: &KnowledgeBase, encoder: Option<&Encoder>) -> DenseFaqs {
+    let Some(encoder) = encoder else { return DenseFaqs::new(kb.faqs.len(), std::iter::empty()) };
+    let (owners, texts): (Vec<usize>, Vec<String>) = kb
+        .faqs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.questions().map(move |q| (i, normalize(q).text)))
+        .unzip();
+    let vectors = encoder.embed_all(Kind::Query, &texts);
+    DenseFaqs::new(kb.faqs.len(), owners.into_iter().zip(vectors.iter().map(|v| &v[..])))
+}
+
 /// Intent examples plus every FAQ phrasing, labelled with the entry's main intent.
 pub fn training_examples(kb: &KnowledgeBase) -> Vec<Example> {
     let mut out = Vec::new();
@@ -185,18 +242,35 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads every shop and the models in `models_dir`. CPU-heavy (model training, index
-    /// building): call it from `spawn_blocking` inside a runtime.
+    /// Loads every shop and the models in `models_dir`, the sentence encoder included.
+    /// CPU-heavy (embedding the knowledge base, training, index building): call it from
+    /// `spawn_blocking` inside a runtime.
     pub fn load(shops: &[ShopSource], models_dir: &Path) -> Result<Engine, EngineError> {
+        Engine::load_with(shops, models_dir, true)
+    }
+
+    /// [`Engine::load`], or without the encoder (`encoder: false`): the lexical-only router
+    /// that benchmarks and `eval --lexical-only` compare against.
+    pub fn load_with(shops: &[ShopSource], models_dir: &Path, encoder: bool) -> Result<Engine, EngineError> {
         let path = models_dir.join(SENTIMENT_MODEL_FILE);
         let sentiment = Arc::new(
             SentimentModel::load(&path).map_err(|e| EngineError::Model { path: path.clone(), message: e.to_string() })?,
         );
+        let encoder = if encoder { Some(Encoder::shared(&models_dir.join(ENCODER_MODEL_FILE))?) } else { None };
+        if let (Some(e), Some(wanted)) = (&encoder, sentiment.encoder_version())
+            && e.version() != wanted
+        {
+            return Err(EngineError::Model {
+                path,
+                message: format!("its embedding half was trained with encoder {wanted}, not {}; retrain it", e.version()),
+            });
+        }
         analyzer::warm_up();
         let mut loaded = HashMap::new();
         for source in shops {
-            let shop = ShopEngine::load(source, sentiment.clone())?;
-            tracing::info!(shop = %source.id, kb = %shop.versions.knowledge_base, "shop loaded");
+            let started = std::time::Instant::now();
+            let shop = ShopEngine::load(source, sentiment.clone(), encoder.clone())?;
+            tracing::info!(shop = %source.id, kb = %shop.versions.knowledge_base, seconds = started.elapsed().as_secs_f32(), "shop loaded");
             loaded.insert(source.id.clone(), Arc::new(shop));
         }
         Ok(Engine { shops: loaded })

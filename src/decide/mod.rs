@@ -97,6 +97,9 @@ pub struct ModelVersions {
     pub intent: String,
     /// Sentiment model file.
     pub sentiment: String,
+    /// Sentence encoder (empty when the router ran without one).
+    #[serde(default)]
+    pub encoder: String,
     /// Knowledge base content hash.
     pub knowledge_base: String,
 }

@@ -30,6 +30,13 @@ pub const MIN_DRAFT_CONFIDENCE: f32 = 0.3;
 pub const MAIN_INTENT_BONUS: f32 = 0.1;
 /// Ranking bonus for the intent's default entry: the question most customers ask.
 pub const DEFAULT_BONUS: f32 = 0.03;
+/// With the encoder, an answer must mean what the message means: the entry's closest
+/// phrasing may trail the closest phrasing of any entry by at most this cosine (none: it
+/// must be the closest). "How soon do
+/// you dispatch?" is not answered with the delivery time when the dispatch entry is closer.
+pub const VERIFY_MARGIN: f32 = 0.0;
+/// ... and be at least this close to the message.
+pub const VERIFY_MIN_SIMILARITY: f32 = 0.86;
 /// Sentiment score at or below which a negative message is urgent.
 pub const URGENT_SCORE: f32 = -0.75;
 
@@ -108,6 +115,7 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     let intent_reason = intent_def.and_then(|i| i.escalation_reason());
     let negative = inp.sentiment.label == SentimentLabel::Negative;
 
+    let unverified = candidate.is_some_and(|faq| !verified(faq, inp.matches));
     let reason = if inp.ctx.open_ticket_id.is_some() {
         Some(EscalationReason::ConversationWithAgent)
     } else if intent_reason == Some(EscalationReason::HumanRequested) && inp.intent.confidence >= MIN_INTENT_CONFIDENCE {
@@ -128,6 +136,7 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     } else {
         match candidate {
             None => Some(EscalationReason::NoConfidentAnswer),
+            Some(_) if unverified => Some(EscalationReason::NoConfidentAnswer),
             Some(faq) if inp.ctx.answered_faq_ids.iter().any(|id| *id == kb.faqs[faq].id) => {
                 Some(EscalationReason::RepeatQuestion)
             }
@@ -140,7 +149,13 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
         let faq = &kb.faqs[candidate.expect("an answer has a candidate")];
         return Verdict {
             action: Action::Answer { faq_id: faq.id.clone(), text: faq.answer(inp.lang).to_string() },
-            considered: considered.or_else(|| candidate.map(|faq| FaqMatch { faq, score: 0.0, confidence: inp.intent.confidence })),
+            considered: considered.or_else(|| candidate.map(|faq| FaqMatch {
+                faq,
+                score: 0.0,
+                confidence: inp.intent.confidence,
+                lexical: 0.0,
+                similarity: None,
+            })),
         };
     };
 
@@ -162,6 +177,17 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
         }),
         considered,
     }
+}
+
+/// Whether the entry `faq` answers what the message means: true without an encoder (no
+/// similarities), else its similarity is high and not clearly beaten by another entry's.
+fn verified(faq: usize, matches: &[FaqMatch]) -> bool {
+    let top = matches.iter().filter_map(|m| m.similarity).fold(f32::NEG_INFINITY, f32::max);
+    if top == f32::NEG_INFINITY {
+        return true;
+    }
+    let own = matches.iter().find(|m| m.faq == faq).and_then(|m| m.similarity).unwrap_or(-1.0);
+    own >= VERIFY_MIN_SIMILARITY && own >= top - VERIFY_MARGIN
 }
 
 /// Urgent for threats and very negative messages, high for other negatives and complaints.

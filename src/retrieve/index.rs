@@ -34,8 +34,12 @@ pub struct FaqMatch {
     pub faq: usize,
     /// Best BM25 score among the entry's documents.
     pub score: f32,
-    /// 0..1: how well the entry's best phrasing matches the message.
+    /// 0..1: how well the entry matches the message (words, and meaning when fused).
     pub confidence: f32,
+    /// 0..1: how well the entry's best phrasing matches the message's words.
+    pub lexical: f32,
+    /// Cosine of the message's embedding to the entry's closest phrasing, when fused.
+    pub similarity: Option<f32>,
 }
 
 /// Weight of a match against an entry's answer relative to a match against a phrasing: an
@@ -178,9 +182,11 @@ impl FaqIndex {
                 .get(ordinal)
                 .map(|p| p.weight * self.overlap(&query_terms, query_weight, &p.terms))
                 .unwrap_or(0.0);
-            let entry = best.entry(faq).or_insert(FaqMatch { faq, score, confidence });
+            let entry =
+                best.entry(faq).or_insert(FaqMatch { faq, score, confidence, lexical: confidence, similarity: None });
             entry.score = entry.score.max(score);
             entry.confidence = entry.confidence.max(confidence);
+            entry.lexical = entry.confidence;
         }
         let mut matches: Vec<FaqMatch> = best.into_values().collect();
         matches.sort_by(|a, b| {

@@ -3,6 +3,10 @@
 //! confidence the decision can use.
 
 pub mod analyzer;
+mod dense;
+mod fusion;
 mod index;
 
+pub use dense::DenseFaqs;
+pub use fusion::fuse;
 pub use index::{FaqIndex, FaqMatch};

@@ -5,8 +5,14 @@
 //! in training: an unfamiliar message is a reason to escalate, not to guess. The shop's
 //! synonym groups ([`Lexicon`]) add one feature per concept found, so what an example teaches
 //! about one word carries over to its synonyms.
+//!
+//! With the sentence encoder, a second softmax regression reads each message's embedding
+//! ([`DenseSoftmax`]): meaning where the words differ. The two models' logits are blended with
+//! weights fitted, like the temperature, on out-of-fold predictions, so the blend is calibrated
+//! and says how much each half deserves.
 
 use crate::understand::concepts::Lexicon;
+use crate::understand::dense::{DenseOptions, DenseSoftmax};
 use crate::understand::features::{self, features, FeatureId};
 use crate::understand::linear::{softmax, Linear, TrainOptions};
 use crate::understand::normalize::normalize;
@@ -21,6 +27,8 @@ const CALIBRATION_FOLDS: usize = 4;
 const MIN_KNOWN_SHARE: f32 = 0.6;
 /// Weight of each concept found, against the unit-length word and character features.
 const CONCEPT_WEIGHT: f32 = 0.5;
+/// Settings of the embedding half.
+const DENSE_TRAINING: DenseOptions = DenseOptions { epochs: 20, learning_rate: 0.2, l2: 1e-5 };
 
 /// One labelled training example.
 #[derive(Debug, Clone)]
@@ -36,7 +44,8 @@ pub struct Example {
 pub struct IntentScores {
     /// (intent, calibrated probability), sorted descending.
     pub ranked: Vec<(String, f32)>,
-    /// Share of the message's feature mass seen in training (0..1).
+    /// Share of the message's feature mass seen in training (0..1); 1 when the encoder read
+    /// the message (it has no unknown words).
     pub known_share: f32,
 }
 
@@ -49,11 +58,21 @@ impl IntentScores {
     }
 }
 
+/// How the two halves' logits are combined: `lexical × z_lex + dense × z_dense`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Blend {
+    /// Weight of the word-and-character model (1 / its temperature when alone).
+    pub lexical: f32,
+    /// Weight of the embedding model.
+    pub dense: f32,
+}
+
 /// A trained classifier.
 pub struct IntentModel {
     labels: Vec<String>,
     linear: Linear,
-    temperature: f32,
+    dense: Option<DenseSoftmax>,
+    blend: Blend,
     analyzer: TextAnalyzer,
 }
 
@@ -74,9 +93,15 @@ struct Prepared {
 }
 
 impl IntentModel {
-    /// Trains on `examples`, finding each one's concepts with `lexicon`. Deterministic: the
-    /// same examples give the same model.
-    pub fn train(examples: &[Example], lexicon: &Lexicon, analyzer: TextAnalyzer) -> IntentModel {
+    /// Trains on `examples`, finding each one's concepts with `lexicon`; with `embeddings`
+    /// (one per example, same order) the embedding half too. Deterministic: the same examples
+    /// give the same model.
+    pub fn train(
+        examples: &[Example],
+        lexicon: &Lexicon,
+        analyzer: TextAnalyzer,
+        embeddings: Option<&[&[f32]]>,
+    ) -> IntentModel {
         let mut labels: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
         labels.sort();
         labels.dedup();
@@ -94,21 +119,41 @@ impl IntentModel {
                 .collect(),
             y: examples.iter().map(|e| label_index[e.intent.as_str()]).collect(),
         };
+        let embeddings = embeddings.filter(|e| e.len() == examples.len());
+        let k = labels.len();
 
-        // Out-of-fold logits fit the temperature: in-sample logits are overconfident.
-        let mut held_out: Vec<(Vec<f32>, usize)> = Vec::with_capacity(examples.len());
-        for fold in 0..CALIBRATION_FOLDS {
-            let train: Vec<usize> = (0..prepared.y.len()).filter(|i| i % CALIBRATION_FOLDS != fold).collect();
-            let model = Linear::train(&prepared.x, &prepared.y, None, &train, labels.len(), TRAINING);
-            for i in (0..prepared.y.len()).filter(|i| i % CALIBRATION_FOLDS == fold) {
-                held_out.push((model.logits(&prepared.x[i]), prepared.y[i]));
-            }
-        }
-        let temperature = fit_temperature(&held_out);
+        // Out-of-fold logits fit the blend: in-sample logits are overconfident. Folds train
+        // in parallel (they are independent).
+        let held_out: Vec<HeldOut> = std::thread::scope(|scope| {
+            let prepared = &prepared;
+            let workers: Vec<_> = (0..CALIBRATION_FOLDS)
+                .map(|fold| {
+                    scope.spawn(move || {
+                        let (train, test): (Vec<usize>, Vec<usize>) =
+                            (0..prepared.y.len()).partition(|i| i % CALIBRATION_FOLDS != fold);
+                        let lexical = Linear::train(&prepared.x, &prepared.y, None, &train, k, TRAINING);
+                        let dense = embeddings.map(|e| DenseSoftmax::train(e, &prepared.y, &train, k, DENSE_TRAINING));
+                        test.into_iter()
+                            .map(|i| HeldOut {
+                                lexical: lexical.logits(&prepared.x[i]),
+                                dense: dense.as_ref().zip(embeddings).map(|(d, e)| d.logits(e[i])),
+                                label: prepared.y[i],
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().expect("training fold panicked")).collect()
+        });
+        let blend = fit_blend(&held_out);
 
         let all: Vec<usize> = (0..prepared.y.len()).collect();
-        let linear = Linear::train(&prepared.x, &prepared.y, None, &all, labels.len(), TRAINING);
-        IntentModel { labels, linear, temperature, analyzer }
+        let (linear, dense) = std::thread::scope(|scope| {
+            let dense = scope.spawn(|| embeddings.map(|e| DenseSoftmax::train(e, &prepared.y, &all, k, DENSE_TRAINING)));
+            let linear = Linear::train(&prepared.x, &prepared.y, None, &all, k, TRAINING);
+            (linear, dense.join().expect("dense training panicked"))
+        });
+        IntentModel { labels, linear, dense, blend, analyzer }
     }
 
     /// Intent names the model knows.
@@ -116,40 +161,77 @@ impl IntentModel {
         &self.labels
     }
 
-    /// The fitted temperature (1 = raw softmax; above 1 softens overconfident scores).
-    pub fn temperature(&self) -> f32 {
-        self.temperature
+    /// The fitted blend of the two halves' logits.
+    pub fn blend(&self) -> Blend {
+        self.blend
+    }
+
+    /// Whether the embedding half was trained.
+    pub fn has_dense(&self) -> bool {
+        self.dense.is_some()
     }
 
     /// Classifies a normalised message whose concepts (found with the lexicon the model was
-    /// trained with) are `concepts`.
-    pub fn predict(&self, normalized: &str, concepts: &[&str]) -> IntentScores {
+    /// trained with) are `concepts`, and whose embedding is `embedding` when the model has an
+    /// embedding half.
+    pub fn predict(&self, normalized: &str, concepts: &[&str], embedding: Option<&[f32]>) -> IntentScores {
         let x = featurize(&mut self.analyzer.clone(), normalized, concepts);
         let total: f32 = x.iter().map(|(_, v)| v * v).sum();
         let known: f32 = x.iter().filter(|(f, _)| self.linear.knows(f)).map(|(_, v)| v * v).sum();
-        let z: Vec<f32> = self.linear.logits(&x).into_iter().map(|z| z / self.temperature).collect();
+        let dense = self.dense.as_ref().zip(embedding).map(|(d, e)| d.logits(e));
+        let z = blended(self.blend, &self.linear.logits(&x), dense.as_deref());
         let p = softmax(&z);
         let mut ranked: Vec<(String, f32)> = self.labels.iter().cloned().zip(p).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        IntentScores { ranked, known_share: if total > 0.0 { known / total } else { 0.0 } }
+        // The encoder reads every word, known or not: no damping when it has.
+        let known_share = match (&dense, total > 0.0) {
+            (Some(_), _) => 1.0,
+            (None, true) => known / total,
+            (None, false) => 0.0,
+        };
+        IntentScores { ranked, known_share }
     }
 }
 
-/// The temperature minimising held-out negative log-likelihood (grid search: one parameter).
-fn fit_temperature(held_out: &[(Vec<f32>, usize)]) -> f32 {
-    if held_out.is_empty() {
-        return 1.0;
+/// One out-of-fold prediction.
+struct HeldOut {
+    lexical: Vec<f32>,
+    dense: Option<Vec<f32>>,
+    label: usize,
+}
+
+fn blended(blend: Blend, lexical: &[f32], dense: Option<&[f32]>) -> Vec<f32> {
+    match dense {
+        Some(d) => lexical.iter().zip(d).map(|(l, d)| blend.lexical * l + blend.dense * d).collect(),
+        None => lexical.iter().map(|l| blend.lexical * l).collect(),
     }
-    let nll = |t: f32| -> f32 {
+}
+
+/// The blend minimising held-out negative log-likelihood (grid search over two weights; one,
+/// the inverse temperature, without an embedding half).
+fn fit_blend(held_out: &[HeldOut]) -> Blend {
+    let nll = |blend: Blend| -> f32 {
         held_out
             .iter()
-            .map(|(z, y)| {
-                let p = softmax(&z.iter().map(|v| v / t).collect::<Vec<_>>());
-                -(p[*y].max(1e-9)).ln()
+            .map(|h| {
+                let p = softmax(&blended(blend, &h.lexical, h.dense.as_deref()));
+                -(p[h.label].max(1e-9)).ln()
             })
             .sum()
     };
-    (1..=60).map(|i| i as f32 * 0.1).min_by(|a, b| nll(*a).total_cmp(&nll(*b))).unwrap_or(1.0)
+    let has_dense = held_out.first().is_some_and(|h| h.dense.is_some());
+    let dense_steps: Vec<f32> = if has_dense { (0..=24).map(|i| i as f32 * 0.25).collect() } else { vec![0.0] };
+    let mut best = (f32::INFINITY, Blend { lexical: 1.0, dense: 0.0 });
+    for lexical in (1..=40).map(|i| i as f32 * 0.1) {
+        for &dense in &dense_steps {
+            let blend = Blend { lexical, dense };
+            let loss = nll(blend);
+            if loss < best.0 {
+                best = (loss, blend);
+            }
+        }
+    }
+    best.1
 }
 
 #[cfg(test)]
@@ -170,16 +252,16 @@ mod tests {
 
     #[test]
     fn learns_intents_in_both_languages() {
-        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
-        assert_eq!(model.predict(&normalize("退款什么时候到账呀").text, &[]).best().0, "refund");
-        assert_eq!(model.predict(&normalize("Hello, is anyone there?").text, &[]).best().0, "greeting");
-        assert_eq!(model.predict(&normalize("I need an invoice").text, &[]).best().0, "invoice");
+        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer(), None);
+        assert_eq!(model.predict(&normalize("退款什么时候到账呀").text, &[], None).best().0, "refund");
+        assert_eq!(model.predict(&normalize("Hello, is anyone there?").text, &[], None).best().0, "greeting");
+        assert_eq!(model.predict(&normalize("I need an invoice").text, &[], None).best().0, "invoice");
     }
 
     #[test]
     fn probabilities_sum_to_one_and_are_ranked() {
-        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
-        let s = model.predict(&normalize("发票").text, &[]);
+        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer(), None);
+        let s = model.predict(&normalize("发票").text, &[], None);
         let sum: f32 = s.ranked.iter().map(|r| r.1).sum();
         assert!((sum - 1.0).abs() < 1e-4);
         assert!(s.ranked.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -187,19 +269,19 @@ mod tests {
 
     #[test]
     fn unfamiliar_text_gets_low_confidence() {
-        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
-        let (_, confident) = model.predict(&normalize("退款多久到账").text, &[]).best();
-        let (_, unfamiliar) = model.predict(&normalize("quantum chromodynamics lecture notes").text, &[]).best();
+        let model = IntentModel::train(&examples(), &Lexicon::default(), analyzer(), None);
+        let (_, confident) = model.predict(&normalize("退款多久到账").text, &[], None).best();
+        let (_, unfamiliar) = model.predict(&normalize("quantum chromodynamics lecture notes").text, &[], None).best();
         assert!(unfamiliar < confident, "{unfamiliar} vs {confident}");
         assert!(unfamiliar < 0.5, "{unfamiliar}");
     }
 
     #[test]
     fn training_is_deterministic() {
-        let a = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
-        let b = IntentModel::train(&examples(), &Lexicon::default(), analyzer());
+        let a = IntentModel::train(&examples(), &Lexicon::default(), analyzer(), None);
+        let b = IntentModel::train(&examples(), &Lexicon::default(), analyzer(), None);
         let text = normalize("发票怎么开").text;
-        assert_eq!(a.predict(&text, &[]).ranked, b.predict(&text, &[]).ranked);
-        assert_eq!(a.temperature(), b.temperature());
+        assert_eq!(a.predict(&text, &[], None).ranked, b.predict(&text, &[], None).ranked);
+        assert_eq!(a.blend(), b.blend());
     }
 }

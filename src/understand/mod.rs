@@ -2,6 +2,7 @@
 //! score its sentiment, and pull out order numbers, tracking numbers, phones and amounts.
 
 pub mod concepts;
+pub mod dense;
 pub mod encoder;
 pub mod extract;
 pub mod features;
