@@ -26,10 +26,26 @@ pub fn compose(
     let order = extracted.order_numbers.first().map(String::as_str).unwrap_or("");
     let filled = template
         .text(lang)
-        .replace("{answer}", answer.unwrap_or(""))
+        .replace("{answer}", answer.map(without_salutation).unwrap_or(""))
         .replace("{asks}", &asks)
         .replace("{order}", order);
     tidy(&filled)
+}
+
+/// Openings an FAQ answer may start with; a draft template has its own, and "亲，您好！亲，…"
+/// reads as a copy-pasted reply.
+const SALUTATIONS: &[&str] = &[
+    "亲，", "亲,", "亲～", "亲~", "亲 ", "您好！", "您好，", "您好,", "你好！", "你好，", "Hello! ", "Hello, ", "Hi there! ",
+    "Hi! ", "Hi, ", "Hey! ", "Hey, ",
+];
+
+/// `answer` without the greetings it opens with.
+fn without_salutation(answer: &str) -> &str {
+    let mut rest = answer.trim_start();
+    while let Some(stripped) = SALUTATIONS.iter().find_map(|s| rest.strip_prefix(s)) {
+        rest = stripped.trim_start();
+    }
+    rest
 }
 
 /// Asks the message itself already answers.
@@ -59,6 +75,13 @@ fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_lose_their_own_greeting_inside_a_draft() {
+        assert_eq!(without_salutation("亲，您好！16:00 前付款的订单当天发货。"), "16:00 前付款的订单当天发货。");
+        assert_eq!(without_salutation("Hello! Hi, returns are free within 7 days."), "returns are free within 7 days.");
+        assert_eq!(without_salutation("亲爱的顾客"), "亲爱的顾客");
+    }
 
     #[test]
     fn tidy_collapses_spaces_left_by_empty_placeholders() {

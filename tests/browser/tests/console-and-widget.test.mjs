@@ -17,7 +17,7 @@ const OTHER_SHOP = process.env.SR_OTHER_SHOP || 'rival';
 const CALLBACK_LOG = process.env.SR_CALLBACK_LOG || '';
 const ARTIFACTS = process.env.SR_ARTIFACTS || new URL('../artifacts/', import.meta.url).pathname;
 const FAQ_QUESTION = process.env.SR_FAQ_QUESTION || 'Do you offer free shipping?';
-const ANGRY_MESSAGE = 'This is unacceptable!! The lamp arrived broken and nobody helps me. I want my money back now!';
+const ANGRY_MESSAGE = 'This is unacceptable!! The serum arrived broken and nobody helps me. I want my money back now!';
 const XSS = '<img src=x onerror=alert(1)>';
 const XSS_MESSAGE = XSS + ' I want to talk to a human agent, this is the third time!';
 
