@@ -1,76 +1,94 @@
-//! In-process pipeline benchmark: the full `route()` of a message against the cost of
-//! normalising it (the baseline measured in the same run, so the ratio survives noisy
-//! machines). Messages are those of the shared development set and the held-out set.
+//! In-process pipeline benchmark, every figure against baselines measured in the same run so
+//! the ratios survive noisy machines:
+//! - `normalize_all`: only normalising the messages (the floor);
+//! - `route_all_lexical`: the whole router without the sentence encoder;
+//! - `encoder_one_message`: one uncached forward pass of the encoder, message by message
+//!   (criterion's median per iteration ÷ the number of messages is the per-message median);
+//! - `route_all`: the whole router with the encoder, cache cleared between iterations.
 //!
-//! Run: `cargo bench --bench pipeline`. Needs `knowledge-base/demo` and `models/`.
+//! Messages are those of the shared development set and our first held-out set. Run:
+//! `cargo bench --bench pipeline` (single-threaded: the per-message figures are on one core).
+//! Needs `knowledge-base/demo` and `models/`.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use smartreply::decide::ConversationContext;
-use smartreply::engine::{Engine, ShopSource};
+use smartreply::engine::{Engine, ShopSource, ENCODER_MODEL_FILE};
+use smartreply::understand::encoder::{Encoder, Kind};
 use smartreply::understand::normalize::normalize;
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Instant;
 
 fn messages() -> Vec<String> {
     let mut out = Vec::new();
     for file in ["../shared/eval/dev.jsonl", "tests/data/holdout.jsonl"] {
-        if let Ok(text) = std::fs::read_to_string(file) {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
-                    && let Some(t) = v["text"].as_str()
-                {
-                    out.push(t.to_string());
-                }
-            }
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("evaluation line");
+            out.push(v["text"].as_str().expect("text").to_string());
         }
-    }
-    if out.is_empty() {
-        out = vec!["退款多久到账".into(), "Which courier do you use?".into(), "快递五天了还没到！！！".into()];
     }
     out
 }
 
+fn demo() -> Vec<ShopSource> {
+    vec![ShopSource { id: "demo".into(), knowledge_base: "knowledge-base/demo".into() }]
+}
+
 fn pipeline(c: &mut Criterion) {
-    let engine = Engine::load(
-        &[ShopSource { id: "demo".into(), knowledge_base: "knowledge-base/demo".into() }],
-        Path::new("models"),
-    )
-    .expect("demo shop loads");
+    let started = Instant::now();
+    let engine = Engine::load(&demo(), Path::new("models")).expect("demo shop loads");
+    eprintln!("loading the demo shop with the encoder: {:.1} s", started.elapsed().as_secs_f32());
+    let started = Instant::now();
+    let lexical = Engine::load_with(&demo(), Path::new("models"), false).expect("demo shop loads");
+    eprintln!("loading the demo shop without it: {:.1} s", started.elapsed().as_secs_f32());
     let shop = engine.shop("demo").expect("demo shop");
+    let lexical_shop = lexical.shop("demo").expect("demo shop");
+    let encoder = Encoder::shared(&Path::new("models").join(ENCODER_MODEL_FILE)).expect("encoder");
     let texts = messages();
+    let normalized: Vec<String> = texts.iter().map(|t| normalize(t).text).collect();
     let ctx = ConversationContext { agents_online: true, ..Default::default() };
 
     let mut group = c.benchmark_group("pipeline");
-    group.bench_function("baseline_normalize_all", |b| {
+    group.bench_function("normalize_all", |b| {
         b.iter(|| {
             for t in &texts {
                 black_box(normalize(black_box(t)));
             }
         })
     });
-    group.bench_function("route_all", |b| {
+    group.bench_function("route_all_lexical", |b| {
         b.iter(|| {
             for t in &texts {
-                black_box(shop.route(black_box(t), &ctx));
+                black_box(lexical_shop.route(black_box(t), &ctx));
             }
         })
     });
-    group.finish();
-
-    c.bench_function("engine_load_demo_shop", |b| {
+    group.bench_function("encoder_all_uncached", |b| {
         b.iter(|| {
-            Engine::load(
-                &[ShopSource { id: "demo".into(), knowledge_base: "knowledge-base/demo".into() }],
-                Path::new("models"),
-            )
-            .expect("loads")
+            for t in &normalized {
+                black_box(encoder.embed_uncached(Kind::Query, black_box(t)));
+            }
         })
     });
+    group.bench_function("route_all", |b| {
+        b.iter_batched(
+            || encoder.clear_cache(),
+            |()| {
+                for t in &texts {
+                    black_box(shop.route(black_box(t), &ctx));
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    eprintln!("{} messages per iteration", texts.len());
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20);
+    config = Criterion::default().sample_size(10);
     targets = pipeline
 }
 criterion_main!(benches);

@@ -244,3 +244,52 @@ fn cross_validation_routes_every_example_and_keeps_escalations() {
     assert!(report.auto_intent_precision >= 0.93, "{report:?}");
     assert!(smartreply::eval::run_cv(&shop(), 1, false, false).is_err(), "one fold is refused");
 }
+
+#[test]
+fn the_commonest_first_messages_get_a_greeting() {
+    for text in ["在吗", "hi there", "亲 在吗？", "hello?"] {
+        let d = route(text);
+        assert_eq!(answer(&d).0, "greeting", "{text}");
+        assert_ne!(d.sentiment.label, smartreply::domain::SentimentLabel::Negative, "{text}: {:?}", d.sentiment);
+    }
+}
+
+#[test]
+fn a_dispatch_question_gets_the_dispatch_rule_not_the_delivery_time() {
+    for text in ["你们一般多久发货？", "how soon do you dispatch orders?"] {
+        let d = route(text);
+        let (faq, reply) = answer(&d);
+        assert!(faq == "ship-when" || faq == "ship-same-day", "{text}: answered with {faq}");
+        assert!(reply.contains("16:00"), "{text}: {reply}");
+    }
+}
+
+#[test]
+fn an_answer_that_means_something_else_is_not_sent() {
+    // The brands question shares "brands"/"directly" with no entry but means genuineness.
+    let d = route("Do you get your stock directly from the brands?");
+    if let Some(faq) = d.answered_faq_id() {
+        assert_eq!(faq, "genuine", "answered with {faq}");
+    }
+    // Every word is shop vocabulary (仓库, 城市), and no entry says where the warehouse is.
+    let d = route("我想知道你们仓库在哪个城市");
+    assert_eq!(d.answered_faq_id(), None, "{:?}", d.action);
+}
+
+#[test]
+fn drafts_never_greet_twice() {
+    let texts = ["快递五天了还没到，帮我看看", "my parcel has not moved for a week, can someone check?", "我要转人工"];
+    for text in texts {
+        let d = route(text);
+        let draft = &escalation(&d).draft;
+        for doubled in ["亲，您好！亲", "您好！亲，", "Hi! Hello", "Hi! Hi", "Hello! Hi"] {
+            assert!(!draft.contains(doubled), "{text}: {draft}");
+        }
+    }
+}
+
+#[test]
+fn every_decision_records_the_encoder_it_used() {
+    let d = route("能开发票吗");
+    assert!(d.models.encoder.starts_with("e5-small-q4-zh-en-"), "{:?}", d.models);
+}

@@ -18,6 +18,20 @@ async fn a_faq_question_is_answered_at_once() {
 }
 
 #[tokio::test]
+async fn the_first_words_of_a_chat_and_a_dispatch_question_are_answered_over_http() {
+    let app = spawn_app().await;
+    for (i, text) in ["在吗", "hi there"].iter().enumerate() {
+        let answer = app.send(&format!("g-{i}"), &format!("cg-{i}"), text).await;
+        assert_eq!(answer["decision"], "answered", "{text}: {answer}");
+        assert_eq!(answer["faq_id"], "greeting", "{text}: {answer}");
+    }
+    let answer = app.send("d-1", "cd-1", "你们一般多久发货？").await;
+    assert_eq!(answer["faq_id"], "ship-when", "{answer}");
+    assert!(answer["reply"]["text"].as_str().unwrap().contains("16:00"), "{answer}");
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn an_angry_message_is_escalated_with_a_ticket_a_draft_and_an_acknowledgement() {
     let app = spawn_app().await;
     let answer = app.send("m-1", "c-1", "快递一个星期了还没到，你们到底还发不发货！！！再不处理我就投诉").await;
