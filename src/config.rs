@@ -192,7 +192,11 @@ impl Settings {
         figment = figment.merge(
             Env::prefixed("SMARTREPLY_")
                 .split("__")
-                .filter(|k| matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.as_str().starts_with("delivery.") || k.as_str().starts_with("limits.")),
+                // Keys reach the filter before figment lower-cases them (`LISTEN`, `DELIVERY.TIMEOUT_MS`).
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.starts_with("delivery.") || k.starts_with("limits.")
+                }),
         );
         let mut settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         let dev = settings.shops.is_empty();
