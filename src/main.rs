@@ -75,6 +75,34 @@ enum ChatwootCommand {
     },
 }
 
+/// `--version`: the crate's version and the models a running service would use (the
+/// sentiment model file's version; the intent classifier is trained from each knowledge base
+/// at start-up, so its version is the knowledge base's content hash).
+fn long_version() -> String {
+    let mut out = env!("CARGO_PKG_VERSION").to_string();
+    let settings = Settings::load(None).ok().map(|(s, _)| s);
+    let models = settings.as_ref().map(|s| s.models_dir.clone()).unwrap_or_else(|| PathBuf::from("./models"));
+    let path = models.join(smartreply::engine::SENTIMENT_MODEL_FILE);
+    // Only the version field is read; the weights are skipped.
+    #[derive(serde::Deserialize)]
+    struct ModelFile {
+        version: String,
+    }
+    let sentiment = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<ModelFile>(&t).map_err(|e| e.to_string()))
+        .map(|f| format!("{} ({})", f.version, path.display()))
+        .unwrap_or_else(|e| format!("unavailable ({}: {e})", path.display()));
+    out.push_str(&format!("\nsentiment model: {sentiment}"));
+    for shop in settings.iter().flat_map(|s| &s.shops) {
+        let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base)
+            .map(|kb| format!("logreg-kb{} (trained at start-up from {})", kb.version, shop.knowledge_base.display()))
+            .unwrap_or_else(|_| format!("unavailable ({} does not load)", shop.knowledge_base.display()));
+        out.push_str(&format!("\nintent model, shop {}: {kb}", shop.id));
+    }
+    out
+}
+
 #[derive(Subcommand)]
 enum KbCommand {
     /// Validate a knowledge base (or a folder of them); problems as file:line: message.
@@ -104,6 +132,12 @@ enum TrainCommand {
 }
 
 fn main() -> ExitCode {
+    // `--version` also names the model versions; computed only when asked (it reads files).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() == 1 && (args[0] == "--version" || args[0] == "-V") {
+        println!("smartreply {}", long_version());
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,

@@ -103,7 +103,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tantivy=warn"));
     let json = std::env::var("SMARTREPLY_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a terminal: piped or collected logs stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
@@ -111,6 +113,7 @@ fn init_tracing() {
 pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
     init_tracing();
     let (settings, dev_defaults) = Settings::load(config)?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), listen = %settings.listen, shops = settings.shops.len(), "smartreply starting; loading knowledge bases and models");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(&settings.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;

@@ -7,4 +7,5 @@ mod chatwoot_payloads;
 mod delivery;
 mod helpers;
 mod inbound;
+mod operations;
 mod widget;
