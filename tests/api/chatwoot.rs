@@ -290,3 +290,38 @@ async fn the_sync_command_makes_the_quick_phrases_chatwoot_canned_responses() {
     assert_eq!(chatwoot.calls().len(), calls_before + 1, "only the listing");
     chatwoot.stop();
 }
+
+#[tokio::test]
+async fn a_message_arriving_before_the_hand_off_lands_joins_the_ticket_without_a_second_acknowledgement() {
+    let (app, chatwoot) = chatwoot_app(3).await;
+    // Chatwoot is slow to take the calls: the customer writes again while the conversation
+    // is still pending.
+    chatwoot.set_status(503);
+    app.chatwoot_event(&customer_message(801, 16, "pending", ANGRY), "j-1").await;
+    app.chatwoot_event(&customer_message(802, 16, "pending", FAQ), "j-2").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let ticket = loop {
+        let queue: serde_json::Value = app.agent_get(ALICE, "/v1/tickets?shop=demo&status=open").await.json().await.unwrap();
+        if let Some(id) = queue["tickets"][0]["id"].as_str() {
+            let t: serde_json::Value = app.agent_get(ALICE, &format!("/v1/tickets/{id}")).await.json().await.unwrap();
+            if t["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "customer").count() == 2 {
+                break t;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the second message did not join the ticket");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(ticket["conversation_id"], "chatwoot-16");
+    chatwoot.set_status(200);
+    let calls = settled(&app, &chatwoot, 3).await;
+    let delivered: Vec<_> = app.chatwoot_outbox("delivered").await.into_iter().map(|c| c["action"].as_str().unwrap().to_string()).collect();
+    assert_eq!(delivered.len(), 3, "acknowledgement, note and hand-off only: {delivered:?}");
+    for action in ["acknowledgement", "note", "handoff"] {
+        assert!(delivered.iter().any(|a| a == action), "{action} missing: {delivered:?}");
+    }
+    // In order even through retries: the last successful call is the hand-off.
+    let successful_paths: Vec<&str> = calls.iter().rev().take(1).map(|c| c.path.as_str()).collect();
+    assert!(successful_paths[0].ends_with("/toggle_status"), "{successful_paths:?}");
+    app.finish().await;
+    chatwoot.stop();
+}
