@@ -146,6 +146,11 @@ pub fn conversation_id(display_id: u64) -> String {
     format!("chatwoot-{display_id}")
 }
 
+/// The Chatwoot display id of one of smartreply's conversation ids, if it is a Chatwoot one.
+pub fn display_id(conversation_id: &str) -> Option<u64> {
+    conversation_id.strip_prefix("chatwoot-")?.parse().ok()
+}
+
 /// smartreply's message id of a Chatwoot message (its idempotency key).
 pub fn message_id(chatwoot_id: u64) -> String {
     format!("chatwoot-{chatwoot_id}")
@@ -269,6 +274,13 @@ mod tests {
         assert_eq!(classify(&resolved, &settings(vec![])), Ok(Work::Resolved { conversation: 7 }));
         let updated: Payload = serde_json::from_value(json!({"event": "message_updated", "id": 1})).unwrap();
         assert!(classify(&updated, &settings(vec![])).is_err());
+    }
+
+    #[test]
+    fn conversation_ids_map_both_ways() {
+        assert_eq!(display_id(&conversation_id(42)), Some(42));
+        assert_eq!(display_id("c-42"), None);
+        assert_eq!(display_id("chatwoot-x"), None);
     }
 
     #[test]

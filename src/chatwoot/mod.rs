@@ -22,7 +22,7 @@ pub mod canned;
 pub mod event;
 pub mod process;
 
-pub use event::{Payload, Work, classify, conversation_id, message_id};
+pub use event::{Payload, Work, classify, conversation_id, display_id, message_id};
 
 use tokio::sync::Notify;
 

@@ -28,7 +28,7 @@ pub struct NewCall {
     pub id: String,
     /// smartreply's conversation id (calls of one conversation go out in order).
     pub conversation_id: String,
-    /// `reply`, `acknowledgement`, `note`, `handoff`.
+    /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
     pub action: &'static str,
     /// Below the account's API root, e.g. `conversations/7/messages`.
     pub path: String,
@@ -43,7 +43,7 @@ pub struct Call {
     pub id: String,
     /// Shop (whose Chatwoot settings address and authorise it).
     pub shop: String,
-    /// `reply`, `acknowledgement`, `note`, `handoff`.
+    /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
     pub action: String,
     /// Below the account's API root.
     pub path: String,
@@ -60,7 +60,7 @@ pub struct CallRow {
     pub id: String,
     /// smartreply's conversation id.
     pub conversation_id: String,
-    /// `reply`, `acknowledgement`, `note`, `handoff`.
+    /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
     pub action: String,
     /// `pending`, `delivered`, `failed`.
     pub status: String,
@@ -125,26 +125,20 @@ impl Store {
     pub async fn chatwoot_event_done(&self, seq: i64, shop: &str, calls: &[NewCall]) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        for call in calls {
-            sqlx::query(
-                "INSERT INTO chatwoot_outbox (id, shop, conversation_id, action, path, body, status, attempts, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&call.id)
-            .bind(shop)
-            .bind(&call.conversation_id)
-            .bind(call.action)
-            .bind(&call.path)
-            .bind(&call.body)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_calls(&mut tx, shop, calls, now).await?;
         sqlx::query("UPDATE chatwoot_events SET status = 'done', processed_at = $1, lease_until = NULL, last_error = NULL WHERE seq = $2")
             .bind(now)
             .bind(seq)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues calls outside an event (an agent's console reply to a Chatwoot conversation).
+    pub async fn chatwoot_enqueue(&self, shop: &str, calls: &[NewCall]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        insert_calls(&mut tx, shop, calls, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -247,4 +241,24 @@ impl Store {
                 .await?;
         Ok(id)
     }
+}
+
+/// Queues calls; a call id already queued is left as it is (working an event off twice).
+async fn insert_calls(tx: &mut sqlx::Transaction<'_, sqlx::Any>, shop: &str, calls: &[NewCall], now: i64) -> Result<(), sqlx::Error> {
+    for call in calls {
+        sqlx::query(
+            "INSERT INTO chatwoot_outbox (id, shop, conversation_id, action, path, body, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&call.id)
+        .bind(shop)
+        .bind(&call.conversation_id)
+        .bind(call.action)
+        .bind(&call.path)
+        .bind(&call.body)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -325,3 +325,33 @@ async fn a_message_arriving_before_the_hand_off_lands_joins_the_ticket_without_a
     app.finish().await;
     chatwoot.stop();
 }
+
+#[tokio::test]
+async fn an_agents_console_reply_to_a_chatwoot_conversation_is_posted_to_chatwoot_not_to_the_callback() {
+    let chatwoot = FakeChatwoot::start().await;
+    let receiver = Receiver::start(200, 0).await;
+    let opts = Options { chatwoot_url: Some(chatwoot.url.clone()), callback_url: Some(receiver.url.clone()), ..Options::default() };
+    let app = spawn_app_with(Database::fresh().await, opts).await;
+    app.chatwoot_event(&customer_message(901, 17, "pending", ANGRY), "c-1").await;
+    settled(&app, &chatwoot, 3).await;
+    let queue: serde_json::Value = app.agent_get(ALICE, "/v1/tickets?shop=demo&status=open").await.json().await.unwrap();
+    let ticket_id = queue["tickets"][0]["id"].as_str().unwrap().to_string();
+    let text = "抱歉让您久等了，快递已催促，今天内给您回复物流进展。";
+    let reply = app.agent_post(ALICE, &format!("/v1/tickets/{ticket_id}/reply"), json!({"text": text, "draft": "edited"})).await;
+    assert_eq!(reply.status(), 200);
+    let reply: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(reply["delivery"]["via"], "chatwoot");
+    let calls = settled(&app, &chatwoot, 4).await;
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls[3].path, messages_path(17));
+    assert_eq!((calls[3].body["content"].as_str(), calls[3].body["private"].as_bool()), (Some(text), Some(false)));
+    // Nothing was queued for the storefront's callback (checked in the outbox, not only at the
+    // receiver, so a delivery still on its way would show).
+    let callbacks: serde_json::Value = app.agent_get(ALICE, "/v1/outbox?shop=demo").await.json().await.unwrap();
+    assert_eq!(callbacks["deliveries"].as_array().unwrap().len(), 0, "{callbacks}");
+    assert!(receiver.received.lock().unwrap().is_empty(), "the storefront callback does not get Chatwoot conversations");
+    assert_eq!(stats(&app).await["drafts"]["edited"], 1);
+    app.finish().await;
+    chatwoot.stop();
+    receiver.stop();
+}
