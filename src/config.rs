@@ -5,7 +5,9 @@
 //! Environment overrides: `SMARTREPLY_LISTEN`, `SMARTREPLY_DATABASE_URL`,
 //! `SMARTREPLY_MODELS_DIR`, `SMARTREPLY_DELIVERY__<KEY>`, `SMARTREPLY_LIMITS__<KEY>`; per shop
 //! `SMARTREPLY_SHOP_<ID>_WEBHOOK_SECRET` and `SMARTREPLY_SHOP_<ID>_CALLBACK_URL`; per agent
-//! `SMARTREPLY_AGENT_<NAME>_TOKEN` (ids and names upper-cased, `-` as `_`).
+//! `SMARTREPLY_AGENT_<NAME>_TOKEN` (ids and names upper-cased, `-` as `_`); a shop's Chatwoot
+//! agent bot with `SMARTREPLY_SHOP_<ID>_CHATWOOT_BASE_URL`, `..._CHATWOOT_ACCOUNT_ID`,
+//! `..._CHATWOOT_BOT_TOKEN`, `..._CHATWOOT_WEBHOOK_SECRET` and `..._CHATWOOT_ADMIN_TOKEN`.
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -71,6 +73,31 @@ pub struct ShopSettings {
     /// Overrides the knowledge base's first-response promise (minutes).
     #[serde(default)]
     pub first_response_minutes: Option<u32>,
+    /// The shop's Chatwoot agent bot, when its team works in Chatwoot.
+    #[serde(default)]
+    pub chatwoot: Option<ChatwootSettings>,
+}
+
+/// A shop served as a Chatwoot agent bot (`[shops.chatwoot]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatwootSettings {
+    /// Chatwoot's address, e.g. `https://chatwoot.example.com` (API calls go below it).
+    pub base_url: String,
+    /// The Chatwoot account the bot's inboxes belong to.
+    pub account_id: u64,
+    /// The agent bot's access token (`api_access_token` on every call to Chatwoot).
+    pub bot_token: Secret,
+    /// The agent bot's secret: Chatwoot signs every event with it.
+    pub webhook_secret: Secret,
+    /// Chatwoot inbox ids this shop answers; events of other inboxes are ignored. Empty: all
+    /// inboxes the bot is connected to.
+    #[serde(default)]
+    pub inboxes: Vec<u64>,
+    /// An administrator's access token, only for `smartreply chatwoot sync-canned` (Chatwoot
+    /// does not let bot tokens manage canned responses).
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
 }
 
 /// One agent.
@@ -173,6 +200,30 @@ impl Default for Settings {
     }
 }
 
+impl ChatwootSettings {
+    /// The first problem, as `key: message`.
+    fn validate(&self) -> Result<(), String> {
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            return Err("base_url: must be an http(s) URL".into());
+        }
+        if self.account_id == 0 {
+            return Err("account_id: must be Chatwoot's account id (1 or more)".into());
+        }
+        if self.bot_token.expose().trim().is_empty() {
+            return Err("bot_token: must not be empty".into());
+        }
+        if self.webhook_secret.expose().len() < 8 {
+            return Err("webhook_secret: at least 8 characters (the agent bot's secret in Chatwoot)".into());
+        }
+        Ok(())
+    }
+
+    /// The API root of the account: `{base_url}/api/v1/accounts/{account_id}`.
+    pub fn account_api(&self) -> String {
+        format!("{}/api/v1/accounts/{}", self.base_url.trim_end_matches('/'), self.account_id)
+    }
+}
+
 /// A configuration problem, naming the key.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -192,7 +243,11 @@ impl Settings {
         figment = figment.merge(
             Env::prefixed("SMARTREPLY_")
                 .split("__")
-                .filter(|k| matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.as_str().starts_with("delivery.") || k.as_str().starts_with("limits.")),
+                // Keys reach the filter before figment lower-cases them (`LISTEN`, `DELIVERY.TIMEOUT_MS`).
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.starts_with("delivery.") || k.starts_with("limits.")
+                }),
         );
         let mut settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         let dev = settings.shops.is_empty();
@@ -207,6 +262,7 @@ impl Settings {
                 widget_key: Some(DEV_WIDGET_KEY.into()),
                 widget_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
                 first_response_minutes: None,
+                chatwoot: None,
             });
             if settings.agents.is_empty() {
                 settings.agents.push(AgentSettings {
@@ -217,6 +273,7 @@ impl Settings {
             }
         }
         settings.apply_secret_env(|k| std::env::var(k).ok());
+        settings.apply_chatwoot_env(|k| std::env::var(k).ok())?;
         settings.validate()?;
         Ok((settings, dev))
     }
@@ -236,6 +293,50 @@ impl Settings {
                 agent.token = Secret::new(v);
             }
         }
+    }
+
+    /// `SMARTREPLY_SHOP_<ID>_CHATWOOT_*`: secrets (and the address) kept out of the file. A
+    /// shop without `[shops.chatwoot]` gets one when the base URL, account id, bot token and
+    /// webhook secret are all set.
+    fn apply_chatwoot_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for shop in &mut self.shops {
+            let prefix = format!("SMARTREPLY_SHOP_{}_CHATWOOT_", shop.id.to_uppercase().replace('-', "_"));
+            let get = |name: &str| var(&format!("{prefix}{name}"));
+            let account = match get("ACCOUNT_ID") {
+                Some(v) => Some(v.trim().parse::<u64>().map_err(|_| ConfigError(format!("{prefix}ACCOUNT_ID: not a number")))?),
+                None => None,
+            };
+            if shop.chatwoot.is_none()
+                && let (Some(base_url), Some(account_id), Some(token), Some(secret)) =
+                    (get("BASE_URL"), account, get("BOT_TOKEN"), get("WEBHOOK_SECRET"))
+            {
+                shop.chatwoot = Some(ChatwootSettings {
+                    base_url,
+                    account_id,
+                    bot_token: Secret::new(token),
+                    webhook_secret: Secret::new(secret),
+                    inboxes: Vec::new(),
+                    admin_token: None,
+                });
+            }
+            let Some(cw) = shop.chatwoot.as_mut() else { continue };
+            if let Some(v) = get("BASE_URL") {
+                cw.base_url = v;
+            }
+            if let Some(v) = account {
+                cw.account_id = v;
+            }
+            if let Some(v) = get("BOT_TOKEN") {
+                cw.bot_token = Secret::new(v);
+            }
+            if let Some(v) = get("WEBHOOK_SECRET") {
+                cw.webhook_secret = Secret::new(v);
+            }
+            if let Some(v) = get("ADMIN_TOKEN") {
+                cw.admin_token = Some(Secret::new(v));
+            }
+        }
+        Ok(())
     }
 
     /// Checks what serde cannot.
@@ -264,6 +365,9 @@ impl Settings {
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
                 return Err(ConfigError(format!("shops[{i}].callback_url: must be an http(s) URL")));
+            }
+            if let Some(cw) = &shop.chatwoot {
+                cw.validate().map_err(|e| ConfigError(format!("shops[{i}].chatwoot.{e}")))?;
             }
         }
         for (i, agent) in self.agents.iter().enumerate() {
@@ -323,5 +427,42 @@ mod tests {
         let (mut s, _) = Settings::load(None).unwrap();
         s.apply_secret_env(|k| (k == "SMARTREPLY_SHOP_DEMO_WEBHOOK_SECRET").then(|| "from-env-123".to_string()));
         assert_eq!(s.shops[0].webhook_secret.expose(), "from-env-123");
+    }
+
+    #[test]
+    fn chatwoot_settings_come_from_the_file_or_the_environment_and_stay_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[shops]]\nid = \"demo\"\nknowledge_base = \"kb\"\nwebhook_secret = \"long-enough\"\n\
+             [shops.chatwoot]\nbase_url = \"https://cw.example\"\naccount_id = 3\nbot_token = \"bot-tok-123\"\n\
+             webhook_secret = \"cw-secret-456\"\ninboxes = [7]\n",
+        )
+        .unwrap();
+        let (s, _) = Settings::load(Some(&path)).unwrap();
+        let cw = s.shops[0].chatwoot.as_ref().unwrap();
+        assert_eq!((cw.account_id, cw.inboxes.as_slice()), (3, &[7][..]));
+        assert_eq!(cw.account_api(), "https://cw.example/api/v1/accounts/3");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("bot-tok-123") && !printed.contains("cw-secret-456"), "{printed}");
+
+        let (mut s, _) = Settings::load(None).unwrap();
+        let env = |k: &str| match k {
+            "SMARTREPLY_SHOP_DEMO_CHATWOOT_BASE_URL" => Some("http://cw.local/".to_string()),
+            "SMARTREPLY_SHOP_DEMO_CHATWOOT_ACCOUNT_ID" => Some("9".to_string()),
+            "SMARTREPLY_SHOP_DEMO_CHATWOOT_BOT_TOKEN" => Some("tok".to_string()),
+            "SMARTREPLY_SHOP_DEMO_CHATWOOT_WEBHOOK_SECRET" => Some("from-env-secret".to_string()),
+            _ => None,
+        };
+        s.apply_chatwoot_env(env).unwrap();
+        let cw = s.shops[0].chatwoot.as_ref().unwrap();
+        assert_eq!(cw.account_api(), "http://cw.local/api/v1/accounts/9");
+        assert_eq!(cw.webhook_secret.expose(), "from-env-secret");
+        s.validate().unwrap();
+        s.shops[0].chatwoot.as_mut().unwrap().webhook_secret = Secret::new("short");
+        assert!(s.validate().unwrap_err().to_string().contains("shops[0].chatwoot.webhook_secret"));
+        let bad = |k: &str| (k == "SMARTREPLY_SHOP_DEMO_CHATWOOT_ACCOUNT_ID").then(|| "three".to_string());
+        assert!(s.apply_chatwoot_env(bad).unwrap_err().to_string().contains("ACCOUNT_ID"));
     }
 }

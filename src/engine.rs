@@ -94,7 +94,7 @@ impl ShopEngine {
         let dense = dense_faqs(&kb, encoder.as_deref());
         let blend = intents.blend();
         let versions = ModelVersions {
-            intent: format!("logreg-kb{}-l{:.1}-d{:.2}", kb.version, blend.lexical, blend.dense),
+            intent: format!("logreg+e5-kb{}-l{:.1}-d{:.2}", kb.version, blend.lexical, blend.dense),
             sentiment: sentiment.version().to_string(),
             encoder: encoder.as_ref().map(|e| e.version().to_string()).unwrap_or_default(),
             knowledge_base: kb.version.clone(),

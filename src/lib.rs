@@ -18,6 +18,7 @@
 //! - [`decide`]: the routing policy, draft replies and acknowledgements.
 //! - [`engine`]: one loaded shop (knowledge base + models + index) and the pipeline over them.
 //! - [`eval`]: the offline evaluation of the pipeline (`smartreply eval`).
+//! - [`chatwoot`]: the Chatwoot agent bot (events in, replies, notes and hand-offs out).
 //! - [`config`]: typed settings from defaults, file and environment.
 //! - [`ingest`]: parsing and verifying inbound messages (signatures, limits, rate limits).
 //! - [`store`]: durable storage (SQLite or PostgreSQL).
@@ -28,6 +29,7 @@
 //! - [`console`]: the agent console, chat widget and demo storefront pages.
 //! - [`server`]: start-up and graceful shutdown.
 
+pub mod chatwoot;
 pub mod config;
 pub mod console;
 pub mod decide;

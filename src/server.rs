@@ -40,6 +40,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
         }
     };
     let worker = tokio::spawn(crate::deliver::run(state.clone(), worker_stop));
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let chatwoot_events = tokio::spawn(crate::chatwoot::process::run(state.clone(), stopped(stop_rx.clone())));
+    let chatwoot_calls = tokio::spawn(crate::deliver::chatwoot::run(state.clone(), stopped(stop_rx.clone())));
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx;
@@ -65,6 +70,8 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = chatwoot_events.await;
+    let _ = chatwoot_calls.await;
     let _ = pruner.await;
     Ok(())
 }
@@ -96,7 +103,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tantivy=warn"));
     let json = std::env::var("SMARTREPLY_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a terminal: piped or collected logs stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
@@ -104,6 +113,7 @@ fn init_tracing() {
 pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
     init_tracing();
     let (settings, dev_defaults) = Settings::load(config)?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), listen = %settings.listen, shops = settings.shops.len(), "smartreply starting; loading knowledge bases and models");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(&settings.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;

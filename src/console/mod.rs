@@ -7,6 +7,7 @@
 //!
 //! | path | what |
 //! |---|---|
+//! | `GET /` | a small index page leading to the console, the demo and the API description |
 //! | `GET /console` | the agent console |
 //! | `GET /demo` | the demo storefront "Lumen Flagship Store", carrying the widget's one `<script>` tag |
 //! | `GET /widget.js` | the embeddable chat widget |
@@ -53,6 +54,7 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self';
     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const CONSOLE_HTML: &str = include_str!("assets/console.html");
+const INDEX_HTML: &str = include_str!("assets/index.html");
 const DEMO_HTML: &str = include_str!("assets/demo.html");
 const WIDGET_JS: &str = include_str!("assets/widget.js");
 
@@ -100,6 +102,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 pub fn routes<S: Clone + Send + Sync + 'static>(demo: DemoShop) -> Router<S> {
     let demo_html = render_demo(&demo);
     Router::new()
+        .route("/", get(|| std::future::ready(html_page(INDEX_HTML.to_owned()))))
         .route("/console", get(console_page))
         .route("/console/", get(console_page))
         .route(
@@ -247,7 +250,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_are_html_with_a_strict_policy() {
-        for path in ["/console", "/demo"] {
+        for path in ["/", "/console", "/demo"] {
             let res = get(path).await;
             assert_eq!(res.status(), StatusCode::OK, "{path}");
             let h = res.headers();
@@ -281,7 +284,7 @@ mod tests {
 
     #[test]
     fn every_page_script_is_an_embedded_asset() {
-        for html in [CONSOLE_HTML, DEMO_HTML] {
+        for html in [CONSOLE_HTML, DEMO_HTML, INDEX_HTML] {
             for part in html.split("src=\"/assets/").skip(1) {
                 let name = part.split('"').next().unwrap_or_default();
                 assert!(

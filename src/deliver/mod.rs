@@ -4,6 +4,8 @@
 //! the row is `failed` and visible in `GET /v1/outbox`, never silently dropped. All state is in
 //! the table, so deliveries survive restarts.
 
+pub mod chatwoot;
+
 use crate::config::DeliverySettings;
 use crate::http::AppState;
 use crate::ingest::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};

@@ -85,7 +85,7 @@ pub(super) fn json_response(json: String) -> Response {
 
 /// Routes, stores and answers one message; shared by the webhook and the widget channel.
 /// Returns the JSON answer, identical for a repeated message id.
-pub(super) async fn handle_message(
+pub(crate) async fn handle_message(
     state: &AppState,
     shop: &str,
     message: InboundMessage,

@@ -2,6 +2,7 @@
 //! and the cross-cutting layers (body limit, timeout, tracing, panic catching).
 
 mod auth;
+mod chatwoot;
 mod error;
 mod events;
 mod messages;
@@ -13,6 +14,7 @@ pub use auth::Agent;
 pub use ops::metrics_handle as ops_metrics_handle;
 pub use error::ApiError;
 pub use messages::MessageAnswer;
+pub(crate) use messages::handle_message;
 
 use crate::config::{Settings, ShopSettings};
 use crate::engine::Engine;
@@ -56,6 +58,8 @@ struct Inner {
     /// Set when the server begins shutting down: event streams end so connections can close.
     closing: tokio::sync::watch::Sender<bool>,
     metrics: PrometheusHandle,
+    /// Wakes the Chatwoot agent bot's workers.
+    chatwoot: crate::chatwoot::Wake,
 }
 
 impl AppState {
@@ -78,6 +82,7 @@ impl AppState {
                 outbox: Notify::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 metrics,
+                chatwoot: crate::chatwoot::Wake::default(),
             }),
         })
     }
@@ -110,6 +115,11 @@ impl AppState {
     /// The delivery worker waits on this.
     pub fn outbox_wake(&self) -> &Notify {
         &self.inner.outbox
+    }
+
+    /// The Chatwoot workers wait on this.
+    pub fn chatwoot_wake(&self) -> &crate::chatwoot::Wake {
+        &self.inner.chatwoot
     }
 
     /// Tells long-lived streams to end (graceful shutdown).
@@ -154,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::routes())
         .merge(widget::routes())
         .merge(ops::routes())
+        .merge(chatwoot::routes())
         // Event streams are long-lived: they are outside the request timeout.
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .merge(events::routes())

@@ -28,13 +28,33 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
                 .expect("static buckets are valid")
                 .install_recorder()
-                .expect("no other metrics recorder is installed")
+                .expect("no other metrics recorder is installed");
+            describe();
+            handle
         })
         .clone()
+}
+
+/// `# HELP` text of every metric the service records (a test checks none is missing).
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("smartreply_http_requests_total", "HTTP requests by matched route and status code");
+    describe_histogram!("smartreply_request_duration_seconds", Unit::Seconds, "HTTP request duration by matched route");
+    describe_counter!("smartreply_decisions_total", "Customer messages routed, by decision (answered, escalated) and escalation reason");
+    describe_histogram!("smartreply_pipeline_seconds", Unit::Seconds, "Time the in-process pipeline took to route one message");
+    describe_counter!("smartreply_duplicate_messages_total", "Repeated message ids answered from the store without routing again");
+    describe_counter!("smartreply_drafts_total", "Agent replies by what became of the suggested draft (accepted, edited, rejected, followup)");
+    describe_counter!("smartreply_deliveries_total", "Attempts to deliver agent replies to shops' callback URLs, by outcome");
+    describe_gauge!("smartreply_outbox_lag_seconds", Unit::Seconds, "Age of the oldest reply waiting in the outbox");
+    describe_gauge!("smartreply_open_tickets", "Unresolved tickets per shop");
+    describe_gauge!("smartreply_sla_breaches", "Tickets past their first-response deadline per shop");
+    describe_counter!("smartreply_chatwoot_events_total", "Chatwoot agent-bot events received, by outcome (accepted, duplicate, ignored)");
+    describe_counter!("smartreply_chatwoot_events_processed_total", "Stored Chatwoot events worked off, by outcome (done, retry, failed)");
+    describe_counter!("smartreply_chatwoot_calls_total", "Calls to Chatwoot's API (reply, acknowledgement, note, handoff), by outcome");
 }
 
 async fn healthz() -> Json<serde_json::Value> {

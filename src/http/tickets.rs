@@ -116,9 +116,18 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
         })
         .to_string()
     };
+    // A Chatwoot conversation's customer is in Chatwoot, not behind the shop's callback.
+    let chatwoot = crate::chatwoot::display_id(&ticket.conversation_id).filter(|_| shop.settings.chatwoot.is_some());
     let outbox: Option<&(dyn Fn(&str, Option<&str>, i64) -> String + Sync)> =
-        if shop.settings.callback_url.is_some() { Some(&body_for) } else { None };
+        if shop.settings.callback_url.is_some() && chatwoot.is_none() { Some(&body_for) } else { None };
     let sent = state.store().reply(&ticket, &agent.name, &body.text, outcome.as_str(), body.resolve, outbox).await?;
+    let mut delivery = sent.outbox_id.as_ref().map(|id| json!({ "id": id, "status": "pending" }));
+    if let Some(display_id) = chatwoot {
+        let call = crate::chatwoot::process::agent_reply_call(&ticket.shop, &sent.message.id, display_id, &body.text);
+        state.store().chatwoot_enqueue(&ticket.shop, std::slice::from_ref(&call)).await?;
+        state.chatwoot_wake().calls.notify_one();
+        delivery = Some(json!({ "id": call.id, "status": "pending", "via": "chatwoot" }));
+    }
     metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
     state.events().notify_waiters();
     if sent.outbox_id.is_some() {
@@ -127,7 +136,7 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
     Ok(Json(json!({
         "message": sent.message,
         "in_reply_to": sent.in_reply_to,
-        "delivery": sent.outbox_id.map(|id| json!({ "id": id, "status": "pending" })),
+        "delivery": delivery,
         "ticket": visible_ticket(&state, &agent, &id).await?,
     })))
 }

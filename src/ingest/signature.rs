@@ -41,12 +41,23 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// Checks the headers against the body, in constant time.
 pub fn verify(secret: &str, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now: i64) -> Result<(), SignatureError> {
-    let timestamp = timestamp.ok_or(SignatureError::Missing("X-Smartreply-Timestamp"))?;
-    let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Missing("X-Smartreply-Timestamp"))?;
-    let hex_sig = signature
-        .and_then(|s| s.trim().strip_prefix("sha256="))
-        .ok_or(SignatureError::Missing("X-Smartreply-Signature"))?;
-    let given = hex::decode(hex_sig).map_err(|_| SignatureError::Missing("X-Smartreply-Signature"))?;
+    verify_named(secret, timestamp, signature, body, now, ("X-Smartreply-Timestamp", "X-Smartreply-Signature"))
+}
+
+/// [`verify`] for a sender using the same scheme under other header names (Chatwoot's
+/// `X-Chatwoot-Timestamp` / `X-Chatwoot-Signature`), so errors name the headers it sent.
+pub fn verify_named(
+    secret: &str,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+    (ts_header, sig_header): (&'static str, &'static str),
+) -> Result<(), SignatureError> {
+    let timestamp = timestamp.ok_or(SignatureError::Missing(ts_header))?;
+    let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Missing(ts_header))?;
+    let hex_sig = signature.and_then(|s| s.trim().strip_prefix("sha256=")).ok_or(SignatureError::Missing(sig_header))?;
+    let given = hex::decode(hex_sig).map_err(|_| SignatureError::Missing(sig_header))?;
     if (now - ts).abs() > MAX_SKEW_SECS {
         return Err(SignatureError::Stale);
     }

@@ -29,3 +29,59 @@ pub async fn draft_report(store: &Store, shop: &str) -> Result<Value, StoreError
     }
     Ok(json!({ "intents": intents, "needs_attention": attention }))
 }
+
+/// Replies at least this similar to the draft (Dice coefficient of character pairs) count as
+/// edited drafts; less similar ones as written from scratch.
+const EDITED_SIMILARITY: f64 = 0.5;
+
+/// What became of a draft, judged from the reply an agent sent outside the console (in a help
+/// desk): the same text apart from spacing and case is accepted, a similar one edited, anything
+/// else rejected.
+pub fn draft_outcome(draft: &str, sent: &str) -> crate::domain::DraftOutcome {
+    use crate::domain::DraftOutcome;
+    let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect::<Vec<char>>();
+    let (draft, sent) = (norm(draft), norm(sent));
+    if draft.is_empty() {
+        return DraftOutcome::Rejected;
+    }
+    if draft == sent {
+        return DraftOutcome::Accepted;
+    }
+    let pairs = |s: &[char]| {
+        let mut v: Vec<(char, char)> = s.windows(2).map(|w| (w[0], w[1])).collect();
+        v.sort_unstable();
+        v
+    };
+    let (a, b) = (pairs(&draft), pairs(&sent));
+    // Multiset intersection of the two sorted pair lists.
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let dice = if a.len() + b.len() == 0 { 0.0 } else { 2.0 * common as f64 / (a.len() + b.len()) as f64 };
+    if dice >= EDITED_SIMILARITY { DraftOutcome::Edited } else { DraftOutcome::Rejected }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::draft_outcome;
+    use crate::domain::DraftOutcome;
+
+    #[test]
+    fn a_reply_is_judged_against_the_draft() {
+        let draft = "亲，非常抱歉让您久等了！麻烦提供一下订单号，我马上为您查询物流。";
+        assert_eq!(draft_outcome(draft, "亲，非常抱歉让您久等了！ 麻烦提供一下订单号，我马上为您查询物流。"), DraftOutcome::Accepted);
+        assert_eq!(draft_outcome(draft, "亲，非常抱歉让您久等了！麻烦提供一下订单号，我这就帮您催一下快递。"), DraftOutcome::Edited);
+        assert_eq!(draft_outcome(draft, "好的，已经为您退款"), DraftOutcome::Rejected);
+        assert_eq!(draft_outcome("Sorry for the wait!", "sorry for the WAIT!"), DraftOutcome::Accepted);
+        assert_eq!(draft_outcome("", "anything"), DraftOutcome::Rejected);
+    }
+}

@@ -7,6 +7,7 @@
 //! What differs — column types — lives in each backend's migrations (`migrations/sqlite`,
 //! `migrations/postgres`), applied at start-up.
 
+pub mod chatwoot;
 mod messages;
 mod migrate;
 pub mod outbox;

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use smartreply::config::{AgentSettings, DeliverySettings, LimitSettings, Secret, Settings, ShopSettings};
+use smartreply::config::{AgentSettings, ChatwootSettings, DeliverySettings, LimitSettings, Secret, Settings, ShopSettings};
 use smartreply::engine::{Engine, ShopSource};
 use smartreply::ingest::signature::sign;
 use std::path::Path;
@@ -17,6 +17,12 @@ pub const RIVAL_SECRET: &str = "rival-secret-for-tests";
 pub const ALICE: &str = "alice-token-demo";
 pub const MALLORY: &str = "mallory-token-rival";
 pub const WIDGET_KEY: &str = "pk_test_demo";
+/// The demo shop's Chatwoot agent bot.
+pub const CHATWOOT_SECRET: &str = "chatwoot-bot-secret-for-tests";
+pub const CHATWOOT_BOT_TOKEN: &str = "chatwoot-bot-token";
+pub const CHATWOOT_ADMIN_TOKEN: &str = "chatwoot-admin-token";
+pub const CHATWOOT_ACCOUNT: u64 = 1;
+pub const CHATWOOT_INBOX: u64 = 2;
 
 /// One engine for the whole test binary: training it is the slow part of start-up.
 static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
@@ -71,11 +77,13 @@ pub struct Options {
     pub customer_per_minute: u32,
     pub max_attempts: u32,
     pub agents_always_online: bool,
+    /// The demo shop is a Chatwoot agent bot talking to this base URL.
+    pub chatwoot_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { callback_url: None, customer_per_minute: 1000, max_attempts: 3, agents_always_online: true }
+        Options { callback_url: None, customer_per_minute: 1000, max_attempts: 3, agents_always_online: true, chatwoot_url: None }
     }
 }
 
@@ -90,6 +98,14 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
         widget_key: Some(WIDGET_KEY.into()),
         widget_origins: vec!["http://shop.example".into()],
         first_response_minutes: None,
+        chatwoot: opts.chatwoot_url.clone().filter(|_| id == "demo").map(|base_url| ChatwootSettings {
+            base_url,
+            account_id: CHATWOOT_ACCOUNT,
+            bot_token: Secret::new(CHATWOOT_BOT_TOKEN),
+            webhook_secret: Secret::new(CHATWOOT_SECRET),
+            inboxes: vec![CHATWOOT_INBOX],
+            admin_token: Some(Secret::new(CHATWOOT_ADMIN_TOKEN)),
+        }),
     };
     Settings {
         listen: "127.0.0.1:0".into(),
@@ -173,6 +189,32 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A Chatwoot agent-bot event for the demo shop, signed like Chatwoot signs it.
+    pub async fn post_chatwoot(&self, body: &str, ts: i64, secret: Option<&str>, delivery: &str) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/shops/demo/chatwoot", self.address))
+            .header("content-type", "application/json")
+            .header("X-Chatwoot-Delivery", delivery);
+        if let Some(secret) = secret {
+            request = request.header("X-Chatwoot-Timestamp", ts.to_string()).header("X-Chatwoot-Signature", sign(secret, ts, body.as_bytes()));
+        }
+        request.body(body.to_string()).send().await.unwrap()
+    }
+
+    /// Sends a correctly signed event and checks Chatwoot gets its 200; the JSON answer.
+    pub async fn chatwoot_event(&self, body: &serde_json::Value, delivery: &str) -> serde_json::Value {
+        let response = self.post_chatwoot(&body.to_string(), now(), Some(CHATWOOT_SECRET), delivery).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    /// The Chatwoot outbox of the demo shop.
+    pub async fn chatwoot_outbox(&self, status: &str) -> Vec<serde_json::Value> {
+        let v: serde_json::Value = self.agent_get(ALICE, &format!("/v1/chatwoot/outbox?shop=demo&status={status}")).await.json().await.unwrap();
+        v["calls"].as_array().unwrap().clone()
+    }
+
     pub async fn agent_get(&self, token: &str, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap()
     }
@@ -251,4 +293,118 @@ impl Receiver {
 /// A port that was free a moment ago (for a receiver that starts later).
 pub async fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port()
+}
+
+/// A call the fake Chatwoot received.
+#[derive(Clone, Debug)]
+pub struct ChatwootCall {
+    pub method: String,
+    pub path: String,
+    pub token: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// A local HTTP server playing Chatwoot's API: records every call, answers `status` (settable,
+/// to play Chatwoot being down), and keeps canned responses for the sync command.
+pub struct FakeChatwoot {
+    pub url: String,
+    pub calls: Arc<Mutex<Vec<ChatwootCall>>>,
+    pub status: Arc<std::sync::atomic::AtomicU16>,
+    pub canned: Arc<Mutex<Vec<serde_json::Value>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FakeChatwoot {
+    pub async fn start() -> FakeChatwoot {
+        use axum::extract::{Request, State};
+        use std::sync::atomic::{AtomicU16, Ordering};
+        type Shared = (Arc<Mutex<Vec<ChatwootCall>>>, Arc<AtomicU16>, Arc<Mutex<Vec<serde_json::Value>>>);
+        let shared: Shared = (Arc::default(), Arc::new(AtomicU16::new(200)), Arc::new(Mutex::new(Vec::new())));
+        async fn handle(State((calls, status, canned)): State<Shared>, request: Request) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let method = request.method().to_string();
+            let path = request.uri().path().to_string();
+            let token = request.headers().get("api_access_token").and_then(|v| v.to_str().ok()).map(String::from);
+            let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
+            let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+            calls.lock().unwrap().push(ChatwootCall { method: method.clone(), path: path.clone(), token, body: body.clone() });
+            let code = axum::http::StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap();
+            if !code.is_success() {
+                return (code, "chatwoot is down").into_response();
+            }
+            // Canned responses, as Chatwoot's CannedResponsesController keeps them.
+            if path.ends_with("/canned_responses") || path.contains("/canned_responses/") {
+                let mut list = canned.lock().unwrap();
+                let fields = &body["canned_response"];
+                match method.as_str() {
+                    "GET" => return axum::Json(serde_json::Value::Array(list.clone())).into_response(),
+                    "POST" => {
+                        let item = serde_json::json!({"id": list.len() as u64 + 1, "account_id": 1, "short_code": fields["short_code"], "content": fields["content"]});
+                        list.push(item.clone());
+                        return axum::Json(item).into_response();
+                    }
+                    "PATCH" => {
+                        let id: u64 = path.rsplit('/').next().unwrap().parse().unwrap();
+                        let item = list.iter_mut().find(|c| c["id"] == id).unwrap();
+                        item["short_code"] = fields["short_code"].clone();
+                        item["content"] = fields["content"].clone();
+                        return axum::Json(item.clone()).into_response();
+                    }
+                    _ => {}
+                }
+            }
+            axum::Json(serde_json::json!({"id": 1})).into_response()
+        }
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        FakeChatwoot { url, calls: shared.0, status: shared.1, canned: shared.2, stop: Some(tx) }
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn calls(&self) -> Vec<ChatwootCall> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until at least `n` calls arrived.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<ChatwootCall> {
+        wait_until(within, || {
+            let calls = self.calls();
+            (calls.len() >= n).then_some(calls)
+        })
+        .await
+        .unwrap_or_else(|| self.calls())
+    }
+
+    pub fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Polls `check` every 25 ms until it gives a value or `within` passes.
+pub async fn wait_until<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }

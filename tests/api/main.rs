@@ -2,7 +2,10 @@
 //! PostgreSQL database when `SMARTREPLY_TEST_POSTGRES_URL` is set (CI runs both).
 
 mod agents;
+mod chatwoot;
+mod chatwoot_payloads;
 mod delivery;
 mod helpers;
 mod inbound;
+mod operations;
 mod widget;

@@ -115,7 +115,7 @@ impl Encoder {
             tokenizer,
             network,
             cache: Mutex::new(Cache::default()),
-            version: format!("e5-small-q4-zh-en-{}", &actual[..8]),
+            version: version_name(&actual),
         })
     }
 
@@ -194,6 +194,17 @@ impl Encoder {
             Arc::from(out)
         })
     }
+}
+
+/// The version an encoder file will report, from its recorded checksum alone (for
+/// `--version`; nothing is loaded or verified).
+pub fn recorded_version(path: &Path) -> std::io::Result<String> {
+    let recorded = std::fs::read_to_string(path.with_extension("bin.sha256"))?;
+    Ok(version_name(recorded.split_whitespace().next().unwrap_or_default()))
+}
+
+fn version_name(sha256_hex: &str) -> String {
+    format!("e5-small-q4-zh-en-{}", sha256_hex.get(..8).unwrap_or(sha256_hex))
 }
 
 /// Cosine similarity of two unit vectors.

@@ -1,0 +1,166 @@
+//! Works stored Chatwoot events off, oldest first and one conversation's events in order.
+//!
+//! A customer message goes through the same inbound use case as webhook and widget messages
+//! ([`crate::http::handle_message`]: routing, idempotency, one transaction for message,
+//! decision, reply and ticket). What the bot then says in Chatwoot is queued in the same
+//! transaction that marks the event done, with ids derived from the message, so an event
+//! worked off twice (a crash in between) queues each call once.
+
+use super::event::{Work, conversation_id, message_id};
+use crate::config::DeliverySettings;
+use crate::http::{AppState, handle_message};
+use crate::ingest::InboundMessage;
+use crate::store::chatwoot::{NewCall, PendingEvent};
+use crate::store::now_ms;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::time::Duration;
+
+/// Runs until `shutdown` completes; an event being worked off finishes first.
+pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
+    let settings = state.settings().delivery.clone();
+    let poll = Duration::from_millis(settings.poll_interval_ms);
+    // Routing takes milliseconds; the lease only matters when a replica dies mid-event.
+    let lease_ms = 60_000;
+    tokio::pin!(shutdown);
+    loop {
+        loop {
+            match state.store().chatwoot_event_claim(now_ms(), lease_ms).await {
+                Ok(Some(event)) => work_off(&state, &settings, event).await,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "chatwoot event read failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = state.chatwoot_wake().events.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+    tracing::info!("chatwoot event worker stopped");
+}
+
+async fn work_off(state: &AppState, settings: &DeliverySettings, event: PendingEvent) {
+    let result = match serde_json::from_str::<Work>(&event.payload) {
+        Ok(work) => calls_for(state, &event.shop, &work).await,
+        Err(e) => Err(format!("stored event is unreadable: {e}")),
+    };
+    let outcome = match result {
+        Ok(calls) => {
+            let queued = !calls.is_empty();
+            let done = state.store().chatwoot_event_done(event.seq, &event.shop, &calls).await;
+            if queued && done.is_ok() {
+                state.chatwoot_wake().calls.notify_one();
+            }
+            metrics::counter!("smartreply_chatwoot_events_processed_total", "outcome" => "done").increment(1);
+            done
+        }
+        Err(error) => {
+            let give_up = event.attempts >= i64::from(settings.max_attempts);
+            let retry_at = now_ms() + crate::deliver::backoff(settings, event.attempts as u32).as_millis() as i64;
+            metrics::counter!("smartreply_chatwoot_events_processed_total", "outcome" => if give_up { "failed" } else { "retry" })
+                .increment(1);
+            tracing::warn!(shop = %event.shop, seq = event.seq, attempts = event.attempts, %error, give_up, "chatwoot event not worked off");
+            state.store().chatwoot_event_failed(event.seq, &error, retry_at, give_up).await
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::error!(seq = event.seq, error = %e, "could not record a chatwoot event's outcome; its lease expires and it is retried");
+    }
+}
+
+/// What one event means for smartreply's records and for Chatwoot.
+async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewCall>, String> {
+    let store = state.store();
+    match work {
+        Work::CustomerMessage { message_id: id, conversation, contact, text } => {
+            let message = InboundMessage {
+                message_id: message_id(*id),
+                conversation_id: conversation_id(*conversation),
+                customer_id: contact.map(|c| format!("chatwoot-contact-{c}")).unwrap_or_else(|| conversation_id(*conversation)),
+                text: text.clone(),
+                channel: Some("chatwoot".into()),
+            };
+            let answer = handle_message(state, shop, message.clone(), Some("chatwoot".into())).await.map_err(|e| e.to_string())?;
+            let answer: Value = serde_json::from_str(&answer).map_err(|e| format!("stored answer is unreadable: {e}"))?;
+            let reply = answer["reply"]["text"].as_str().unwrap_or_default();
+            let call = |action: &'static str, path: String, body: Value| NewCall {
+                id: format!("{shop}:{}:{action}", message.message_id),
+                conversation_id: message.conversation_id.clone(),
+                action,
+                path,
+                body: body.to_string(),
+            };
+            let messages = format!("conversations/{conversation}/messages");
+            match (answer["decision"].as_str(), answer["ticket_id"].as_str()) {
+                (Some("answered"), _) => Ok(vec![call("reply", messages, outgoing(reply, false))]),
+                (Some("escalated"), Some(ticket_id)) => {
+                    // A message joining a ticket that is already with humans gets no second
+                    // acknowledgement or hand-off: the bot stays out of their conversation.
+                    if store.ticket_opening_message(ticket_id).await.map_err(|e| e.to_string())?.as_deref() != Some(&message.message_id) {
+                        return Ok(Vec::new());
+                    }
+                    let ticket = store.ticket(ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket vanished")?;
+                    let note = format!(
+                        "smartreply handed this conversation to you.\nReason: {} · Intent: {} · Priority: {} · Sentiment: {}\n\nSuggested reply (draft):\n{}",
+                        ticket.reason,
+                        ticket.intent,
+                        ticket.priority,
+                        ticket.sentiment,
+                        ticket.draft["text"].as_str().unwrap_or_default()
+                    );
+                    Ok(vec![
+                        call("acknowledgement", messages.clone(), outgoing(reply, false)),
+                        call("note", messages, outgoing(&note, true)),
+                        call("handoff", format!("conversations/{conversation}/toggle_status"), json!({ "status": "open" })),
+                    ])
+                }
+                _ => Err(format!("unexpected answer {answer}")),
+            }
+        }
+        Work::AgentReply { conversation, agent, text } => {
+            let (_, open) = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?;
+            let Some(ticket_id) = open else { return Ok(Vec::new()) };
+            let ticket = store.ticket(&ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket vanished")?;
+            // Only the first human answer can have used the draft; later ones are recorded
+            // without an outcome so they do not skew the draft figures.
+            let outcome = if ticket.first_response_at.is_none() {
+                crate::learn::draft_outcome(ticket.draft["text"].as_str().unwrap_or_default(), text).as_str()
+            } else {
+                "followup"
+            };
+            store.reply(&ticket, agent, text, outcome, false, None).await.map_err(|e| e.to_string())?;
+            metrics::counter!("smartreply_drafts_total", "outcome" => outcome).increment(1);
+            state.events().notify_waiters();
+            Ok(Vec::new())
+        }
+        Work::Resolved { conversation } => {
+            let (_, open) = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?;
+            if let Some(ticket_id) = open {
+                store.resolve(&ticket_id, "chatwoot").await.map_err(|e| e.to_string())?;
+                state.events().notify_waiters();
+            }
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// The call posting an agent's console reply into its Chatwoot conversation (through the bot:
+/// Chatwoot shows the bot as its sender).
+pub fn agent_reply_call(shop: &str, message_id: &str, display_id: u64, text: &str) -> NewCall {
+    NewCall {
+        id: format!("{shop}:{message_id}:agent_reply"),
+        conversation_id: conversation_id(display_id),
+        action: "agent_reply",
+        path: format!("conversations/{display_id}/messages"),
+        body: outgoing(text, false).to_string(),
+    }
+}
+
+/// A message the bot posts: public, or a private note only agents see.
+fn outgoing(content: &str, private: bool) -> Value {
+    json!({ "content": content, "message_type": "outgoing", "private": private, "content_type": "text" })
+}
