@@ -103,21 +103,23 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
         return Err(ApiError::Conflict("the ticket is already resolved".into()));
     }
     let shop = state.shop(&ticket.shop)?;
-    let body_for = |message_id: &str, in_reply_to: Option<&str>, now_ms: i64| {
-        json!({
-            "event": "reply",
-            "shop": ticket.shop,
-            "conversation_id": ticket.conversation_id,
-            "message_id": message_id,
-            "in_reply_to": in_reply_to,
-            "text": body.text,
-            "author": { "type": "agent", "name": agent.name },
-            "sent_at": crate::store::rfc3339(now_ms),
-        })
-        .to_string()
-    };
-    let outbox: Option<&(dyn Fn(&str, Option<&str>, i64) -> String + Sync)> =
-        if shop.settings.callback_url.is_some() { Some(&body_for) } else { None };
+    let outbox: Option<crate::store::OutboxBody> = shop.settings.callback_url.is_some().then(|| {
+        let (shop, conversation_id, text, agent_name) =
+            (ticket.shop.clone(), ticket.conversation_id.clone(), body.text.clone(), agent.name.clone());
+        Box::new(move |message_id: &str, in_reply_to: Option<&str>, now_ms: i64| {
+            json!({
+                "event": "reply",
+                "shop": shop,
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "in_reply_to": in_reply_to,
+                "text": text,
+                "author": { "type": "agent", "name": agent_name },
+                "sent_at": crate::store::rfc3339(now_ms),
+            })
+            .to_string()
+        }) as crate::store::OutboxBody
+    });
     let sent = state.store().reply(&ticket, &agent.name, &body.text, outcome.as_str(), body.resolve, outbox).await?;
     metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
     state.events().notify_waiters();

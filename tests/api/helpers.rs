@@ -20,8 +20,7 @@ pub const WIDGET_KEY: &str = "pk_test_demo";
 
 /// One engine for the whole test binary: training it is the slow part of start-up.
 static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
-    let sources = ["demo", "rival"]
-        .map(|id| ShopSource { id: id.into(), knowledge_base: "knowledge-base/demo".into() });
+    let sources = ["demo", "rival"].map(|id| ShopSource { id: id.into(), knowledge_base: "knowledge-base/demo".into() });
     Arc::new(Engine::load(&sources, Path::new("models")).expect("engine loads"))
 });
 
@@ -48,7 +47,9 @@ impl Database {
             }
             _ => {
                 static NOTICE: std::sync::Once = std::sync::Once::new();
-                NOTICE.call_once(|| eprintln!("NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite only; PostgreSQL runs are skipped"));
+                NOTICE.call_once(|| {
+                    eprintln!("NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite only; PostgreSQL runs are skipped")
+                });
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/test.db", dir.path().display());
                 Database { url, pg_admin: None, _dir: Some(Arc::new(dir)) }
@@ -71,11 +72,13 @@ pub struct Options {
     pub customer_per_minute: u32,
     pub max_attempts: u32,
     pub agents_always_online: bool,
+    /// Last word on the settings (limits of one test).
+    pub tune: fn(&mut Settings),
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { callback_url: None, customer_per_minute: 1000, max_attempts: 3, agents_always_online: true }
+        Options { callback_url: None, customer_per_minute: 1000, max_attempts: 3, agents_always_online: true, tune: |_| {} }
     }
 }
 
@@ -91,7 +94,7 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
         widget_origins: vec!["http://shop.example".into()],
         first_response_minutes: None,
     };
-    Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         database_url: Secret::new(db.url.clone()),
         models_dir: "models".into(),
@@ -100,9 +103,17 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             AgentSettings { name: "alice".into(), token: Secret::new(ALICE), shops: vec!["demo".into()] },
             AgentSettings { name: "mallory".into(), token: Secret::new(MALLORY), shops: vec!["rival".into()] },
         ],
-        delivery: DeliverySettings { timeout_ms: 2_000, max_attempts: opts.max_attempts, backoff_base_ms: 50, backoff_cap_ms: 200, poll_interval_ms: 50 },
+        delivery: DeliverySettings {
+            timeout_ms: 2_000,
+            max_attempts: opts.max_attempts,
+            backoff_base_ms: 50,
+            backoff_cap_ms: 200,
+            poll_interval_ms: 50,
+        },
         limits: LimitSettings { customer_per_minute: opts.customer_per_minute, ..LimitSettings::default() },
-    }
+    };
+    (opts.tune)(&mut settings);
+    settings
 }
 
 pub struct TestApp {

@@ -4,5 +4,8 @@
 mod agents;
 mod delivery;
 mod helpers;
+mod abuse;
 mod inbound;
+mod scale_out;
+mod under_load;
 mod widget;
