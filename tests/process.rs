@@ -180,6 +180,23 @@ async fn environment_overrides_reach_the_running_service_and_its_banner() {
     service.terminate();
 }
 
+#[test]
+fn smartreply_models_dir_chooses_where_models_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-models");
+    let out = Command::new(env!("CARGO_BIN_EXE_smartreply"))
+        .arg("serve")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SMARTREPLY_LISTEN", "127.0.0.1:0")
+        .env("SMARTREPLY_DATABASE_URL", format!("sqlite://{}/m.db", dir.path().display()))
+        .env("SMARTREPLY_MODELS_DIR", &missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "no models, no service");
+    assert!(stderr.contains(&missing.display().to_string()), "the error names the overridden folder: {stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn customer_text_cannot_forge_log_lines_or_leak_phone_numbers() {
     let _ = rustls::crypto::ring::default_provider().install_default();
