@@ -188,6 +188,21 @@ impl TestApp {
         self.client.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap()
     }
 
+    /// Waits (bounded) until `/v1/outbox?shop=demo&status={status}` lists `n` rows: the worker
+    /// records an outcome only after the receiver answered, so a test that saw the request
+    /// arrive must wait for the row too.
+    pub async fn wait_for_outbox(&self, status: &str, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let rows: serde_json::Value = self.agent_get(ALICE, &format!("/v1/outbox?shop=demo&status={status}")).await.json().await.unwrap();
+            let rows = rows["deliveries"].as_array().cloned().unwrap_or_default();
+            if rows.len() >= n || Instant::now() > deadline {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub async fn agent_post(&self, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
         self.client.post(format!("{}{path}", self.address)).bearer_auth(token).json(&body).send().await.unwrap()
     }

@@ -55,8 +55,7 @@ async fn two_replicas_share_one_postgresql_without_doing_anything_twice() {
     }
     let got = receiver.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(got.len(), 2);
-    let deliveries: serde_json::Value = b.agent_get(ALICE, "/v1/outbox?shop=demo&status=delivered").await.json().await.unwrap();
-    let rows = deliveries["deliveries"].as_array().unwrap();
+    let rows = b.wait_for_outbox("delivered", 2).await;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r["attempts"] == 1), "one attempt each: {rows:?}");
 
