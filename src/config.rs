@@ -138,19 +138,76 @@ impl Default for DeliverySettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
-    /// Messages per minute per shop.
+    /// Signed webhook messages per minute per shop.
     pub shop_per_minute: u32,
     /// Messages per minute per customer (webhook) or visitor (widget).
     pub customer_per_minute: u32,
+    /// Widget messages per minute per shop: a budget of its own, so anonymous traffic can
+    /// never use up the shop's signed webhook budget.
+    #[serde(default = "default_widget_per_minute")]
+    pub widget_per_minute: u32,
+    /// New widget visitors per minute per client address.
+    #[serde(default = "default_visitors_per_address_per_minute")]
+    pub visitors_per_address_per_minute: u32,
+    /// New widget visitors per minute per shop.
+    #[serde(default = "default_visitors_per_shop_per_minute")]
+    pub visitors_per_shop_per_minute: u32,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
     /// Longest request, ms.
     pub request_timeout_ms: u64,
+    /// Open connections at most; more are closed at once (file descriptors stay bounded).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, from connecting or from the previous
+    /// response on a kept-alive connection (slow or silent clients are closed), ms.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// A connection on which nothing is read or written for this long is closed, ms.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// SQLite: writes waiting for the single writer before new ones get 503 + Retry-After.
+    #[serde(default = "default_write_queue")]
+    pub write_queue: usize,
+}
+
+fn default_widget_per_minute() -> u32 {
+    3_000
+}
+fn default_visitors_per_address_per_minute() -> u32 {
+    10
+}
+fn default_visitors_per_shop_per_minute() -> u32 {
+    600
+}
+fn default_max_connections() -> usize {
+    4_096
+}
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+fn default_write_queue() -> usize {
+    crate::store::DEFAULT_WRITE_QUEUE
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { shop_per_minute: 6_000, customer_per_minute: 30, max_body_bytes: 64 * 1024, request_timeout_ms: 15_000 }
+        Self {
+            shop_per_minute: 6_000,
+            customer_per_minute: 30,
+            widget_per_minute: default_widget_per_minute(),
+            visitors_per_address_per_minute: default_visitors_per_address_per_minute(),
+            visitors_per_shop_per_minute: default_visitors_per_shop_per_minute(),
+            max_body_bytes: 64 * 1024,
+            request_timeout_ms: 15_000,
+            max_connections: default_max_connections(),
+            header_read_timeout_ms: default_header_read_timeout_ms(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            write_queue: default_write_queue(),
+        }
     }
 }
 
@@ -241,13 +298,11 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(
-            Env::prefixed("SMARTREPLY_")
-                .split("__")
-                // Keys reach the filter before figment lower-cases them (`LISTEN`, `DELIVERY.TIMEOUT_MS`).
-                .filter(|k| {
-                    let k = k.as_str().to_ascii_lowercase();
-                    matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.starts_with("delivery.") || k.starts_with("limits.")
-                }),
+            // The filter sees keys as written (upper case); they are lower-cased only after it.
+            Env::prefixed("SMARTREPLY_").split("__").filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.starts_with("delivery.") || k.starts_with("limits.")
+            }),
         );
         let mut settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         let dev = settings.shops.is_empty();

@@ -26,6 +26,8 @@
 //! - [`http`]: the HTTP API, each resource owning its routes.
 //! - [`deliver`]: the outbox worker that delivers agent replies to shops.
 //! - [`learn`]: what agents do with drafts, fed back into the numbers.
+//! - [`loadgen`]: the load generator (`smartreply loadgen`).
+//! - [`redact`]: what logs may show of customer text and URLs.
 //! - [`console`]: the agent console, chat widget and demo storefront pages.
 //! - [`server`]: start-up and graceful shutdown.
 
@@ -40,7 +42,9 @@ pub mod eval;
 pub mod http;
 pub mod ingest;
 pub mod knowledge;
+pub mod redact;
 pub mod learn;
+pub mod loadgen;
 pub mod retrieve;
 pub mod server;
 pub mod sla;

@@ -47,6 +47,40 @@ enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// Load a running service with signed, unique messages; then GET /healthz the same way.
+    Loadgen {
+        /// Base URL of the service; repeat for several replicas (used in turn).
+        #[arg(long = "url", required = true)]
+        urls: Vec<String>,
+        /// The shop's webhook secret.
+        #[arg(long)]
+        secret: String,
+        /// The shop.
+        #[arg(long, default_value = "demo")]
+        shop: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds per phase (messages, then /healthz).
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Evaluation file whose texts are sent (JSON lines with "text").
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Also print the figures as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+        /// Also measure the in-process router on the same texts with this many threads
+        /// (loads the shop from --config or the embedded defaults).
+        #[arg(long, value_name = "THREADS")]
+        router: Option<usize>,
+        /// Configuration file, for --router.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// No progress line.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Retrain a model from its sources.
     Train {
         #[command(subcommand)]
@@ -175,6 +209,32 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 (None, Some(data)) => smartreply::eval::run(&shop, &data, json, errors).map(|_| ())?,
                 (None, None) => unreachable!("clap requires --data without --cv"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Loadgen { urls, secret, shop, concurrency, duration, data, json, router, config, quiet } => {
+            let (texts, source) = smartreply::loadgen::texts(data.as_deref())?;
+            let opts = smartreply::loadgen::LoadOptions {
+                urls,
+                secret,
+                shop: shop.clone(),
+                concurrency,
+                duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
+                data,
+                progress: !quiet,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = runtime.block_on(smartreply::loadgen::run(&opts, texts.clone()))?;
+            if let Some(threads) = router {
+                let (settings, _) = Settings::load(config.as_deref())?;
+                let source = settings
+                    .shop(&shop)
+                    .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
+                    .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
+                let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
+                let per_second = smartreply::loadgen::router_throughput(&engine.shop(&shop).expect("loaded"), &texts, threads, opts.duration);
+                println!("in-process router: {per_second:.0} messages/s on {threads} thread(s), same texts");
+            }
+            smartreply::loadgen::print(&opts, &source, texts.len(), &report, json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Kb { command: KbCommand::Check { path } } => {

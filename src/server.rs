@@ -25,7 +25,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 
 /// Like [`build_state`] with an engine already loaded (tests share one across apps).
 pub async fn build_state_with_engine(settings: Settings, engine: Arc<Engine>) -> anyhow::Result<AppState> {
-    let store = Store::connect(settings.database_url.expose()).await?;
+    let store = Store::connect_with_queue(settings.database_url.expose(), settings.limits.write_queue).await?;
     AppState::new(settings, engine, store, http::ops_metrics_handle())
 }
 
@@ -53,27 +53,187 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
                 tokio::select! {
                     _ = rx.wait_for(|stop| *stop) => break,
                     _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
-                        let (a, b) = state.limiters();
-                        a.prune();
-                        b.prune();
+                        for limiter in state.limiters() {
+                            limiter.prune();
+                        }
                     }
                 }
             }
         })
     };
     let app = http::router(state.clone());
+    let limits = state.settings().limits.clone();
     let closing = state.clone();
     let shutdown = async move {
         shutdown.await;
         closing.begin_shutdown();
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    accept_loop(listener, app, &limits, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = chatwoot_events.await;
     let _ = chatwoot_calls.await;
     let _ = pruner.await;
     Ok(())
+}
+
+/// Accepts connections until `shutdown`, then lets open ones finish.
+///
+/// Written out instead of `axum::serve` for three protections that one lacks: at most
+/// `max_connections` open connections (more are closed at once, so file descriptors and
+/// memory stay bounded and `/healthz` keeps answering), a header-read timeout (silent and
+/// slow-header clients are closed; hyper applies it to kept-alive connections between requests
+/// too), and an idle timeout on connections that neither read nor write. Every request carries
+/// the peer address as `ConnectInfo<SocketAddr>` (per-address limits).
+async fn accept_loop(listener: TcpListener, app: axum::Router, limits: &crate::config::LimitSettings, shutdown: impl Future<Output = ()>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use std::time::{Duration, Instant};
+    let max = limits.max_connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+    let permits = Arc::new(tokio::sync::Semaphore::new(max));
+    let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms.max(1))).keep_alive(true);
+    let idle = Duration::from_millis(limits.idle_timeout_ms.max(1));
+    let mut last_refusal_log: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics::counter!("smartreply_connections_refused_total").increment(1);
+            if last_refusal_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                tracing::warn!(max_connections = max, "connection limit reached: closing new connections");
+                last_refusal_log = Some(Instant::now());
+            }
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let builder = builder.clone();
+        let mut drain = drain_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let activity = Activity::new();
+            let io = TokioIo::new(Tracked { inner: stream, activity: activity.clone() });
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), request)
+            });
+            let conn = builder.serve_connection(io, service);
+            tokio::pin!(conn);
+            let draining = tokio::select! {
+                _ = conn.as_mut() => false,
+                _ = activity.idle_for(idle) => false,
+                _ = drain.wait_for(|d| *d) => true,
+            };
+            if draining {
+                conn.as_mut().graceful_shutdown();
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = activity.idle_for(idle) => {}
+                }
+            }
+        });
+    }
+    // Stop accepting; let every connection finish its request, then wait for all of them.
+    drop(listener);
+    let _ = drain_tx.send(true);
+    let _ = permits.acquire_many(max as u32).await;
+}
+
+/// When a connection last read or wrote a byte.
+#[derive(Clone)]
+struct Activity {
+    started: std::time::Instant,
+    last_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity { started: std::time::Instant::now(), last_ms: Arc::default() }
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.started.elapsed().as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing was read or written for `idle`.
+    async fn idle_for(&self, idle: std::time::Duration) {
+        loop {
+            let last = std::time::Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
+            let deadline = self.started + last + idle;
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline.into()).await;
+        }
+    }
+}
+
+/// A socket that records its activity.
+struct Tracked {
+    inner: tokio::net::TcpStream,
+    activity: Activity,
+}
+
+impl tokio::io::AsyncRead for Tracked {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        poll
+    }
+}
+
+impl tokio::io::AsyncWrite for Tracked {
+    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(poll, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -135,9 +295,13 @@ fn banner(settings: &Settings, addr: std::net::SocketAddr, dev_defaults: bool) -
         out.push_str(&format!("  shop {:?}: POST http://{addr}/v1/shops/{}/messages\n", shop.id, shop.id));
     }
     if dev_defaults {
+        // What is in force: environment overrides replace the built-in development values.
+        let shop = settings.shop("demo");
+        let secret = shop.map(|s| s.webhook_secret.expose()).unwrap_or(DEV_WEBHOOK_SECRET);
+        let widget_key = shop.and_then(|s| s.widget_key.as_deref()).unwrap_or(crate::config::DEV_WIDGET_KEY);
+        let token = settings.agents.iter().find(|a| a.shops.iter().any(|s| s == "demo")).map(|a| a.token.expose()).unwrap_or(DEV_AGENT_TOKEN);
         out.push_str(&format!(
-            "\n  !! DEVELOPMENT DEFAULTS — not for production !!\n  demo webhook secret: {DEV_WEBHOOK_SECRET}\n  demo agent token:    {DEV_AGENT_TOKEN}\n  demo widget key:     {}\n  Configure real secrets with --config FILE (see README).\n",
-            crate::config::DEV_WIDGET_KEY
+            "\n  !! DEVELOPMENT DEFAULTS — not for production !!\n  demo webhook secret: {secret}\n  demo agent token:    {token}\n  demo widget key:     {widget_key}\n  Configure real secrets with --config FILE (see README).\n"
         ));
     }
     out

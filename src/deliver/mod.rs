@@ -77,7 +77,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, settings: &Delivery
                 .body(d.payload.clone())
                 .send()
                 .await
-                .map_err(|e| format!("request failed: {e}"))
+                .map_err(|e| crate::redact::error_about(url, &format!("request to {} failed: {}", crate::redact::url(url), error_chain(&e.without_url()))))
                 .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(format!("receiver answered {}", r.status())) })
         }
     };
@@ -103,6 +103,18 @@ async fn attempt(state: &AppState, client: &reqwest::Client, settings: &Delivery
     if let Err(e) = outcome {
         tracing::error!(delivery = %d.id, error = %e, "could not record the delivery outcome; the lease will expire and it is retried");
     }
+}
+
+/// An error and its causes ("error sending request: connection refused"), for operators.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,12 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use crate::store::StoreError;
 use std::time::Duration;
+
+/// What a client is told to wait when the store's write queue is full: the queue drains in
+/// milliseconds, so the shortest wait `Retry-After` can express.
+const OVERLOADED_RETRY_AFTER: &str = "1";
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +33,7 @@ pub enum ApiError {
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
     /// 429: slow down.
-    #[error("too many requests; retry after {} s", .0.as_secs())]
+    #[error("too many requests; retry after {} s", retry_after_secs(*.0))]
     RateLimited(Duration),
     /// 503: not ready.
     #[error("{0}")]
@@ -52,7 +57,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Store(StoreError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,6 +73,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Store(StoreError::Overloaded) => "overloaded",
             ApiError::Store(_) | ApiError::Internal(_) => "internal",
         }
     }
@@ -76,7 +82,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let message = if status.is_server_error() {
+        let overloaded = matches!(self, ApiError::Store(StoreError::Overloaded));
+        let message = if overloaded {
+            // Back-pressure, not a fault: counted by the request metrics, not logged per request.
+            self.to_string()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             "internal error; it has been logged".to_string()
         } else {
@@ -85,12 +95,20 @@ impl IntoResponse for ApiError {
         let mut response =
             (status, Json(serde_json::json!({ "error": { "code": self.code(), "message": message } }))).into_response();
         if let ApiError::RateLimited(wait) = &self
-            && let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs(*wait).to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        if overloaded {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(OVERLOADED_RETRY_AFTER));
+        }
         response
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up: a client that waits that long finds a token.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).max(1)
 }
 
 /// Parses a JSON body into the contract's 400 on failure (instead of axum's plain text).

@@ -1,13 +1,12 @@
 //! `POST /v1/shops/{shop}/messages`: a storefront's signed customer message, routed, stored
 //! and answered — an automatic answer or an escalation with an immediate acknowledgement.
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Budget};
 use crate::decide::{Action, ConversationContext, Decision};
 use crate::ingest::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::ingest::{InboundBody, InboundMessage};
 use crate::sla::{self, Promises};
 use crate::store::{InboundRecord, Recorded, TicketPlan};
-use crate::understand::extract::redact;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -83,13 +82,25 @@ pub(super) fn json_response(json: String) -> Response {
     (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
-/// Routes, stores and answers one message; shared by the webhook and the widget channel.
+/// Routes, stores and answers one message signed by the shop (webhook budget).
 /// Returns the JSON answer, identical for a repeated message id.
 pub(crate) async fn handle_message(
     state: &AppState,
     shop: &str,
     message: InboundMessage,
     channel: Option<String>,
+) -> Result<String, ApiError> {
+    handle_message_within(state, shop, message, channel, Budget::Webhook).await
+}
+
+/// Routes, stores and answers one message, drawing on `budget`'s per-shop rate limit; shared
+/// by the webhook and the widget channel.
+pub(super) async fn handle_message_within(
+    state: &AppState,
+    shop: &str,
+    message: InboundMessage,
+    channel: Option<String>,
+    budget: Budget,
 ) -> Result<String, ApiError> {
     let started = Instant::now();
     let store = state.store();
@@ -98,9 +109,8 @@ pub(crate) async fn handle_message(
         metrics::counter!("smartreply_duplicate_messages_total").increment(1);
         return Ok(stored);
     }
-    let (shop_limit, customer_limit) = state.limiters();
-    shop_limit.check(shop).map_err(ApiError::RateLimited)?;
-    customer_limit.check(&format!("{shop}/{}", message.customer_id)).map_err(ApiError::RateLimited)?;
+    state.shop_budget(budget).check(shop).map_err(ApiError::RateLimited)?;
+    state.customer_limiter().check(&format!("{shop}/{}", message.customer_id)).map_err(ApiError::RateLimited)?;
 
     let runtime = state.shop(shop)?;
     let engine = state.engine().shop(shop).ok_or_else(|| ApiError::Unavailable(format!("shop {shop} is not loaded")))?;
@@ -155,7 +165,7 @@ pub(crate) async fn handle_message(
                     reason = record.reason.as_deref().unwrap_or("-"),
                     intent = %decision.intent.name,
                     sentiment = decision.sentiment.label.as_str(),
-                    text = %redact(&message.text),
+                    text = %crate::redact::customer_text(&message.text),
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "message routed"
                 );

@@ -47,10 +47,16 @@ struct Inner {
     engine: Arc<Engine>,
     store: Store,
     shops: HashMap<String, ShopRuntime>,
-    /// Per-shop message rate.
+    /// Per-shop rate of signed webhook messages.
     shop_limiter: RateLimiter,
+    /// Per-shop rate of widget messages: anonymous traffic has a budget of its own.
+    widget_limiter: RateLimiter,
     /// Per-customer (webhook) and per-visitor (widget) message rate.
     customer_limiter: RateLimiter,
+    /// New widget visitors per client address.
+    visitor_address_limiter: RateLimiter,
+    /// New widget visitors per shop.
+    visitor_shop_limiter: RateLimiter,
     /// Woken after every commit that adds events, so streams answer at once.
     events: Notify,
     /// Woken when a reply is queued for delivery.
@@ -73,7 +79,10 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 shop_limiter: RateLimiter::new(settings.limits.shop_per_minute),
+                widget_limiter: RateLimiter::new(settings.limits.widget_per_minute),
                 customer_limiter: RateLimiter::new(settings.limits.customer_per_minute),
+                visitor_address_limiter: RateLimiter::new(settings.limits.visitors_per_address_per_minute),
+                visitor_shop_limiter: RateLimiter::new(settings.limits.visitors_per_shop_per_minute),
                 settings,
                 engine,
                 store,
@@ -137,10 +146,38 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// The per-shop and per-customer limiters.
-    pub fn limiters(&self) -> (&RateLimiter, &RateLimiter) {
-        (&self.inner.shop_limiter, &self.inner.customer_limiter)
+    /// Every rate limiter (pruned together).
+    pub fn limiters(&self) -> [&RateLimiter; 5] {
+        let i = &self.inner;
+        [&i.shop_limiter, &i.widget_limiter, &i.customer_limiter, &i.visitor_address_limiter, &i.visitor_shop_limiter]
     }
+
+    /// The per-shop limiter of a channel's messages.
+    pub(crate) fn shop_budget(&self, budget: Budget) -> &RateLimiter {
+        match budget {
+            Budget::Webhook => &self.inner.shop_limiter,
+            Budget::Widget => &self.inner.widget_limiter,
+        }
+    }
+
+    /// The per-customer (or per-visitor) message limiter.
+    pub(crate) fn customer_limiter(&self) -> &RateLimiter {
+        &self.inner.customer_limiter
+    }
+
+    /// The limiters of visitor creation: per client address, per shop.
+    pub(crate) fn visitor_limiters(&self) -> (&RateLimiter, &RateLimiter) {
+        (&self.inner.visitor_address_limiter, &self.inner.visitor_shop_limiter)
+    }
+}
+
+/// Which per-shop budget a message draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Signed by the shop (webhook, help-desk platforms).
+    Webhook,
+    /// The anonymous public widget.
+    Widget,
 }
 
 /// The whole HTTP application.
@@ -159,6 +196,8 @@ pub fn router(state: AppState) -> Router {
         })
         .unwrap_or_default();
     let timeout = Duration::from_millis(state.settings().limits.request_timeout_ms);
+    let max_body = state.settings().limits.max_body_bytes;
+    let cors_state = state.clone();
     let api = Router::new()
         .merge(messages::routes())
         .merge(tickets::routes())
@@ -170,6 +209,28 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .with_state(state);
     api.merge(crate::console::routes(demo))
+        .layer(axum::middleware::from_fn_with_state(max_body, refuse_declared_oversize))
+        // Outside the other layers so that their refusals carry CORS headers too.
+        .layer(axum::middleware::from_fn_with_state(cors_state, widget::cors_on_every_response))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(CatchPanicLayer::new())
+}
+
+/// A body declared larger than the limit is refused before a byte of it is read: the client
+/// learns at once instead of waiting for a timeout.
+async fn refuse_declared_oversize(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::TooLarge(limit).into_response();
+    }
+    next.run(request).await
 }

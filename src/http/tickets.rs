@@ -103,23 +103,25 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
         return Err(ApiError::Conflict("the ticket is already resolved".into()));
     }
     let shop = state.shop(&ticket.shop)?;
-    let body_for = |message_id: &str, in_reply_to: Option<&str>, now_ms: i64| {
-        json!({
-            "event": "reply",
-            "shop": ticket.shop,
-            "conversation_id": ticket.conversation_id,
-            "message_id": message_id,
-            "in_reply_to": in_reply_to,
-            "text": body.text,
-            "author": { "type": "agent", "name": agent.name },
-            "sent_at": crate::store::rfc3339(now_ms),
-        })
-        .to_string()
-    };
     // A Chatwoot conversation's customer is in Chatwoot, not behind the shop's callback.
     let chatwoot = crate::chatwoot::display_id(&ticket.conversation_id).filter(|_| shop.settings.chatwoot.is_some());
-    let outbox: Option<&(dyn Fn(&str, Option<&str>, i64) -> String + Sync)> =
-        if shop.settings.callback_url.is_some() && chatwoot.is_none() { Some(&body_for) } else { None };
+    let outbox: Option<crate::store::OutboxBody> = (shop.settings.callback_url.is_some() && chatwoot.is_none()).then(|| {
+        let (shop, conversation_id, text, agent_name) =
+            (ticket.shop.clone(), ticket.conversation_id.clone(), body.text.clone(), agent.name.clone());
+        Box::new(move |message_id: &str, in_reply_to: Option<&str>, now_ms: i64| {
+            json!({
+                "event": "reply",
+                "shop": shop,
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "in_reply_to": in_reply_to,
+                "text": text,
+                "author": { "type": "agent", "name": agent_name },
+                "sent_at": crate::store::rfc3339(now_ms),
+            })
+            .to_string()
+        }) as crate::store::OutboxBody
+    });
     let sent = state.store().reply(&ticket, &agent.name, &body.text, outcome.as_str(), body.resolve, outbox).await?;
     let mut delivery = sent.outbox_id.as_ref().map(|id| json!({ "id": id, "status": "pending" }));
     if let Some(display_id) = chatwoot {

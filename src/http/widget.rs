@@ -90,6 +90,18 @@ pub(super) fn with_cors(mut response: Response, cors: Cors) -> Response {
     response
 }
 
+/// Adds CORS headers to every response of a widget path whose `Origin` the shop allows,
+/// errors included (400, 401, 413, 429...), so the widget can read them and tell the shopper.
+pub(super) async fn cors_on_every_response(State(state): State<AppState>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let shop = request.uri().path().strip_prefix("/v1/widget/").and_then(|rest| rest.split('/').next()).map(str::to_string);
+    let cors = shop.and_then(|shop| check_origin(&state, &shop, request.headers()).ok().flatten());
+    let response = next.run(request).await;
+    match cors {
+        Some(origin) if !response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) => with_cors(response, Some(origin)),
+        _ => response,
+    }
+}
+
 async fn preflight(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let cors = check_origin(&state, &shop, &headers)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -114,10 +126,22 @@ async fn widget_config(State(state): State<AppState>, Path(shop): Path<String>, 
     Ok(json(StatusCode::OK, serde_json::json!({ "shop": shop, "name_zh": info.name_zh, "name_en": info.name_en }), cors))
 }
 
-async fn new_visitor(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn new_visitor(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let cors = authorize(&state, &shop, &headers, None)?;
-    let (shop_limit, _) = state.limiters();
-    shop_limit.check(&format!("{shop}/visitors")).map_err(ApiError::RateLimited)?;
+    // The peer address as the server saw it; a proxy in front makes every visitor one address,
+    // which the per-address limit then treats as one client (set it accordingly).
+    let address = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let (per_address, per_shop) = state.visitor_limiters();
+    per_address.check(&format!("{shop}/{address}")).map_err(ApiError::RateLimited)?;
+    per_shop.check(&shop).map_err(ApiError::RateLimited)?;
     let visitor_id = uuid::Uuid::new_v4().simple().to_string();
     let token = visitor_token(state.shop(&shop)?.settings.webhook_secret.expose(), &shop, &visitor_id);
     Ok(json(
@@ -149,7 +173,7 @@ async fn send(State(state): State<AppState>, Path(shop): Path<String>, headers: 
         metadata: None,
     };
     let message: InboundMessage = body.parse().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let answer = super::messages::handle_message(&state, &shop, message, Some("widget".into())).await?;
+    let answer = super::messages::handle_message_within(&state, &shop, message, Some("widget".into()), super::Budget::Widget).await?;
     Ok(with_cors(super::messages::json_response(answer), cors))
 }
 

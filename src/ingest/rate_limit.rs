@@ -29,7 +29,8 @@ impl RateLimiter {
             Ok(())
         } else {
             *entry = (tokens, now);
-            Err(Duration::from_secs_f64(((1.0 - tokens) / rate).max(1.0)))
+            // The real time until the bucket holds a whole token again (the caller rounds up).
+            Err(Duration::from_secs_f64((1.0 - tokens) / rate))
         }
     }
 
@@ -54,5 +55,16 @@ mod tests {
         let wait = limiter.check("c1").unwrap_err();
         assert!(wait >= Duration::from_secs(1));
         assert!(limiter.check("c2").is_ok(), "keys are independent");
+    }
+
+    #[test]
+    fn the_wait_is_the_time_the_bucket_needs_to_refill_one_token() {
+        // 30 a minute: one token every 2 s, so an empty bucket needs (almost) 2 s, not 1.
+        let limiter = RateLimiter::new(30);
+        for _ in 0..30 {
+            assert!(limiter.check("c").is_ok());
+        }
+        let wait = limiter.check("c").unwrap_err();
+        assert!(wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2), "{wait:?}");
     }
 }

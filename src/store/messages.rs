@@ -1,10 +1,10 @@
 //! Messages, decisions and the inbound transaction: a customer message, the router's decision,
 //! the bot's reply and the ticket are committed together, or not at all.
 
-use super::{opt_text, now_ms, Store, StoreError};
+use super::{opt_text, now_ms, Store, StoreError, Tx};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 /// A message as the APIs show it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -160,7 +160,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 pub(crate) async fn insert_event(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     shop: &str,
     kind: &str,
     conversation_id: &str,
@@ -175,7 +175,7 @@ pub(crate) async fn insert_event(
         .bind(ticket_id)
         .bind(payload)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
@@ -183,7 +183,7 @@ pub(crate) async fn insert_event(
 /// Inserts a message and its `message` event; returns its sequence number.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_message(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut AnyConnection,
     shop: &str,
     message_id: &str,
     conversation_id: &str,
@@ -208,7 +208,7 @@ pub(crate) async fn insert_message(
     .bind(text)
     .bind(ticket_id)
     .bind(now)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some(seq) = seq {
         let payload = serde_json::to_string(&MessageRow {
@@ -231,15 +231,7 @@ pub(crate) async fn insert_message(
 impl Store {
     /// The stored answer of an inbound message, if it was already processed.
     pub async fn find_response(&self, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT response FROM messages WHERE shop = $1 AND message_id = $2 AND role = 'customer'")
-            .bind(shop)
-            .bind(message_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(r) => opt_text(&r, "response")?,
-            None => None,
-        })
+        find_response(&mut *self.pool().acquire().await?, shop, message_id).await
     }
 
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
@@ -266,110 +258,8 @@ impl Store {
     /// Commits an inbound message, its decision, the bot's reply and the ticket in one
     /// transaction.
     pub async fn record_inbound(&self, rec: &InboundRecord) -> Result<Recorded, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
-        let Some(seq) = insert_message(
-            &mut tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now,
-        )
-        .await?
-        else {
-            tx.rollback().await?;
-            let stored = self.find_response(&rec.shop, &rec.message_id).await?;
-            return Ok(Recorded::Duplicate(stored.unwrap_or_default()));
-        };
-        sqlx::query("UPDATE messages SET customer_id = $1, channel = $2, response = $3 WHERE seq = $4")
-            .bind(&rec.customer_id)
-            .bind(rec.channel.as_deref())
-            .bind(&rec.response)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(seq)
-        .bind(&rec.shop)
-        .bind(rec.decision)
-        .bind(rec.reason.as_deref())
-        .bind(&rec.intent)
-        .bind(rec.intent_confidence)
-        .bind(&rec.sentiment)
-        .bind(rec.sentiment_score)
-        .bind(rec.faq_id.as_deref())
-        .bind(&rec.models)
-        .bind(&rec.detail)
-        .bind(rec.latency_us)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-
-        let preview: String = rec.text.chars().take(120).collect();
-        match &rec.ticket {
-            Some(TicketPlan::New {
-                id, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, due_at,
-            }) => {
-                let inserted = sqlx::query(
-                    "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
-                     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
-                )
-                .bind(id)
-                .bind(&rec.shop)
-                .bind(&rec.conversation_id)
-                .bind(&rec.customer_id)
-                .bind(priority)
-                .bind(*priority_rank)
-                .bind(reason)
-                .bind(intent)
-                .bind(*intent_confidence)
-                .bind(sentiment)
-                .bind(*sentiment_score)
-                .bind(lang)
-                .bind(faq_id.as_deref())
-                .bind(draft)
-                .bind(extracted)
-                .bind(&preview)
-                .bind(now)
-                .bind(*due_at)
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(_) => {}
-                    Err(e) if is_unique_violation(&e) => {
-                        tx.rollback().await?;
-                        return Ok(Recorded::TicketRace);
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Some(TicketPlan::Join { id }) => {
-                sqlx::query("UPDATE tickets SET last_message = $1, updated_at = $2 WHERE id = $3")
-                    .bind(&preview)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {}
-        }
-        let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
-        insert_message(&mut tx, &rec.shop, &bot_id, &rec.conversation_id, "bot", Some(rec.reply_kind), None, &rec.reply_text, ticket_id, now)
-            .await?;
-        if rec.faq_id.is_some() {
-            sqlx::query("UPDATE messages SET faq_id = $1, in_reply_to = $2 WHERE shop = $3 AND message_id = $4")
-                .bind(rec.faq_id.as_deref())
-                .bind(&rec.message_id)
-                .bind(&rec.shop)
-                .bind(&bot_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(id) = ticket_id {
-            super::messages::insert_event(&mut tx, &rec.shop, "ticket", &rec.conversation_id, Some(id), "{}", now).await?;
-        }
-        tx.commit().await?;
-        Ok(Recorded::Stored)
+        let rec = rec.clone();
+        self.write(move |tx| Box::pin(async move { record_inbound(tx, &rec).await })).await
     }
 
     /// Every message of a conversation, oldest first.
@@ -417,3 +307,119 @@ impl Store {
     }
 }
 
+
+/// The inbound transaction's statements, on the writer's connection (or a pool transaction).
+async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<Tx<Recorded>, StoreError> {
+    let now = now_ms();
+    let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
+    let Some(seq) = insert_message(
+        tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now,
+    )
+    .await?
+    else {
+        // Read on this connection: the first copy may be in the same uncommitted batch.
+        let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
+        return Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())));
+    };
+    sqlx::query("UPDATE messages SET customer_id = $1, channel = $2, response = $3 WHERE seq = $4")
+        .bind(&rec.customer_id)
+        .bind(rec.channel.as_deref())
+        .bind(&rec.response)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(seq)
+    .bind(&rec.shop)
+    .bind(rec.decision)
+    .bind(rec.reason.as_deref())
+    .bind(&rec.intent)
+    .bind(rec.intent_confidence)
+    .bind(&rec.sentiment)
+    .bind(rec.sentiment_score)
+    .bind(rec.faq_id.as_deref())
+    .bind(&rec.models)
+    .bind(&rec.detail)
+    .bind(rec.latency_us)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+
+    let preview: String = rec.text.chars().take(120).collect();
+    match &rec.ticket {
+        Some(TicketPlan::New {
+            id, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, due_at,
+        }) => {
+            let inserted = sqlx::query(
+                "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
+                 VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
+            )
+            .bind(id)
+            .bind(&rec.shop)
+            .bind(&rec.conversation_id)
+            .bind(&rec.customer_id)
+            .bind(priority)
+            .bind(*priority_rank)
+            .bind(reason)
+            .bind(intent)
+            .bind(*intent_confidence)
+            .bind(sentiment)
+            .bind(*sentiment_score)
+            .bind(lang)
+            .bind(faq_id.as_deref())
+            .bind(draft)
+            .bind(extracted)
+            .bind(&preview)
+            .bind(now)
+            .bind(*due_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(Tx::Rollback(Recorded::TicketRace)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(TicketPlan::Join { id }) => {
+            sqlx::query("UPDATE tickets SET last_message = $1, updated_at = $2 WHERE id = $3")
+                .bind(&preview)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        None => {}
+    }
+    let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
+    insert_message(tx, &rec.shop, &bot_id, &rec.conversation_id, "bot", Some(rec.reply_kind), None, &rec.reply_text, ticket_id, now)
+        .await?;
+    if rec.faq_id.is_some() {
+        sqlx::query("UPDATE messages SET faq_id = $1, in_reply_to = $2 WHERE shop = $3 AND message_id = $4")
+            .bind(rec.faq_id.as_deref())
+            .bind(&rec.message_id)
+            .bind(&rec.shop)
+            .bind(&bot_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(id) = ticket_id {
+        insert_event(tx, &rec.shop, "ticket", &rec.conversation_id, Some(id), "{}", now).await?;
+    }
+    Ok(Tx::Commit(Recorded::Stored))
+}
+
+
+async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT response FROM messages WHERE shop = $1 AND message_id = $2 AND role = 'customer'")
+        .bind(shop)
+        .bind(message_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        Some(r) => opt_text(&r, "response")?,
+        None => None,
+    })
+}

@@ -2,7 +2,7 @@
 //! transaction and recorded in `schema_migrations`. On PostgreSQL an advisory lock keeps
 //! replicas that start together from applying the same migration twice.
 
-use super::{Backend, Store, StoreError};
+use super::{Backend, StoreError};
 
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
@@ -16,17 +16,16 @@ const POSTGRES: &[(i64, &str)] = &[
 /// Arbitrary constant naming smartreply's migration lock.
 const LOCK_KEY: i64 = 0x5eed_5e11;
 
-pub(super) async fn run(store: &Store) -> Result<(), StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let migrations = match store.backend() {
+pub(super) async fn run(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), StoreError> {
+    let migrations = match backend {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => {
             sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
             POSTGRES
         }
     };
-    let result = apply(&mut conn, migrations).await;
-    if store.backend() == Backend::Postgres {
+    let result = apply(conn, migrations).await;
+    if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await?;
     }
     result

@@ -6,18 +6,25 @@
 //! and flags, JSON as text), so there is one copy of each query rather than one per backend.
 //! What differs — column types — lives in each backend's migrations (`migrations/sqlite`,
 //! `migrations/postgres`), applied at start-up.
+//!
+//! Writes go through [`Store::write`]: on SQLite a single writer task commits waiting writes
+//! in groups (`writer.rs`), so no write ever meets "database is locked"; on PostgreSQL each
+//! write is a transaction on the pool.
 
 pub mod chatwoot;
 mod messages;
 mod migrate;
 pub mod outbox;
 mod tickets;
+mod writer;
 
 pub use messages::{rfc3339, InboundRecord, MessageRow, Recorded, TicketPlan};
-pub use tickets::{AgentReply, DraftCounts, Stats, TicketRow, TimeBucket};
+pub use tickets::{AgentReply, DraftCounts, OutboxBody, Stats, TicketRow, TimeBucket};
+pub use writer::Tx;
 
+use futures_util::future::BoxFuture;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -42,13 +49,27 @@ pub enum StoreError {
     /// Stored JSON could not be read back.
     #[error("stored data: {0}")]
     Corrupt(String),
+    /// The writer's queue is full: the caller should retry shortly (HTTP 503).
+    #[error("the store is busy; retry shortly")]
+    Overloaded,
+    /// The write's batch could not be committed; nothing of it was stored.
+    #[error("write not committed: {0}")]
+    NotCommitted(String),
 }
+
+/// Waiting writes the SQLite writer accepts before refusing with [`StoreError::Overloaded`].
+pub const DEFAULT_WRITE_QUEUE: usize = 4096;
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
 
 /// The store: a cheap-to-clone pool handle.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (both backends) and writes (PostgreSQL).
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the one task that writes.
+    writer: Option<writer::Writer>,
 }
 
 /// Current time in Unix milliseconds.
@@ -60,6 +81,11 @@ impl Store {
     /// Connects and applies pending migrations. For SQLite the file's folder is created and
     /// the database runs in WAL mode with full fsync, so a committed answer survives a crash.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with_queue(url, DEFAULT_WRITE_QUEUE).await
+    }
+
+    /// [`Store::connect`] with the SQLite writer's queue bounded at `write_queue` jobs.
+    pub async fn connect_with_queue(url: &str, write_queue: usize) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -79,8 +105,7 @@ impl Store {
             options.after_connect(|conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
-                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
-                        .await?;
+                    conn.execute(SQLITE_PRAGMAS).await?;
                     Ok(())
                 })
             })
@@ -88,9 +113,42 @@ impl Store {
             options
         };
         let pool = options.connect(&url).await?;
-        let store = Store { pool, backend };
-        migrate::run(&store).await?;
-        Ok(store)
+        let writer = match backend {
+            Backend::Sqlite => {
+                let mut conn = AnyConnection::connect(&url).await?;
+                sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut conn).await?;
+                migrate::run(&mut conn, backend).await?;
+                Some(writer::Writer::start(conn, write_queue))
+            }
+            Backend::Postgres => {
+                migrate::run(&mut *pool.acquire().await?, backend).await?;
+                None
+            }
+        };
+        Ok(Store { pool, backend, writer })
+    }
+
+    /// Runs `f` in a transaction and returns its value once it is committed: on SQLite
+    /// through the single writer (grouped with other writes), on PostgreSQL on the pool.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<Tx<R>, StoreError>> + Send + 'static,
+    {
+        if let Some(writer) = &self.writer {
+            return writer.submit(f).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        match f(&mut tx).await? {
+            Tx::Commit(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Tx::Rollback(value) => {
+                tx.rollback().await?;
+                Ok(value)
+            }
+        }
     }
 
     /// The backend in use.

@@ -3,7 +3,7 @@
 //! time; a worker that dies only delays delivery until the lease expires (at-least-once).
 
 use super::tickets::TicketRow;
-use super::{opt_text, Store, StoreError};
+use super::{opt_text, Store, StoreError, Tx};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -40,7 +40,7 @@ pub struct DeliveryRow {
 }
 
 pub(super) async fn enqueue(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     id: &str,
     ticket: &TicketRow,
     message_id: &str,
@@ -58,7 +58,7 @@ pub(super) async fn enqueue(
     .bind(message_id)
     .bind(payload)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -68,42 +68,59 @@ impl Store {
     pub async fn claim_delivery(&self, now: i64, lease_ms: i64) -> Result<Option<Delivery>, StoreError> {
         // The lease condition is repeated outside the subquery so that PostgreSQL re-checks it
         // on the row it locks: of two replicas racing for one row, only one updates it.
-        let row = sqlx::query(
-            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id = (\
-                SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
-                ORDER BY next_attempt_at LIMIT 1) \
-             AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2) RETURNING id, shop, payload, attempts",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match row {
-            Some(r) => Some(Delivery { id: r.try_get("id")?, shop: r.try_get("shop")?, payload: r.try_get("payload")?, attempts: r.try_get("attempts")? }),
-            None => None,
+        self.write(move |tx| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id = (\
+                        SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+                        ORDER BY next_attempt_at LIMIT 1) \
+                     AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2) RETURNING id, shop, payload, attempts",
+                )
+                .bind(now + lease_ms)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                Ok(Tx::Commit(match row {
+                    Some(r) => Some(Delivery { id: r.try_get("id")?, shop: r.try_get("shop")?, payload: r.try_get("payload")?, attempts: r.try_get("attempts")? }),
+                    None => None,
+                }))
+            })
         })
+        .await
     }
 
     /// The receiver took it.
     pub async fn delivered(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'delivered', delivered_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let id = id.to_string();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE outbox SET status = 'delivered', delivered_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(Tx::Commit(()))
+            })
+        })
+        .await
     }
 
     /// Try again at `next_attempt_at`, or give up (`failed`) when `give_up`.
     pub async fn delivery_failed(&self, id: &str, error: &str, next_attempt_at: i64, give_up: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = $1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4")
-            .bind(if give_up { "failed" } else { "pending" })
-            .bind(error)
-            .bind(next_attempt_at)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let (id, error) = (id.to_string(), error.to_string());
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query("UPDATE outbox SET status = $1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4")
+                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(&error)
+                    .bind(next_attempt_at)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(Tx::Commit(()))
+            })
+        })
+        .await
     }
 
     /// Deliveries of a shop, newest first.

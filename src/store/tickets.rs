@@ -2,10 +2,14 @@
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
 use super::messages::{insert_event, insert_message, MessageRow};
-use super::{now_ms, opt_text, Store, StoreError};
+use super::{now_ms, opt_text, Store, StoreError, Tx};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
+
+/// Builds an outbox row's JSON body from the reply's message id, the customer message it
+/// answers and the send time (Unix ms).
+pub type OutboxBody = Box<dyn FnOnce(&str, Option<&str>, i64) -> String + Send>;
 
 /// A ticket as the APIs show it.
 #[derive(Debug, Clone, Serialize)]
@@ -228,16 +232,20 @@ impl Store {
 
     /// Applies a status change (`sql` binds agent, now, id and returns shop and conversation),
     /// recording the action and a `ticket` event in the same transaction.
-    async fn transition(&self, id: &str, agent: &str, action: &str, sql: &'static str) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let row: Option<(String, String)> =
-            sqlx::query_as(sql).bind(agent).bind(now).bind(id).fetch_optional(&mut *tx).await?;
-        let Some((shop, conversation)) = row else { return Ok(false) };
-        record_action(&mut tx, id, &shop, agent, action, None, now).await?;
-        insert_event(&mut tx, &shop, "ticket", &conversation, Some(id), "{}", now).await?;
-        tx.commit().await?;
-        Ok(true)
+    async fn transition(&self, id: &str, agent: &str, action: &'static str, sql: &'static str) -> Result<bool, StoreError> {
+        let (id, agent) = (id.to_string(), agent.to_string());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let now = now_ms();
+                let row: Option<(String, String)> =
+                    sqlx::query_as(sql).bind(&agent).bind(now).bind(&id).fetch_optional(&mut *tx).await?;
+                let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
+                record_action(tx, &id, &shop, &agent, action, None, now).await?;
+                insert_event(tx, &shop, "ticket", &conversation, Some(&id), "{}", now).await?;
+                Ok(Tx::Commit(true))
+            })
+        })
+        .await
     }
 
     /// Records an agent reply: the message, the draft outcome, the first-response time and
@@ -250,65 +258,11 @@ impl Store {
         text: &str,
         draft_outcome: &str,
         resolve: bool,
-        outbox: Option<&(dyn Fn(&str, Option<&str>, i64) -> String + Sync)>,
+        outbox: Option<OutboxBody>,
     ) -> Result<AgentReply, StoreError> {
-        let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let in_reply_to: Option<String> = sqlx::query_scalar(
-            "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(&ticket.shop)
-        .bind(&ticket.conversation_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let message_id = format!("agent-{}", uuid::Uuid::now_v7());
-        let seq = insert_message(
-            &mut tx, &ticket.shop, &message_id, &ticket.conversation_id, "agent", Some("reply"), Some(agent), text, Some(&ticket.id), now,
-        )
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;
-        sqlx::query("UPDATE messages SET in_reply_to = $1 WHERE seq = $2").bind(in_reply_to.as_deref()).bind(seq).execute(&mut *tx).await?;
-        sqlx::query(
-            "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
-             first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
-             status = CASE WHEN $2 = 1 THEN 'resolved' WHEN status = 'open' THEN 'claimed' ELSE status END, \
-             claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
-        )
-        .bind(now)
-        .bind(i64::from(resolve))
-        .bind(agent)
-        .bind(&ticket.id)
-        .execute(&mut *tx)
-        .await?;
-        record_action(&mut tx, &ticket.id, &ticket.shop, agent, "reply", Some(draft_outcome), now).await?;
-        let outbox_id = match outbox {
-            Some(body) => {
-                let id = uuid::Uuid::now_v7().to_string();
-                let payload = body(&message_id, in_reply_to.as_deref(), now);
-                super::outbox::enqueue(&mut tx, &id, ticket, &message_id, &payload, now).await?;
-                Some(id)
-            }
-            None => None,
-        };
-        insert_event(&mut tx, &ticket.shop, "ticket", &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
-        tx.commit().await?;
-        Ok(AgentReply {
-            message: MessageRow {
-                id: message_id,
-                conversation_id: ticket.conversation_id.clone(),
-                role: "agent".into(),
-                text: text.into(),
-                kind: Some("reply".into()),
-                author: Some(agent.into()),
-                ticket_id: Some(ticket.id.clone()),
-                created_at: super::messages::rfc3339(now),
-                seq,
-            },
-            in_reply_to,
-            outbox_id,
-        })
+        let (ticket, agent, text, draft_outcome) = (ticket.clone(), agent.to_string(), text.to_string(), draft_outcome.to_string());
+        self.write(move |tx| Box::pin(async move { reply(tx, &ticket, &agent, &text, &draft_outcome, resolve, outbox).await })).await
     }
-
     /// Counters for `/v1/stats`.
     pub async fn stats(&self, shop: &str) -> Result<Stats, StoreError> {
         let pool = self.pool();
@@ -445,8 +399,74 @@ impl Store {
     }
 }
 
+
+/// An agent reply's statements (see [`Store::reply`]).
+async fn reply(
+    tx: &mut AnyConnection,
+    ticket: &TicketRow,
+    agent: &str,
+    text: &str,
+    draft_outcome: &str,
+    resolve: bool,
+    outbox: Option<OutboxBody>,
+) -> Result<Tx<AgentReply>, StoreError> {
+    let now = now_ms();
+    let in_reply_to: Option<String> = sqlx::query_scalar(
+        "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&ticket.shop)
+    .bind(&ticket.conversation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let message_id = format!("agent-{}", uuid::Uuid::now_v7());
+    let seq = insert_message(
+        tx, &ticket.shop, &message_id, &ticket.conversation_id, "agent", Some("reply"), Some(agent), text, Some(&ticket.id), now,
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;
+    sqlx::query("UPDATE messages SET in_reply_to = $1 WHERE seq = $2").bind(in_reply_to.as_deref()).bind(seq).execute(&mut *tx).await?;
+    sqlx::query(
+        "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
+         first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
+         status = CASE WHEN $2 = 1 THEN 'resolved' WHEN status = 'open' THEN 'claimed' ELSE status END, \
+         claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
+    )
+    .bind(now)
+    .bind(i64::from(resolve))
+    .bind(agent)
+    .bind(&ticket.id)
+    .execute(&mut *tx)
+    .await?;
+    record_action(tx, &ticket.id, &ticket.shop, agent, "reply", Some(draft_outcome), now).await?;
+    let outbox_id = match outbox {
+        Some(body) => {
+            let id = uuid::Uuid::now_v7().to_string();
+            let payload = body(&message_id, in_reply_to.as_deref(), now);
+            super::outbox::enqueue(tx, &id, ticket, &message_id, &payload, now).await?;
+            Some(id)
+        }
+        None => None,
+    };
+    insert_event(tx, &ticket.shop, "ticket", &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
+    Ok(Tx::Commit(AgentReply {
+        message: MessageRow {
+            id: message_id,
+            conversation_id: ticket.conversation_id.clone(),
+            role: "agent".into(),
+            text: text.into(),
+            kind: Some("reply".into()),
+            author: Some(agent.into()),
+            ticket_id: Some(ticket.id.clone()),
+            created_at: super::messages::rfc3339(now),
+            seq,
+        },
+        in_reply_to,
+        outbox_id,
+    }))
+}
+
 async fn record_action(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     ticket_id: &str,
     shop: &str,
     agent: &str,
@@ -461,7 +481,7 @@ async fn record_action(
         .bind(action)
         .bind(draft_outcome)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

@@ -34,8 +34,7 @@ async fn an_agent_reply_reaches_the_callback_signed_with_the_shop_secret() {
     assert_eq!(body["author"], json!({"type": "agent", "name": "alice"}));
     assert!(body["message_id"].as_str().unwrap().starts_with("agent-"));
     assert!(body["sent_at"].as_str().is_some());
-    let deliveries: serde_json::Value = app.agent_get(ALICE, "/v1/outbox?shop=demo&status=delivered").await.json().await.unwrap();
-    assert_eq!(deliveries["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(app.wait_for_outbox("delivered", 1).await.len(), 1);
     app.finish().await;
     receiver.stop();
 }

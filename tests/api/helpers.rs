@@ -26,8 +26,7 @@ pub const CHATWOOT_INBOX: u64 = 2;
 
 /// One engine for the whole test binary: training it is the slow part of start-up.
 static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
-    let sources = ["demo", "rival"]
-        .map(|id| ShopSource { id: id.into(), knowledge_base: "knowledge-base/demo".into() });
+    let sources = ["demo", "rival"].map(|id| ShopSource { id: id.into(), knowledge_base: "knowledge-base/demo".into() });
     Arc::new(Engine::load(&sources, Path::new("models")).expect("engine loads"))
 });
 
@@ -54,7 +53,9 @@ impl Database {
             }
             _ => {
                 static NOTICE: std::sync::Once = std::sync::Once::new();
-                NOTICE.call_once(|| eprintln!("NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite only; PostgreSQL runs are skipped"));
+                NOTICE.call_once(|| {
+                    eprintln!("NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite only; PostgreSQL runs are skipped")
+                });
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/test.db", dir.path().display());
                 Database { url, pg_admin: None, _dir: Some(Arc::new(dir)) }
@@ -79,11 +80,20 @@ pub struct Options {
     pub agents_always_online: bool,
     /// The demo shop is a Chatwoot agent bot talking to this base URL.
     pub chatwoot_url: Option<String>,
+    /// Last word on the settings (limits of one test).
+    pub tune: fn(&mut Settings),
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { callback_url: None, customer_per_minute: 1000, max_attempts: 3, agents_always_online: true, chatwoot_url: None }
+        Options {
+            callback_url: None,
+            customer_per_minute: 1000,
+            max_attempts: 3,
+            agents_always_online: true,
+            chatwoot_url: None,
+            tune: |_| {},
+        }
     }
 }
 
@@ -107,7 +117,7 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             admin_token: Some(Secret::new(CHATWOOT_ADMIN_TOKEN)),
         }),
     };
-    Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         database_url: Secret::new(db.url.clone()),
         models_dir: "models".into(),
@@ -116,9 +126,17 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             AgentSettings { name: "alice".into(), token: Secret::new(ALICE), shops: vec!["demo".into()] },
             AgentSettings { name: "mallory".into(), token: Secret::new(MALLORY), shops: vec!["rival".into()] },
         ],
-        delivery: DeliverySettings { timeout_ms: 2_000, max_attempts: opts.max_attempts, backoff_base_ms: 50, backoff_cap_ms: 200, poll_interval_ms: 50 },
+        delivery: DeliverySettings {
+            timeout_ms: 2_000,
+            max_attempts: opts.max_attempts,
+            backoff_base_ms: 50,
+            backoff_cap_ms: 200,
+            poll_interval_ms: 50,
+        },
         limits: LimitSettings { customer_per_minute: opts.customer_per_minute, ..LimitSettings::default() },
-    }
+    };
+    (opts.tune)(&mut settings);
+    settings
 }
 
 pub struct TestApp {
@@ -217,6 +235,21 @@ impl TestApp {
 
     pub async fn agent_get(&self, token: &str, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap()
+    }
+
+    /// Waits (bounded) until `/v1/outbox?shop=demo&status={status}` lists `n` rows: the worker
+    /// records an outcome only after the receiver answered, so a test that saw the request
+    /// arrive must wait for the row too.
+    pub async fn wait_for_outbox(&self, status: &str, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let rows: serde_json::Value = self.agent_get(ALICE, &format!("/v1/outbox?shop=demo&status={status}")).await.json().await.unwrap();
+            let rows = rows["deliveries"].as_array().cloned().unwrap_or_default();
+            if rows.len() >= n || Instant::now() > deadline {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     pub async fn agent_post(&self, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {

@@ -44,6 +44,7 @@ async fn version_names_the_sentiment_and_intent_models() {
     assert!(text.starts_with(&format!("smartreply {}", env!("CARGO_PKG_VERSION"))), "{text}");
     let sentiment: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("models/sentiment-v1.json").unwrap()).unwrap();
     assert!(text.contains(&format!("sentiment model: {}", sentiment["version"].as_str().unwrap())), "{text}");
+    assert!(text.contains("sentence encoder: e5-small-q4-zh-en-"), "{text}");
     assert!(text.contains("intent model, shop demo: logreg+e5-kb"), "{text}");
 }
 

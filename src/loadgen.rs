@@ -1,0 +1,282 @@
+//! `smartreply loadgen`: load against any running service. Concurrent clients send signed,
+//! unique customer messages whose texts come from an evaluation file, for a fixed time; then
+//! `GET /healthz` is measured the same way (same clients, concurrency and time) in the same
+//! run, so the ratio between the two survives a noisy machine. Several `--url`s are used in
+//! turn (replicas behind nothing but the load generator).
+
+use crate::ingest::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Base URLs of the service (one or more replicas), e.g. `http://127.0.0.1:8080`.
+    pub urls: Vec<String>,
+    /// The shop's webhook secret.
+    pub secret: String,
+    /// The shop id.
+    pub shop: String,
+    /// Concurrent clients (one connection each).
+    pub concurrency: usize,
+    /// Length of each phase.
+    pub duration: Duration,
+    /// Evaluation file (JSON lines with a `text` field).
+    pub data: Option<PathBuf>,
+    /// Print the progress line.
+    pub progress: bool,
+}
+
+/// The figures of one phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Phase {
+    /// Requests completed (any status).
+    pub requests: usize,
+    /// Successful requests per second.
+    pub per_second: f64,
+    /// Latency percentiles of all completed requests, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Failures by HTTP status (or `timeout`, `connect`, `io`).
+    pub errors: BTreeMap<String, usize>,
+}
+
+/// Messages and `/healthz` of one run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// `POST /v1/shops/{shop}/messages`.
+    pub messages: Phase,
+    /// `GET /healthz`.
+    pub healthz: Phase,
+}
+
+/// The texts of an evaluation file; without one, the shared development set or our held-out
+/// set when present.
+pub fn texts(data: Option<&Path>) -> anyhow::Result<(Vec<String>, PathBuf)> {
+    let candidates: Vec<PathBuf> = match data {
+        Some(p) => vec![p.to_path_buf()],
+        None => vec!["../shared/eval/dev.jsonl".into(), "tests/data/holdout.jsonl".into()],
+    };
+    for path in candidates {
+        let Ok(content) = std::fs::read_to_string(&path) else {
+            if data.is_some() {
+                anyhow::bail!("cannot read {}", path.display());
+            }
+            continue;
+        };
+        let texts: Vec<String> = content
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["text"].as_str().map(String::from))
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        anyhow::ensure!(!texts.is_empty(), "{} has no lines with a \"text\"", path.display());
+        return Ok((texts, path));
+    }
+    anyhow::bail!("no evaluation file found: pass --data FILE (JSON lines with a \"text\" field)")
+}
+
+enum Outcome {
+    Ok,
+    Failed(String),
+}
+
+async fn phase<F, Fut>(opts: &LoadOptions, name: &str, request: F) -> Phase
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Outcome> + Send,
+{
+    let request = Arc::new(request);
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let end = started + opts.duration;
+    let mut workers = Vec::new();
+    for worker in 0..opts.concurrency.max(1) {
+        let (request, done) = (request.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+            let mut n = 0;
+            while Instant::now() < end {
+                let t = Instant::now();
+                let outcome = request(worker, n).await;
+                latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                if let Outcome::Failed(why) = outcome {
+                    *errors.entry(why).or_default() += 1;
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+            (latencies, errors)
+        }));
+    }
+    let progress = opts.progress.then(|| {
+        let (done, name) = (done.clone(), name.to_string());
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = done.load(Ordering::Relaxed);
+                eprint!("\r  {name}: {:>4.0} s  {now:>8} done  {:>7} /s   ", started.elapsed().as_secs_f64(), now - last);
+                let _ = std::io::stderr().flush();
+                last = now;
+            }
+        })
+    });
+    let mut latencies = Vec::new();
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    for w in workers {
+        if let Ok((l, e)) = w.await {
+            latencies.extend(l);
+            for (k, v) in e {
+                *errors.entry(k).or_default() += v;
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        f64::from(latencies[rank - 1]) / 1000.0
+    };
+    let failed: usize = errors.values().sum();
+    Phase {
+        requests: latencies.len(),
+        per_second: (latencies.len() - failed) as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
+        p99_ms: pct(0.99),
+        errors,
+    }
+}
+
+async fn classify(result: reqwest::Result<reqwest::Response>) -> Outcome {
+    {
+        match result {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::Failed("io".into()),
+            },
+            Ok(r) => {
+                let status = r.status().as_u16().to_string();
+                let _ = r.bytes().await;
+                Outcome::Failed(status)
+            }
+            Err(e) if e.is_timeout() => Outcome::Failed("timeout".into()),
+            Err(e) if e.is_connect() => Outcome::Failed("connect".into()),
+            Err(_) => Outcome::Failed("io".into()),
+        }
+    }
+}
+
+/// Runs both phases and returns the figures.
+pub async fn run(opts: &LoadOptions, texts: Vec<String>) -> anyhow::Result<Report> {
+    anyhow::ensure!(!opts.urls.is_empty(), "at least one --url");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(opts.concurrency.max(1)).timeout(Duration::from_secs(30)).build()?;
+    let urls: Arc<Vec<String>> = Arc::new(opts.urls.iter().map(|u| u.trim_end_matches('/').to_string()).collect());
+    let texts = Arc::new(texts);
+    // Unique across runs, so a second run against the same database sends new messages.
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let run_id = Arc::new(run_id[run_id.len() - 10..].to_string());
+    let messages = {
+        let (client, urls, texts, run_id) = (client.clone(), urls.clone(), texts.clone(), run_id.clone());
+        let (secret, shop) = (Arc::new(opts.secret.clone()), Arc::new(opts.shop.clone()));
+        phase(opts, "messages", move |worker, n| {
+            let id = format!("lg-{run_id}-{worker}-{n}");
+            let body = serde_json::json!({
+                "message_id": id,
+                "conversation_id": id,
+                "customer_id": id,
+                "text": texts[(worker * 7919 + n) % texts.len()],
+            })
+            .to_string();
+            let ts = jiff::Timestamp::now().as_second();
+            let url = format!("{}/v1/shops/{shop}/messages", urls[(worker + n) % urls.len()]);
+            let send = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header(TIMESTAMP_HEADER, ts.to_string())
+                .header(SIGNATURE_HEADER, sign(&secret, ts, body.as_bytes()))
+                .body(body)
+                .send();
+            async move { classify(send.await).await }
+        })
+        .await
+    };
+    let healthz = {
+        let (client, urls) = (client.clone(), urls.clone());
+        phase(opts, "/healthz", move |worker, n| {
+            let send = client.get(format!("{}/healthz", urls[(worker + n) % urls.len()])).send();
+            async move { classify(send.await).await }
+        })
+        .await
+    };
+    Ok(Report { messages, healthz })
+}
+
+/// The in-process router alone on the same texts: messages per second over `threads` threads
+/// for `duration` (the work itself, without HTTP or storage).
+pub fn router_throughput(shop: &crate::engine::ShopEngine, texts: &[String], threads: usize, duration: Duration) -> f64 {
+    let done = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads.max(1) {
+            let done = &done;
+            scope.spawn(move || {
+                let ctx = crate::decide::ConversationContext { answered_faq_ids: Vec::new(), open_ticket_id: None, agents_online: true };
+                let mut n = t;
+                while started.elapsed() < duration {
+                    std::hint::black_box(shop.route(&texts[n % texts.len()], &ctx));
+                    n += threads;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The report as the command prints it.
+pub fn print(opts: &LoadOptions, source: &Path, texts: usize, report: &Report, json: bool) {
+    println!(
+        "loadgen: {} target(s), {} concurrent clients, {:.0} s per phase, {texts} texts from {}",
+        opts.urls.len(),
+        opts.concurrency,
+        opts.duration.as_secs_f64(),
+        source.display()
+    );
+    println!("{:<16} {:>9} {:>10} {:>8} {:>8} {:>8}  errors", "", "requests", "ok/s", "p50 ms", "p95 ms", "p99 ms");
+    for (name, p) in [("POST messages", &report.messages), ("GET /healthz", &report.healthz)] {
+        let errors = if p.errors.is_empty() {
+            "0".to_string()
+        } else {
+            p.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+        };
+        println!("{name:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2}  {errors}", p.requests, p.per_second, p.p50_ms, p.p95_ms, p.p99_ms);
+    }
+    let (m, h) = (&report.messages, &report.healthz);
+    if h.per_second > 0.0 && h.p99_ms > 0.0 {
+        println!("messages / healthz: throughput x{:.3}, p99 x{:.1}", m.per_second / h.per_second, m.p99_ms / h.p99_ms);
+    }
+    if m.errors.contains_key("429") {
+        println!("note: 429s are the service's rate limits; raise SMARTREPLY_LIMITS__SHOP_PER_MINUTE to measure capacity");
+    }
+    if json {
+        println!("{}", serde_json::to_string(report).unwrap_or_default());
+    }
+}
