@@ -179,6 +179,25 @@ impl ShopEngine {
         }
     }
 
+    /// [`ShopEngine::route`] on tokio's blocking pool, at most one message per core at a time:
+    /// the encoder's forward pass is milliseconds of CPU that must not stall the async
+    /// executor (health checks, event streams), and more concurrent passes than cores only
+    /// add switching. Waiting messages queue on the permits.
+    pub async fn route_off_executor(self: Arc<Self>, text: String, ctx: ConversationContext) -> Decision {
+        static CORES: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+            tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        });
+        let _permit = CORES.acquire().await.expect("the routing semaphore is never closed");
+        match tokio::task::spawn_blocking(move || self.route(&text, &ctx)).await {
+            Ok(decision) => decision,
+            // A panic in the router is a bug: re-raise it in the request that hit it.
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("routing task cancelled: {e}"),
+            },
+        }
+    }
+
     /// The shop's quick phrases for the console.
     pub fn quick_phrases(&self) -> &[QuickPhrase] {
         &self.kb.quick_phrases

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -119,7 +120,7 @@ pub(super) async fn handle_message_within(
         let now = jiff::Timestamp::now();
         let ctx = ConversationContext { answered_faq_ids, open_ticket_id, agents_online: runtime.hours.is_open(now) };
         let route_started = Instant::now();
-        let decision = engine.route(&message.text, &ctx);
+        let decision = Arc::clone(&engine).route_off_executor(message.text.clone(), ctx.clone()).await;
         let latency_us = route_started.elapsed().as_micros() as i64;
 
         let ticket = match &decision.action {
