@@ -3,6 +3,8 @@
 //! of 0.7 or more), which slows gradient descent; the training mean is subtracted and the
 //! result scaled to unit mean length first. Deterministic like [`crate::understand::linear`].
 
+use crate::understand::linear::shuffle;
+
 /// Training settings.
 #[derive(Debug, Clone, Copy)]
 pub struct DenseOptions {
@@ -64,12 +66,7 @@ impl DenseSoftmax {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut z = vec![0f32; k];
         for epoch in 0..opts.epochs {
-            for i in (1..order.len()).rev() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                order.swap(i, (state % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut order, &mut state);
             let lr = opts.learning_rate / ((epoch + 1) as f32).sqrt();
             for &i in &order {
                 let v = &centred[i];

@@ -27,6 +27,17 @@ pub struct Linear {
     pub bias: Vec<f32>,
 }
 
+/// Fisher–Yates with an xorshift generator whose `state` the caller seeds: the same seed
+/// gives the same order, so training is reproducible.
+pub fn shuffle(order: &mut [usize], state: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        order.swap(i, (*state % (i as u64 + 1)) as usize);
+    }
+}
+
 /// Numerically stable softmax.
 pub fn softmax(z: &[f32]) -> Vec<f32> {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -81,13 +92,7 @@ impl Linear {
         let mut order: Vec<usize> = subset.to_vec();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         for epoch in 0..opts.epochs {
-            // Fisher–Yates with a fixed xorshift seed: reproducible training.
-            for i in (1..order.len()).rev() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                order.swap(i, (state % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut order, &mut state);
             let lr = opts.learning_rate / ((epoch + 1) as f32).sqrt();
             for &i in &order {
                 let w_i = sample_weight.map_or(1.0, |w| w[i]);
