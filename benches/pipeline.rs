@@ -10,9 +10,9 @@
 //! `cargo bench --bench pipeline` (single-threaded: the per-message figures are on one core).
 //! Needs `knowledge-base/demo` and `models/`.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use smartreply::decide::ConversationContext;
-use smartreply::engine::{Engine, ShopSource, ENCODER_MODEL_FILE};
+use smartreply::engine::{ENCODER_MODEL_FILE, Engine, ShopSource};
 use smartreply::understand::encoder::{Encoder, Kind};
 use smartreply::understand::normalize::normalize;
 use std::hint::black_box;

@@ -9,8 +9,8 @@
 //! agent bot with `SMARTREPLY_SHOP_<ID>_CHATWOOT_BASE_URL`, `..._CHATWOOT_ACCOUNT_ID`,
 //! `..._CHATWOOT_BOT_TOKEN`, `..._CHATWOOT_WEBHOOK_SECRET` and `..._CHATWOOT_ADMIN_TOKEN`.
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -400,9 +400,7 @@ impl Settings {
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError("database_url: use sqlite://PATH or postgres://...".into()));
         }
-        self.listen
-            .parse::<std::net::SocketAddr>()
-            .map_err(|e| ConfigError(format!("listen = {:?}: {e}", self.listen)))?;
+        self.listen.parse::<std::net::SocketAddr>().map_err(|e| ConfigError(format!("listen = {:?}: {e}", self.listen)))?;
         let mut ids = std::collections::HashSet::new();
         for (i, shop) in self.shops.iter().enumerate() {
             if shop.id.is_empty() || !shop.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -461,11 +459,8 @@ mod tests {
     fn a_file_configures_shops_and_validation_names_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9999\"\n[[shops]]\nid = \"a\"\nknowledge_base = \"kb\"\nwebhook_secret = \"short\"\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "listen = \"127.0.0.1:9999\"\n[[shops]]\nid = \"a\"\nknowledge_base = \"kb\"\nwebhook_secret = \"short\"\n")
+            .unwrap();
         let err = Settings::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("shops[0].webhook_secret"), "{err}");
         std::fs::write(

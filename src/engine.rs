@@ -2,10 +2,10 @@
 //! it, FAQ index) plus the shared sentiment model, and the one pipeline that both `serve` and
 //! `eval` run: normalise → intent, sentiment, extraction → FAQ retrieval → policy.
 
-use crate::decide::{policy, ConversationContext, Decision, IntentPrediction, ModelVersions, Retrieved};
-pub use crate::knowledge::QuickPhrase;
+use crate::decide::{ConversationContext, Decision, IntentPrediction, ModelVersions, Retrieved, policy};
 use crate::knowledge::KnowledgeBase;
-use crate::retrieve::{analyzer, fuse, DenseFaqs, FaqIndex};
+pub use crate::knowledge::QuickPhrase;
+use crate::retrieve::{DenseFaqs, FaqIndex, analyzer, fuse};
 use crate::understand::concepts::Lexicon;
 use crate::understand::encoder::{Embedding, Encoder, EncoderError, Kind};
 use crate::understand::extract::extract;
@@ -77,11 +77,7 @@ pub struct ShopEngine {
 }
 
 impl ShopEngine {
-    fn load(
-        source: &ShopSource,
-        sentiment: Arc<SentimentModel>,
-        encoder: Option<Arc<Encoder>>,
-    ) -> Result<ShopEngine, EngineError> {
+    fn load(source: &ShopSource, sentiment: Arc<SentimentModel>, encoder: Option<Arc<Encoder>>) -> Result<ShopEngine, EngineError> {
         let kb = KnowledgeBase::load(&source.knowledge_base).map_err(|problems| EngineError::KnowledgeBase {
             path: source.knowledge_base.clone(),
             problems: problems.iter().map(ToString::to_string).collect(),
@@ -89,8 +85,8 @@ impl ShopEngine {
         let lexicon = Lexicon::new(&kb.concepts, &mut analyzer::analyzer());
         let examples = training_examples(&kb);
         let intents = train_intents(&examples, &lexicon, encoder.as_deref());
-        let index = FaqIndex::build(&kb.faqs, &lexicon)
-            .map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
+        let index =
+            FaqIndex::build(&kb.faqs, &lexicon).map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
         let dense = dense_faqs(&kb, encoder.as_deref());
         let blend = intents.blend();
         let versions = ModelVersions {
@@ -184,9 +180,8 @@ impl ShopEngine {
     /// executor (health checks, event streams), and more concurrent passes than cores only
     /// add switching. Waiting messages queue on the permits.
     pub async fn route_off_executor(self: Arc<Self>, text: String, ctx: ConversationContext) -> Decision {
-        static CORES: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-            tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-        });
+        static CORES: std::sync::LazyLock<tokio::sync::Semaphore> =
+            std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
         let _permit = CORES.acquire().await.expect("the routing semaphore is never closed");
         match tokio::task::spawn_blocking(move || self.route(&text, &ctx)).await {
             Ok(decision) => decision,
@@ -227,12 +222,8 @@ fn train_intents(examples: &[Example], lexicon: &Lexicon, encoder: Option<&Encod
 /// Every FAQ phrasing embedded as a query (they are questions, compared with questions).
 fn dense_faqs(kb: &KnowledgeBase, encoder: Option<&Encoder>) -> DenseFaqs {
     let Some(encoder) = encoder else { return DenseFaqs::new(kb.faqs.len(), std::iter::empty()) };
-    let (owners, texts): (Vec<usize>, Vec<String>) = kb
-        .faqs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| f.questions().map(move |q| (i, normalize(q).text)))
-        .unzip();
+    let (owners, texts): (Vec<usize>, Vec<String>) =
+        kb.faqs.iter().enumerate().flat_map(|(i, f)| f.questions().map(move |q| (i, normalize(q).text))).unzip();
     let vectors = encoder.embed_all(Kind::Query, &texts);
     DenseFaqs::new(kb.faqs.len(), owners.into_iter().zip(vectors.iter().map(|v| &v[..])))
 }
@@ -272,9 +263,8 @@ impl Engine {
     /// that benchmarks and `eval --lexical-only` compare against.
     pub fn load_with(shops: &[ShopSource], models_dir: &Path, encoder: bool) -> Result<Engine, EngineError> {
         let path = models_dir.join(SENTIMENT_MODEL_FILE);
-        let sentiment = Arc::new(
-            SentimentModel::load(&path).map_err(|e| EngineError::Model { path: path.clone(), message: e.to_string() })?,
-        );
+        let sentiment =
+            Arc::new(SentimentModel::load(&path).map_err(|e| EngineError::Model { path: path.clone(), message: e.to_string() })?);
         let encoder = if encoder { Some(Encoder::shared(&models_dir.join(ENCODER_MODEL_FILE))?) } else { None };
         if let (Some(e), Some(wanted)) = (&encoder, sentiment.encoder_version())
             && e.version() != wanted

@@ -5,10 +5,10 @@
 
 use crate::decide::{Action, ConversationContext, Decision};
 use crate::domain::SentimentLabel;
-use crate::engine::{training_examples, ShopEngine};
+use crate::engine::{ShopEngine, training_examples};
 use crate::knowledge::Route;
 use crate::understand::intent::Example;
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -153,17 +153,11 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 pub fn metrics(outcomes: &[Outcome]) -> Metrics {
     let n = outcomes.len();
     let answered = |o: &Outcome| answered(&o.decision);
-    let good_answer = |o: &Outcome| {
-        answered(o) && o.case.route == GoldRoute::Auto && passes(o.decision.reply_text(), &o.case.must_contain)
-    };
+    let good_answer = |o: &Outcome| answered(o) && o.case.route == GoldRoute::Auto && passes(o.decision.reply_text(), &o.case.must_contain);
     let intent_ok = outcomes.iter().filter(|o| o.decision.intent.name == o.case.intent).count();
-    let route_ok = outcomes
-        .iter()
-        .filter(|o| answered(o) == (o.case.route == GoldRoute::Auto))
-        .count();
+    let route_ok = outcomes.iter().filter(|o| answered(o) == (o.case.route == GoldRoute::Auto)).count();
     let gold_escalate: Vec<&Outcome> = outcomes.iter().filter(|o| o.case.route == GoldRoute::Escalate).collect();
-    let gold_negative: Vec<&Outcome> =
-        outcomes.iter().filter(|o| o.case.sentiment == SentimentLabel::Negative).collect();
+    let gold_negative: Vec<&Outcome> = outcomes.iter().filter(|o| o.case.sentiment == SentimentLabel::Negative).collect();
     let gold_auto = outcomes.iter().filter(|o| o.case.route == GoldRoute::Auto).count();
     let auto_answered = outcomes.iter().filter(|o| answered(o)).count();
     let good = outcomes.iter().filter(|o| good_answer(o)).count();
@@ -338,8 +332,7 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyh
     let ctx = ConversationContext { agents_online: true, ..Default::default() };
     let mut routed: Vec<(&Example, Decision)> = Vec::with_capacity(examples.len());
     for fold in 0..folds {
-        let train: Vec<Example> =
-            examples.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, e)| e.clone()).collect();
+        let train: Vec<Example> = examples.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, e)| e.clone()).collect();
         let engine = shop.with_intent_examples(&train);
         for e in examples.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, e)| e) {
             routed.push((e, engine.route(&e.text, &ctx)));

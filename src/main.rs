@@ -231,7 +231,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
                     .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
                 let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
-                let per_second = smartreply::loadgen::router_throughput(&engine.shop(&shop).expect("loaded"), &texts, threads, opts.duration);
+                let per_second =
+                    smartreply::loadgen::router_throughput(&engine.shop(&shop).expect("loaded"), &texts, threads, opts.duration);
                 println!("in-process router: {per_second:.0} messages/s on {threads} thread(s), same texts");
             }
             smartreply::loadgen::print(&opts, &source, texts.len(), &report, json);
@@ -245,8 +246,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (settings, _) = Settings::load(config.as_deref())?;
             let shop = settings.shop(&shop).ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
             let chatwoot = shop.chatwoot.as_ref().ok_or_else(|| anyhow::anyhow!("shop {:?} has no [shops.chatwoot] settings", shop.id))?;
-            let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base)
-                .map_err(|p| anyhow::anyhow!("knowledge base {}: {} problem(s); run `smartreply kb check`", shop.knowledge_base.display(), p.len()))?;
+            let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base).map_err(|p| {
+                anyhow::anyhow!("knowledge base {}: {} problem(s); run `smartreply kb check`", shop.knowledge_base.display(), p.len())
+            })?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let report = runtime.block_on(smartreply::chatwoot::canned::sync(chatwoot, &kb.quick_phrases, dry_run))?;
             let verb = if dry_run { "would be " } else { "" };

@@ -1,7 +1,7 @@
 //! Start-up and graceful shutdown. `main` calls [`run`]; tests call [`build_state`] and
 //! [`serve`] with a listener bound to port 0 and a shutdown future of their own.
 
-use crate::config::{Settings, DEV_AGENT_TOKEN, DEV_WEBHOOK_SECRET};
+use crate::config::{DEV_AGENT_TOKEN, DEV_WEBHOOK_SECRET, Settings};
 use crate::engine::{Engine, ShopSource};
 use crate::http::{self, AppState};
 use crate::store::Store;
@@ -13,11 +13,8 @@ use tokio::net::TcpListener;
 /// Loads the shops' knowledge bases and models (on a blocking thread: training takes CPU) and
 /// connects the store.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    let sources: Vec<ShopSource> = settings
-        .shops
-        .iter()
-        .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
-        .collect();
+    let sources: Vec<ShopSource> =
+        settings.shops.iter().map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() }).collect();
     let models = settings.models_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::load(&sources, &models)).await??;
     build_state_with_engine(settings, Arc::new(engine)).await
@@ -203,7 +200,11 @@ impl tokio::io::AsyncRead for Tracked {
 }
 
 impl tokio::io::AsyncWrite for Tracked {
-    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(poll, std::task::Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
@@ -276,7 +277,8 @@ pub fn run(config: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), listen = %settings.listen, shops = settings.shops.len(), "smartreply starting; loading knowledge bases and models");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(&settings.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let listener =
+            TcpListener::bind(&settings.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let addr = listener.local_addr()?;
         eprintln!("loading knowledge bases and models...");
         let banner = banner(&settings, addr, dev_defaults);
@@ -299,7 +301,8 @@ fn banner(settings: &Settings, addr: std::net::SocketAddr, dev_defaults: bool) -
         let shop = settings.shop("demo");
         let secret = shop.map(|s| s.webhook_secret.expose()).unwrap_or(DEV_WEBHOOK_SECRET);
         let widget_key = shop.and_then(|s| s.widget_key.as_deref()).unwrap_or(crate::config::DEV_WIDGET_KEY);
-        let token = settings.agents.iter().find(|a| a.shops.iter().any(|s| s == "demo")).map(|a| a.token.expose()).unwrap_or(DEV_AGENT_TOKEN);
+        let token =
+            settings.agents.iter().find(|a| a.shops.iter().any(|s| s == "demo")).map(|a| a.token.expose()).unwrap_or(DEV_AGENT_TOKEN);
         out.push_str(&format!(
             "\n  !! DEVELOPMENT DEFAULTS — not for production !!\n  demo webhook secret: {secret}\n  demo agent token:    {token}\n  demo widget key:     {widget_key}\n  Configure real secrets with --config FILE (see README).\n"
         ));

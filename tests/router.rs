@@ -10,11 +10,8 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
-    Engine::load(
-        &[ShopSource { id: "demo".into(), knowledge_base: "knowledge-base/demo".into() }],
-        Path::new("models"),
-    )
-    .expect("the demo shop and the committed models load")
+    Engine::load(&[ShopSource { id: "demo".into(), knowledge_base: "knowledge-base/demo".into() }], Path::new("models"))
+        .expect("the demo shop and the committed models load")
 });
 
 fn shop() -> Arc<ShopEngine> {
@@ -95,11 +92,7 @@ fn a_damaged_item_needs_human_action_and_the_draft_asks_for_photos() {
 fn a_parcel_stuck_for_days_goes_to_a_human() {
     let d = route("物流四天没更新了，一直显示在中转站");
     let e = escalation(&d);
-    assert!(
-        matches!(e.reason, EscalationReason::NeedsHumanAction | EscalationReason::NegativeSentiment),
-        "{}",
-        e.reason
-    );
+    assert!(matches!(e.reason, EscalationReason::NeedsHumanAction | EscalationReason::NegativeSentiment), "{}", e.reason);
 }
 
 #[test]
@@ -131,11 +124,7 @@ fn a_question_no_entry_answers_is_not_given_the_intents_summary() {
 #[test]
 fn gibberish_has_no_confident_answer() {
     let d = route("qzxv blorp wug");
-    assert!(
-        matches!(escalation(&d).reason, EscalationReason::NoConfidentAnswer | EscalationReason::OutOfScope),
-        "{:?}",
-        d.action
-    );
+    assert!(matches!(escalation(&d).reason, EscalationReason::NoConfidentAnswer | EscalationReason::OutOfScope), "{:?}", d.action);
 }
 
 #[test]

@@ -40,10 +40,7 @@ pub struct DemoShop {
 
 impl Default for DemoShop {
     fn default() -> Self {
-        Self {
-            shop: "demo".to_owned(),
-            widget_key: DEV_WIDGET_KEY.to_owned(),
-        }
+        Self { shop: "demo".to_owned(), widget_key: DEV_WIDGET_KEY.to_owned() }
     }
 }
 
@@ -60,41 +57,13 @@ const WIDGET_JS: &str = include_str!("assets/widget.js");
 
 /// The static assets under `/assets/`: name, content type, body.
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "console.css",
-        "text/css; charset=utf-8",
-        include_bytes!("assets/console.css"),
-    ),
-    (
-        "console.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("assets/console.js"),
-    ),
-    (
-        "charts.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("assets/charts.js"),
-    ),
-    (
-        "i18n.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("assets/i18n.js"),
-    ),
-    (
-        "demo.css",
-        "text/css; charset=utf-8",
-        include_bytes!("assets/demo.css"),
-    ),
-    (
-        "widget.css",
-        "text/css; charset=utf-8",
-        include_bytes!("assets/widget.css"),
-    ),
-    (
-        "logo.svg",
-        "image/svg+xml",
-        include_bytes!("assets/logo.svg"),
-    ),
+    ("console.css", "text/css; charset=utf-8", include_bytes!("assets/console.css")),
+    ("console.js", "text/javascript; charset=utf-8", include_bytes!("assets/console.js")),
+    ("charts.js", "text/javascript; charset=utf-8", include_bytes!("assets/charts.js")),
+    ("i18n.js", "text/javascript; charset=utf-8", include_bytes!("assets/i18n.js")),
+    ("demo.css", "text/css; charset=utf-8", include_bytes!("assets/demo.css")),
+    ("widget.css", "text/css; charset=utf-8", include_bytes!("assets/widget.css")),
+    ("logo.svg", "image/svg+xml", include_bytes!("assets/logo.svg")),
 ];
 
 /// The pages' routes. They need no application state, so the router is generic over it and
@@ -105,19 +74,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>(demo: DemoShop) -> Router<S> {
         .route("/", get(|| std::future::ready(html_page(INDEX_HTML.to_owned()))))
         .route("/console", get(console_page))
         .route("/console/", get(console_page))
-        .route(
-            "/demo",
-            get(move || std::future::ready(html_page(demo_html.clone()))),
-        )
+        .route("/demo", get(move || std::future::ready(html_page(demo_html.clone()))))
         .route("/widget.js", get(widget_js))
         .route("/assets/{file}", get(asset))
 }
 
 /// The demo page with the shop id and widget key put into the widget's `<script>` tag.
 fn render_demo(demo: &DemoShop) -> String {
-    DEMO_HTML
-        .replace("{{SHOP}}", &escape_attr(&demo.shop))
-        .replace("{{WIDGET_KEY}}", &escape_attr(&demo.widget_key))
+    DEMO_HTML.replace("{{SHOP}}", &escape_attr(&demo.shop)).replace("{{WIDGET_KEY}}", &escape_attr(&demo.widget_key))
 }
 
 /// Escapes a value for a double-quoted HTML attribute.
@@ -145,76 +109,40 @@ async fn console_page() -> Response {
 fn html_page(body: String) -> Response {
     let mut res = (StatusCode::OK, body).into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     res
 }
 
 /// The widget script. Loaded cross-origin by storefronts with a plain `<script>` tag, so it
 /// needs no CORS; cached briefly so a new version spreads within minutes.
 async fn widget_js() -> Response {
-    static_response(
-        "text/javascript; charset=utf-8",
-        WIDGET_JS.as_bytes(),
-        "public, max-age=300",
-        true,
-    )
+    static_response("text/javascript; charset=utf-8", WIDGET_JS.as_bytes(), "public, max-age=300", true)
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         // widget.css is loaded by the widget from storefront pages of other origins.
-        Some((name, ctype, body)) => {
-            static_response(ctype, body, "public, max-age=300", *name == "widget.css")
-        }
+        Some((name, ctype, body)) => static_response(ctype, body, "public, max-age=300", *name == "widget.css"),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
 
-fn static_response(
-    ctype: &'static str,
-    body: &'static [u8],
-    cache: &'static str,
-    cross_origin: bool,
-) -> Response {
+fn static_response(ctype: &'static str, body: &'static [u8], cache: &'static str, cross_origin: bool) -> Response {
     let mut res = (StatusCode::OK, body).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if cross_origin {
-        h.insert(
-            header::HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static("cross-origin"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        h.insert(header::HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("cross-origin"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     } else {
-        h.insert(
-            header::HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static("same-origin"),
-        );
+        h.insert(header::HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-origin"));
     }
     res
 }
@@ -230,10 +158,7 @@ mod tests {
 
     #[test]
     fn demo_page_carries_the_widget_tag_with_the_shop_key() {
-        let html = render_demo(&DemoShop {
-            shop: "demo".into(),
-            widget_key: "pk_\"x".into(),
-        });
+        let html = render_demo(&DemoShop { shop: "demo".into(), widget_key: "pk_\"x".into() });
         assert!(html.contains(r#"data-shop="demo""#));
         assert!(html.contains(r#"data-key="pk_&quot;x""#));
         assert!(!html.contains("{{"));
@@ -242,9 +167,7 @@ mod tests {
     async fn get(path: &str) -> Response {
         use tower::ServiceExt;
         let app: Router = routes(DemoShop::default());
-        let req = axum::http::Request::get(path)
-            .body(axum::body::Body::empty())
-            .unwrap();
+        let req = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
         app.oneshot(req).await.unwrap()
     }
 
@@ -265,20 +188,9 @@ mod tests {
     async fn widget_and_assets_have_their_content_types_and_unknown_assets_are_404() {
         let res = get("/widget.js").await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert!(
-            res.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .starts_with("text/javascript")
-        );
-        assert_eq!(
-            get("/assets/console.css").await.headers()[header::CONTENT_TYPE],
-            "text/css; charset=utf-8"
-        );
-        assert_eq!(
-            get("/assets/../Cargo.toml").await.status(),
-            StatusCode::NOT_FOUND
-        );
+        assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
+        assert_eq!(get("/assets/console.css").await.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        assert_eq!(get("/assets/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
         assert_eq!(get("/assets/nope.js").await.status(), StatusCode::NOT_FOUND);
     }
 
@@ -287,10 +199,7 @@ mod tests {
         for html in [CONSOLE_HTML, DEMO_HTML, INDEX_HTML] {
             for part in html.split("src=\"/assets/").skip(1) {
                 let name = part.split('"').next().unwrap_or_default();
-                assert!(
-                    ASSETS.iter().any(|(n, _, _)| *n == name),
-                    "missing asset {name}"
-                );
+                assert!(ASSETS.iter().any(|(n, _, _)| *n == name), "missing asset {name}");
             }
         }
     }

@@ -35,8 +35,23 @@ pub fn compose(
 /// Openings an FAQ answer may start with; a draft template has its own, and "亲，您好！亲，…"
 /// reads as a copy-pasted reply.
 const SALUTATIONS: &[&str] = &[
-    "亲，", "亲,", "亲～", "亲~", "亲 ", "您好！", "您好，", "您好,", "你好！", "你好，", "Hello! ", "Hello, ", "Hi there! ",
-    "Hi! ", "Hi, ", "Hey! ", "Hey, ",
+    "亲，",
+    "亲,",
+    "亲～",
+    "亲~",
+    "亲 ",
+    "您好！",
+    "您好，",
+    "您好,",
+    "你好！",
+    "你好，",
+    "Hello! ",
+    "Hello, ",
+    "Hi there! ",
+    "Hi! ",
+    "Hi, ",
+    "Hey! ",
+    "Hey, ",
 ];
 
 /// `answer` without the greetings it opens with.

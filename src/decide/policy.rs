@@ -2,7 +2,7 @@
 //! a FAQ entry answers it with confidence, the message is not negative, and the answer was not
 //! already sent in this conversation. Everything else escalates, with the most specific reason.
 
-use super::{draft, Action, ConversationContext, Escalation, Extracted, IntentPrediction, SentimentScore};
+use super::{Action, ConversationContext, Escalation, Extracted, IntentPrediction, SentimentScore, draft};
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel};
 use crate::knowledge::{KnowledgeBase, Route};
 use crate::retrieve::FaqMatch;
@@ -78,8 +78,7 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
             + if faq.intents.first().is_some_and(|i| i == intent) { MAIN_INTENT_BONUS } else { 0.0 }
             + if Some(m.faq) == default_faq { DEFAULT_BONUS } else { 0.0 }
     };
-    let best_for_intent =
-        inp.matches.iter().filter(serves).max_by(|a, b| rank(a).total_cmp(&rank(b))).cloned();
+    let best_for_intent = inp.matches.iter().filter(serves).max_by(|a, b| rank(a).total_cmp(&rank(b))).cloned();
 
     let escalation_faq = best_for_intent.as_ref().and_then(|best| {
         inp.matches
@@ -96,17 +95,11 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     // The answer an automatic reply would use (and a draft can reuse). The intent's summary
     // answer stands in only when no specific entry half-matches: a half-match means the
     // customer asked something specific the summary may not answer.
-    let default_match = default_faq
-        .and_then(|d| inp.matches.iter().find(|m| m.faq == d))
-        .map_or(0.0, |m| m.confidence);
+    let default_match = default_faq.and_then(|d| inp.matches.iter().find(|m| m.faq == d)).map_or(0.0, |m| m.confidence);
     let candidate: Option<usize> = match &best_for_intent {
         Some(m) if m.confidence >= MIN_ANSWER_CONFIDENCE && !kb.faqs[m.faq].escalate => Some(m.faq),
         Some(m) if m.confidence >= MIN_DRAFT_CONFIDENCE && Some(m.faq) != default_faq => None,
-        _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE
-            && default_match >= MIN_DEFAULT_MATCH_CONFIDENCE =>
-        {
-            default_faq
-        }
+        _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE && default_match >= MIN_DEFAULT_MATCH_CONFIDENCE => default_faq,
         _ => None,
     };
 
@@ -137,9 +130,7 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
         match candidate {
             None => Some(EscalationReason::NoConfidentAnswer),
             Some(_) if unverified => Some(EscalationReason::NoConfidentAnswer),
-            Some(faq) if inp.ctx.answered_faq_ids.iter().any(|id| *id == kb.faqs[faq].id) => {
-                Some(EscalationReason::RepeatQuestion)
-            }
+            Some(faq) if inp.ctx.answered_faq_ids.iter().any(|id| *id == kb.faqs[faq].id) => Some(EscalationReason::RepeatQuestion),
             Some(_) => None,
         }
     };
@@ -149,13 +140,9 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
         let faq = &kb.faqs[candidate.expect("an answer has a candidate")];
         return Verdict {
             action: Action::Answer { faq_id: faq.id.clone(), text: faq.answer(inp.lang).to_string() },
-            considered: considered.or_else(|| candidate.map(|faq| FaqMatch {
-                faq,
-                score: 0.0,
-                confidence: inp.intent.confidence,
-                lexical: 0.0,
-                similarity: None,
-            })),
+            considered: considered.or_else(|| {
+                candidate.map(|faq| FaqMatch { faq, score: 0.0, confidence: inp.intent.confidence, lexical: 0.0, similarity: None })
+            }),
         };
     };
 

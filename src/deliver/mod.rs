@@ -8,9 +8,9 @@ pub mod chatwoot;
 
 use crate::config::DeliverySettings;
 use crate::http::AppState;
-use crate::ingest::signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::store::outbox::Delivery;
+use crate::ingest::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use crate::store::now_ms;
+use crate::store::outbox::Delivery;
 use rand::Rng;
 use std::future::Future;
 use std::time::Duration;
@@ -77,7 +77,12 @@ async fn attempt(state: &AppState, client: &reqwest::Client, settings: &Delivery
                 .body(d.payload.clone())
                 .send()
                 .await
-                .map_err(|e| crate::redact::error_about(url, &format!("request to {} failed: {}", crate::redact::url(url), error_chain(&e.without_url()))))
+                .map_err(|e| {
+                    crate::redact::error_about(
+                        url,
+                        &format!("request to {} failed: {}", crate::redact::url(url), error_chain(&e.without_url())),
+                    )
+                })
                 .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(format!("receiver answered {}", r.status())) })
         }
     };
@@ -123,7 +128,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_stays_within_the_cap_and_jitters() {
-        let s = DeliverySettings { timeout_ms: 1000, max_attempts: 10, backoff_base_ms: 1000, backoff_cap_ms: 60_000, poll_interval_ms: 100 };
+        let s =
+            DeliverySettings { timeout_ms: 1000, max_attempts: 10, backoff_base_ms: 1000, backoff_cap_ms: 60_000, poll_interval_ms: 100 };
         let first = backoff(&s, 1);
         assert!(first >= Duration::from_millis(500) && first <= Duration::from_millis(1000), "{first:?}");
         let fifth = backoff(&s, 5);

@@ -19,11 +19,7 @@ pub struct Agent {
 impl Agent {
     /// 404 unless the agent works for `shop`.
     pub fn require_shop(&self, shop: &str) -> Result<(), ApiError> {
-        if self.shops.iter().any(|s| s == shop) {
-            Ok(())
-        } else {
-            Err(ApiError::NotFound(format!("no shop {shop:?}")))
-        }
+        if self.shops.iter().any(|s| s == shop) { Ok(()) } else { Err(ApiError::NotFound(format!("no shop {shop:?}"))) }
     }
 }
 

@@ -1,10 +1,10 @@
 //! The one error type of the HTTP layer, mapped to the contract's JSON errors in one place.
 //! 5xx details are logged, never sent.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use crate::store::StoreError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
 /// What a client is told to wait when the store's write queue is full: the queue drains in
@@ -92,8 +92,7 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response =
-            (status, Json(serde_json::json!({ "error": { "code": self.code(), "message": message } }))).into_response();
+        let mut response = (status, Json(serde_json::json!({ "error": { "code": self.code(), "message": message } }))).into_response();
         if let ApiError::RateLimited(wait) = &self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs(*wait).to_string())
         {

@@ -4,11 +4,11 @@
 //! commit on another replica (shared PostgreSQL) arrives too. `Last-Event-ID` resumes.
 
 use super::{Agent, ApiError, AppState};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
-use axum::Router;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use std::collections::VecDeque;
@@ -39,11 +39,7 @@ enum Audience {
 }
 
 fn resume_from(headers: &HeaderMap, after: Option<i64>) -> Option<i64> {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .or(after)
+    headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).or(after)
 }
 
 async fn agent_events(
@@ -133,9 +129,7 @@ fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) 
 async fn render(c: &Cursor, seq: i64, kind: &str, ticket_id: Option<&str>, payload: &str) -> Option<Event> {
     match (&c.audience, kind) {
         (Audience::Visitor(_), "message") => Some(Event::default().id(seq.to_string()).event("message").data(payload)),
-        (Audience::Agents, "message") if ticket_id.is_some() => {
-            Some(Event::default().id(seq.to_string()).event("message").data(payload))
-        }
+        (Audience::Agents, "message") if ticket_id.is_some() => Some(Event::default().id(seq.to_string()).event("message").data(payload)),
         (Audience::Agents, "ticket") => {
             // Always the ticket's current state, however many changes happened since.
             let ticket = c.state.store().ticket(ticket_id?).await.ok()??;

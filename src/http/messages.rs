@@ -7,12 +7,12 @@ use crate::ingest::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::ingest::{InboundBody, InboundMessage};
 use crate::sla::{self, Promises};
 use crate::store::{InboundRecord, Recorded, TicketPlan};
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,9 +70,7 @@ async fn inbound(State(state): State<AppState>, Path(shop): Path<String>, header
         jiff::Timestamp::now().as_second(),
     )
     .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    let message = super::error::parse_json::<InboundBody>(&bytes)?
-        .parse()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let message = super::error::parse_json::<InboundBody>(&bytes)?.parse().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let channel = message.channel.clone().or_else(|| Some("webhook".into()));
     let json = handle_message(&state, &shop, message, channel).await?;
     Ok(json_response(json))

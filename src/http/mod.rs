@@ -11,10 +11,10 @@ mod tickets;
 mod widget;
 
 pub use auth::Agent;
-pub use ops::metrics_handle as ops_metrics_handle;
 pub use error::ApiError;
 pub use messages::MessageAnswer;
 pub(crate) use messages::handle_message;
+pub use ops::metrics_handle as ops_metrics_handle;
 
 use crate::config::{Settings, ShopSettings};
 use crate::engine::Engine;
@@ -224,11 +224,8 @@ async fn refuse_declared_oversize(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared =
+        request.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return ApiError::TooLarge(limit).into_response();
     }

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -49,7 +49,10 @@ fn describe() {
     describe_counter!("smartreply_decisions_total", "Customer messages routed, by decision (answered, escalated) and escalation reason");
     describe_histogram!("smartreply_pipeline_seconds", Unit::Seconds, "Time the in-process pipeline took to route one message");
     describe_counter!("smartreply_duplicate_messages_total", "Repeated message ids answered from the store without routing again");
-    describe_counter!("smartreply_drafts_total", "Agent replies by what became of the suggested draft (accepted, edited, rejected, followup)");
+    describe_counter!(
+        "smartreply_drafts_total",
+        "Agent replies by what became of the suggested draft (accepted, edited, rejected, followup)"
+    );
     describe_counter!("smartreply_deliveries_total", "Attempts to deliver agent replies to shops' callback URLs, by outcome");
     describe_gauge!("smartreply_outbox_lag_seconds", Unit::Seconds, "Age of the oldest reply waiting in the outbox");
     describe_gauge!("smartreply_open_tickets", "Unresolved tickets per shop");
@@ -95,11 +98,7 @@ async fn openapi() -> Response {
 
 /// Counts requests by route and status, and times them.
 pub(super) async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();

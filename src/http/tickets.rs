@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -93,8 +93,8 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
     let ticket = visible_ticket(&state, &agent, &id).await?;
     let bytes = super::messages::read_body(&state, body).await?;
     let body: ReplyBody = super::error::parse_json(&bytes)?;
-    let outcome = DraftOutcome::parse(&body.draft)
-        .ok_or_else(|| ApiError::BadRequest("draft must be accepted, edited or rejected".into()))?;
+    let outcome =
+        DraftOutcome::parse(&body.draft).ok_or_else(|| ApiError::BadRequest("draft must be accepted, edited or rejected".into()))?;
     let chars = body.text.chars().count();
     if body.text.trim().is_empty() || chars > crate::ingest::MAX_TEXT_CHARS {
         return Err(ApiError::BadRequest(format!("text must have 1 to {} characters", crate::ingest::MAX_TEXT_CHARS)));

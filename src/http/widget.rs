@@ -7,12 +7,12 @@
 use super::auth::constant_time_eq;
 use super::{ApiError, AppState};
 use crate::ingest::InboundMessage;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, options, post};
-use axum::Router;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -53,11 +53,7 @@ pub(super) fn authorize(state: &AppState, shop: &str, headers: &HeaderMap, visit
         None => return Err(ApiError::NotFound(format!("shop {shop:?} has no chat widget"))),
     }
     if let Some(visitor) = visitor {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         let expected = visitor_token(runtime.settings.webhook_secret.expose(), shop, visitor);
         if !constant_time_eq(&expected, token.trim()) {
             return Err(ApiError::Unauthorized("unknown visitor token".into()));
@@ -92,7 +88,11 @@ pub(super) fn with_cors(mut response: Response, cors: Cors) -> Response {
 
 /// Adds CORS headers to every response of a widget path whose `Origin` the shop allows,
 /// errors included (400, 401, 413, 429...), so the widget can read them and tell the shopper.
-pub(super) async fn cors_on_every_response(State(state): State<AppState>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub(super) async fn cors_on_every_response(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let shop = request.uri().path().strip_prefix("/v1/widget/").and_then(|rest| rest.split('/').next()).map(str::to_string);
     let cors = shop.and_then(|shop| check_origin(&state, &shop, request.headers()).ok().flatten());
     let response = next.run(request).await;

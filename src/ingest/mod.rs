@@ -82,9 +82,7 @@ impl InboundBody {
             return Err(InvalidMessage(format!("text has {chars} characters; at most {MAX_TEXT_CHARS} are allowed")));
         }
         if let Some(sent_at) = &self.sent_at {
-            sent_at
-                .parse::<jiff::Timestamp>()
-                .map_err(|_| InvalidMessage("sent_at must be an RFC 3339 timestamp".into()))?;
+            sent_at.parse::<jiff::Timestamp>().map_err(|_| InvalidMessage("sent_at must be an RFC 3339 timestamp".into()))?;
         }
         if let Some(meta) = &self.metadata
             && !meta.is_object()
@@ -131,10 +129,12 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_timestamps_are_refused() {
-        assert!(serde_json::from_value::<InboundBody>(serde_json::json!({
-            "message_id": "m", "conversation_id": "c", "customer_id": "u", "text": "t", "colour": 1
-        }))
-        .is_err());
+        assert!(
+            serde_json::from_value::<InboundBody>(serde_json::json!({
+                "message_id": "m", "conversation_id": "c", "customer_id": "u", "text": "t", "colour": 1
+            }))
+            .is_err()
+        );
         let mut b = body("hi");
         b.sent_at = Some("yesterday".into());
         assert!(b.parse().is_err());

@@ -42,21 +42,12 @@ struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn at(&mut self, offset: usize, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.file.clone(),
-            line: line_of(self.src, offset),
-            message: message.into(),
-        });
+        self.problems.push(Problem { file: self.file.clone(), line: line_of(self.src, offset), message: message.into() });
     }
 }
 
 /// Reads and parses one file; syntax and shape errors become problems.
-fn parse<T: DeserializeOwned>(
-    dir: &Path,
-    name: &str,
-    problems: &mut Vec<Problem>,
-    hasher: &mut Sha256,
-) -> Option<(T, String, PathBuf)> {
+fn parse<T: DeserializeOwned>(dir: &Path, name: &str, problems: &mut Vec<Problem>, hasher: &mut Sha256) -> Option<(T, String, PathBuf)> {
     let path = dir.join(name);
     let src = match std::fs::read_to_string(&path) {
         Ok(s) => s,
@@ -91,8 +82,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
     let intents = parse::<files::IntentsFile>(dir, files::INTENTS, &mut problems, &mut hasher);
     let faqs = parse::<files::FaqFile>(dir, files::FAQ, &mut problems, &mut hasher);
     let drafts = parse::<files::DraftsFile>(dir, files::DRAFTS, &mut problems, &mut hasher);
-    let phrases =
-        parse::<files::QuickPhrasesFile>(dir, files::QUICK_PHRASES, &mut problems, &mut hasher);
+    let phrases = parse::<files::QuickPhrasesFile>(dir, files::QUICK_PHRASES, &mut problems, &mut hasher);
     let concepts = if dir.join(files::CONCEPTS).exists() {
         parse::<files::ConceptsFile>(dir, files::CONCEPTS, &mut problems, &mut hasher)
     } else {
@@ -114,9 +104,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
                 r.at(at, format!("intent `{}` is defined twice", i.name));
             }
             match (i.route, i.reason.as_deref()) {
-                (Route::Escalate, None) => {
-                    r.at(at, format!("intent `{}` escalates but has no `reason`", i.name))
-                }
+                (Route::Escalate, None) => r.at(at, format!("intent `{}` escalates but has no `reason`", i.name)),
                 (_, Some(reason)) if EscalationReason::parse(reason).is_none() => {
                     r.at(at, format!("intent `{}`: unknown reason `{reason}`", i.name))
                 }
@@ -126,11 +114,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
                 if examples.len() < MIN_EXAMPLES_PER_LANG {
                     r.at(
                         at,
-                        format!(
-                            "intent `{}` has {} examples_{lang}; at least {MIN_EXAMPLES_PER_LANG} are needed",
-                            i.name,
-                            examples.len()
-                        ),
+                        format!("intent `{}` has {} examples_{lang}; at least {MIN_EXAMPLES_PER_LANG} are needed", i.name, examples.len()),
                     );
                 }
                 if examples.iter().any(|e| e.trim().is_empty()) {
@@ -158,9 +142,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
             if !ids.insert(f.id.as_str()) {
                 r.at(at, format!("faq id `{}` is used twice", f.id));
             }
-            if f.id.is_empty()
-                || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
+            if f.id.is_empty() || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
                 r.at(at, format!("faq id `{}`: use lowercase letters, digits and '-'", f.id));
             }
             if f.intents.is_empty() {
@@ -229,12 +211,9 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         }
         let ack = file.acknowledgement.get_ref();
         let at = file.acknowledgement.span().start;
-        for (what, text) in [
-            ("online_zh", &ack.online_zh),
-            ("online_en", &ack.online_en),
-            ("offline_zh", &ack.offline_zh),
-            ("offline_en", &ack.offline_en),
-        ] {
+        for (what, text) in
+            [("online_zh", &ack.online_zh), ("online_en", &ack.online_en), ("offline_zh", &ack.offline_zh), ("offline_en", &ack.offline_en)]
+        {
             check_text(&mut r, at, &format!("acknowledgement {what}"), text);
         }
     }
@@ -284,9 +263,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         return Err(problems);
     }
     // Every parse succeeded when there are no problems.
-    let (Some(shop), Some(intents), Some(faqs), Some(drafts), Some(phrases)) =
-        (shop, intents, faqs, drafts, phrases)
-    else {
+    let (Some(shop), Some(intents), Some(faqs), Some(drafts), Some(phrases)) = (shop, intents, faqs, drafts, phrases) else {
         unreachable!("a file that failed to parse is a problem");
     };
     Ok(KnowledgeBase {
@@ -304,9 +281,7 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
 
 /// `{name}` placeholders in a template.
 fn placeholders_in(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices('{').filter_map(move |(start, _)| {
-        text[start..].find('}').map(|end| &text[start..start + end + 1])
-    })
+    text.match_indices('{').filter_map(move |(start, _)| text[start..].find('}').map(|end| &text[start..start + end + 1]))
 }
 
 /// Checks one knowledge-base folder, or every shop folder inside `path`.
@@ -345,8 +320,7 @@ pub fn check_command(path: &Path) -> i32 {
     match check_dir(path) {
         Ok(shops) => {
             for (dir, kb) in shops {
-                let examples: usize =
-                    kb.intents.iter().map(|i| i.examples_zh.len() + i.examples_en.len()).sum();
+                let examples: usize = kb.intents.iter().map(|i| i.examples_zh.len() + i.examples_en.len()).sum();
                 println!(
                     "{}: ok — {} intents ({} examples), {} FAQ entries, {} drafts, {} quick phrases, version {}",
                     dir.display(),
@@ -421,13 +395,9 @@ offline_en = "Agents start at 9:00"
 
     fn write_kb(overrides: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for (name, text) in [
-            (files::SHOP, SHOP),
-            (files::INTENTS, INTENTS),
-            (files::FAQ, FAQ),
-            (files::DRAFTS, DRAFTS),
-            (files::QUICK_PHRASES, PHRASES),
-        ] {
+        for (name, text) in
+            [(files::SHOP, SHOP), (files::INTENTS, INTENTS), (files::FAQ, FAQ), (files::DRAFTS, DRAFTS), (files::QUICK_PHRASES, PHRASES)]
+        {
             let text = overrides.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or(text);
             std::fs::write(dir.path().join(name), text).unwrap();
         }
@@ -453,7 +423,9 @@ offline_en = "Agents start at 9:00"
 
     #[test]
     fn semantic_problems_name_the_line_of_the_entry() {
-        let faq = format!("{FAQ}\n[[faq]]\nid = \"hello\"\nintents = [\"nope\"]\nquestions_zh = [\"x\"]\nquestions_en = [\"x\"]\nanswer_zh = \"\"\nanswer_en = \"y\"\n");
+        let faq = format!(
+            "{FAQ}\n[[faq]]\nid = \"hello\"\nintents = [\"nope\"]\nquestions_zh = [\"x\"]\nquestions_en = [\"x\"]\nanswer_zh = \"\"\nanswer_en = \"y\"\n"
+        );
         let dir = write_kb(&[(files::FAQ, &faq)]);
         let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
         assert!(problems.iter().any(|p| p.contains("used twice")), "{problems:?}");

@@ -3,7 +3,7 @@
 //! drafts are mostly rejected has templates (or routing) that no longer fit.
 
 use crate::store::{Store, StoreError};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// An intent's drafts need attention when fewer than this share are sent unchanged or edited.
 const USEFUL_SHARE_ALERT: f64 = 0.5;

@@ -4,9 +4,7 @@
 
 use jieba_rs::Jieba;
 use std::sync::LazyLock;
-use tantivy::tokenizer::{
-    Language, LowerCaser, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer,
-};
+use tantivy::tokenizer::{Language, LowerCaser, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer};
 
 /// Name under which the analyzer is registered with tantivy.
 pub const ANALYZER_NAME: &str = "zh_en";
@@ -17,15 +15,13 @@ static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
 /// Words that carry no meaning for matching questions, in both languages.
 const STOP_WORDS: &[&str] = &[
     // Chinese particles and pronouns customers add to every sentence.
-    "的", "了", "吗", "呢", "啊", "吧", "呀", "哦", "哈", "嘛", "么", "我", "你", "您", "我们", "你们", "亲",
-    "请问", "一下", "这个", "那个", "是", "在", "有", "和", "就", "都", "也", "还", "要", "能", "可以", "想",
-    "啦", "喔", "噢", "嗯", "哟", "吖", "捏", "滴", "咯", "哇", "呐", "嘞", "哦哦", "嗯嗯", "宝", "亲亲", "老板",
-    // English function words.
-    "a", "an", "the", "is", "are", "am", "be", "i", "me", "my", "you", "your", "we", "our", "it", "its",
-    "to", "of", "in", "on", "for", "and", "or", "do", "doe", "does", "did", "can", "could", "would",
-    "will", "please", "pleas", "hi", "there", "this", "that", "with", "at", "by", "so", "just", "what", "how",
-    "much", "get", "got", "have", "has", "had", "any", "some", "was", "were", "been", "if", "from", "about",
-    "them", "they", "us", "he", "she", "him", "her", "his", "mine", "yours", "than", "then", "also", "should",
+    "的", "了", "吗", "呢", "啊", "吧", "呀", "哦", "哈", "嘛", "么", "我", "你", "您", "我们", "你们", "亲", "请问", "一下", "这个",
+    "那个", "是", "在", "有", "和", "就", "都", "也", "还", "要", "能", "可以", "想", "啦", "喔", "噢", "嗯", "哟", "吖", "捏", "滴", "咯",
+    "哇", "呐", "嘞", "哦哦", "嗯嗯", "宝", "亲亲", "老板", // English function words.
+    "a", "an", "the", "is", "are", "am", "be", "i", "me", "my", "you", "your", "we", "our", "it", "its", "to", "of", "in", "on", "for",
+    "and", "or", "do", "doe", "does", "did", "can", "could", "would", "will", "please", "pleas", "hi", "there", "this", "that", "with",
+    "at", "by", "so", "just", "what", "how", "much", "get", "got", "have", "has", "had", "any", "some", "was", "were", "been", "if",
+    "from", "about", "them", "they", "us", "he", "she", "him", "her", "his", "mine", "yours", "than", "then", "also", "should",
 ];
 
 /// Tokenizer over the shared jieba dictionary.
@@ -76,10 +72,7 @@ impl TokenStream for JiebaTokenStream {
 
 /// The analyzer: jieba → lowercase → English stemmer.
 pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(JiebaTokenizer)
-        .filter(LowerCaser)
-        .filter(Stemmer::new(Language::English))
-        .build()
+    TextAnalyzer::builder(JiebaTokenizer).filter(LowerCaser).filter(Stemmer::new(Language::English)).build()
 }
 
 /// Analyzes `text` into its index terms, stop words removed.

@@ -11,11 +11,9 @@ use crate::understand::normalize::{is_han, normalize};
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
-};
+use tantivy::schema::{Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
 /// How many documents BM25 proposes before reranking.
 const CANDIDATES: usize = 40;
@@ -25,7 +23,6 @@ const ANSWER_BOOST: f32 = 0.3;
 /// Weight of a shared concept relative to a shared word: it proposes entries that use a
 /// synonym of the customer's word.
 const CONCEPT_BOOST: f32 = 0.5;
-
 
 /// One FAQ entry proposed for a message.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,16 +74,12 @@ impl FaqIndex {
     /// of milliseconds for a few hundred entries.
     pub fn build(faqs: &[Faq], lexicon: &Lexicon) -> tantivy::Result<FaqIndex> {
         let mut schema = Schema::builder();
-        let indexing = TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER_NAME)
-            .set_index_option(IndexRecordOption::WithFreqs);
+        let indexing = TextFieldIndexing::default().set_tokenizer(ANALYZER_NAME).set_index_option(IndexRecordOption::WithFreqs);
         let text = schema.add_text_field("text", TextOptions::default().set_indexing_options(indexing.clone()));
         let answer = schema.add_text_field("answer", TextOptions::default().set_indexing_options(indexing));
         // Concept names are indexed whole ("raw"), one value per concept the text mentions.
-        let concept = schema.add_text_field(
-            "concept",
-            TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer("raw")),
-        );
+        let concept = schema
+            .add_text_field("concept", TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer("raw")));
         let ordinal = schema.add_u64_field("ordinal", NumericOptions::default().set_stored());
         let index = Index::create_in_ram(schema.build());
         index.tokenizers().register(ANALYZER_NAME, analyzer::analyzer());
@@ -146,10 +139,7 @@ impl FaqIndex {
         let mut analyzer = self.analyzer.clone();
         let query_terms = match_terms(&mut analyzer, normalized, concepts);
         // The analyzed words among the match terms (the others carry a marker prefix).
-        let words: Vec<&String> = query_terms
-            .iter()
-            .filter(|t| !t.starts_with(PAIR_PREFIX) && !t.starts_with(CONCEPT_PREFIX))
-            .collect();
+        let words: Vec<&String> = query_terms.iter().filter(|t| !t.starts_with(PAIR_PREFIX) && !t.starts_with(CONCEPT_PREFIX)).collect();
         if words.is_empty() {
             return Vec::new();
         }
@@ -165,8 +155,7 @@ impl FaqIndex {
             }
         }
         let searcher = self.reader.searcher();
-        let Ok(hits) = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(CANDIDATES).order_by_score())
-        else {
+        let Ok(hits) = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(CANDIDATES).order_by_score()) else {
             return Vec::new();
         };
         let query_weight: f32 = query_terms.iter().map(|t| self.weight(t).powi(2)).sum();
@@ -177,21 +166,15 @@ impl FaqIndex {
             let Some(ordinal) = doc.get_first(self.ordinal).and_then(|v| v.as_u64()) else { continue };
             let ordinal = ordinal as usize;
             let faq = self.doc_faq[ordinal];
-            let confidence = self
-                .phrasings
-                .get(ordinal)
-                .map(|p| p.weight * self.overlap(&query_terms, query_weight, &p.terms))
-                .unwrap_or(0.0);
-            let entry =
-                best.entry(faq).or_insert(FaqMatch { faq, score, confidence, lexical: confidence, similarity: None });
+            let confidence =
+                self.phrasings.get(ordinal).map(|p| p.weight * self.overlap(&query_terms, query_weight, &p.terms)).unwrap_or(0.0);
+            let entry = best.entry(faq).or_insert(FaqMatch { faq, score, confidence, lexical: confidence, similarity: None });
             entry.score = entry.score.max(score);
             entry.confidence = entry.confidence.max(confidence);
             entry.lexical = entry.confidence;
         }
         let mut matches: Vec<FaqMatch> = best.into_values().collect();
-        matches.sort_by(|a, b| {
-            b.confidence.total_cmp(&a.confidence).then(b.score.total_cmp(&a.score)).then(a.faq.cmp(&b.faq))
-        });
+        matches.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(b.score.total_cmp(&a.score)).then(a.faq.cmp(&b.faq)));
         matches
     }
 

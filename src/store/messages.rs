@@ -1,7 +1,7 @@
 //! Messages, decisions and the inbound transaction: a customer message, the router's decision,
 //! the bot's reply and the ticket are committed together, or not at all.
 
-use super::{opt_text, now_ms, Store, StoreError, Tx};
+use super::{Store, StoreError, Tx, now_ms, opt_text};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -48,8 +48,7 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRow, sqlx::Error> 
     })
 }
 
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "seq, message_id, conversation_id, role, text, kind, author, ticket_id, created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "seq, message_id, conversation_id, role, text, kind, author, ticket_id, created_at";
 
 /// What to do with the conversation's ticket.
 #[derive(Debug, Clone)]
@@ -307,15 +306,12 @@ impl Store {
     }
 }
 
-
 /// The inbound transaction's statements, on the writer's connection (or a pool transaction).
 async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<Tx<Recorded>, StoreError> {
     let now = now_ms();
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
-    let Some(seq) = insert_message(
-        tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now,
-    )
-    .await?
+    let Some(seq) =
+        insert_message(tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now).await?
     else {
         // Read on this connection: the first copy may be in the same uncommitted batch.
         let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
@@ -351,7 +347,19 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
     let preview: String = rec.text.chars().take(120).collect();
     match &rec.ticket {
         Some(TicketPlan::New {
-            id, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, due_at,
+            id,
+            priority,
+            priority_rank,
+            reason,
+            intent,
+            intent_confidence,
+            sentiment,
+            sentiment_score,
+            lang,
+            faq_id,
+            draft,
+            extracted,
+            due_at,
         }) => {
             let inserted = sqlx::query(
                 "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
@@ -410,7 +418,6 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
     }
     Ok(Tx::Commit(Recorded::Stored))
 }
-
 
 async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT response FROM messages WHERE shop = $1 AND message_id = $2 AND role = 'customer'")

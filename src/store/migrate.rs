@@ -4,14 +4,10 @@
 
 use super::{Backend, StoreError};
 
-const SQLITE: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../../migrations/sqlite/0002_chatwoot.sql")),
-];
-const POSTGRES: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../../migrations/postgres/0002_chatwoot.sql")),
-];
+const SQLITE: &[(i64, &str)] =
+    &[(1, include_str!("../../migrations/sqlite/0001_init.sql")), (2, include_str!("../../migrations/sqlite/0002_chatwoot.sql"))];
+const POSTGRES: &[(i64, &str)] =
+    &[(1, include_str!("../../migrations/postgres/0001_init.sql")), (2, include_str!("../../migrations/postgres/0002_chatwoot.sql"))];
 
 /// Arbitrary constant naming smartreply's migration lock.
 const LOCK_KEY: i64 = 0x5eed_5e11;
@@ -47,7 +43,11 @@ async fn apply(conn: &mut sqlx::AnyConnection, migrations: &[(i64, &str)]) -> Re
             continue;
         }
         let mut tx = conn.begin().await?;
-        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--") || l.trim().is_empty())) {
+        for statement in sql
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--") || l.trim().is_empty()))
+        {
             sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")

@@ -18,7 +18,7 @@ pub mod outbox;
 mod tickets;
 mod writer;
 
-pub use messages::{rfc3339, InboundRecord, MessageRow, Recorded, TicketPlan};
+pub use messages::{InboundRecord, MessageRow, Recorded, TicketPlan, rfc3339};
 pub use tickets::{AgentReply, DraftCounts, OutboxBody, Stats, TicketRow, TimeBucket};
 pub use writer::Tx;
 
@@ -98,9 +98,8 @@ impl Store {
             Backend::Sqlite => sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
-            .acquire_timeout(Duration::from_secs(10));
+        let options =
+            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 10 }).acquire_timeout(Duration::from_secs(10));
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _| {
                 Box::pin(async move {

@@ -3,7 +3,7 @@
 //! time; a worker that dies only delays delivery until the lease expires (at-least-once).
 
 use super::tickets::TicketRow;
-use super::{opt_text, Store, StoreError, Tx};
+use super::{Store, StoreError, Tx, opt_text};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -94,11 +94,13 @@ impl Store {
         let id = id.to_string();
         self.write(move |tx| {
             Box::pin(async move {
-                sqlx::query("UPDATE outbox SET status = 'delivered', delivered_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE outbox SET status = 'delivered', delivered_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
+                )
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
                 Ok(Tx::Commit(()))
             })
         })
@@ -151,7 +153,8 @@ impl Store {
 
     /// Age of the oldest pending delivery (ms), for the outbox-lag metric.
     pub async fn outbox_lag_ms(&self, now: i64) -> Result<i64, StoreError> {
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(self.pool()).await?;
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(self.pool()).await?;
         Ok(oldest.map(|t| now - t).unwrap_or(0))
     }
 }

@@ -1,8 +1,8 @@
 //! Tickets and what agents do with them: the queue, claims, replies (with the draft outcome
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
-use super::messages::{insert_event, insert_message, MessageRow};
-use super::{now_ms, opt_text, Store, StoreError, Tx};
+use super::messages::{MessageRow, insert_event, insert_message};
+use super::{Store, StoreError, Tx, now_ms, opt_text};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -237,8 +237,7 @@ impl Store {
         self.write(move |tx| {
             Box::pin(async move {
                 let now = now_ms();
-                let row: Option<(String, String)> =
-                    sqlx::query_as(sql).bind(&agent).bind(now).bind(&id).fetch_optional(&mut *tx).await?;
+                let row: Option<(String, String)> = sqlx::query_as(sql).bind(&agent).bind(now).bind(&id).fetch_optional(&mut *tx).await?;
                 let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
                 record_action(tx, &id, &shop, &agent, action, None, now).await?;
                 insert_event(tx, &shop, "ticket", &conversation, Some(&id), "{}", now).await?;
@@ -281,13 +280,14 @@ impl Store {
         .bind(now)
         .fetch_one(pool)
         .await?;
-        let mut waits: Vec<i64> = sqlx::query("SELECT first_response_at - created_at AS wait FROM tickets WHERE shop = $1 AND first_response_at IS NOT NULL")
-            .bind(shop)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>("wait"))
-            .collect::<Result<_, _>>()?;
+        let mut waits: Vec<i64> =
+            sqlx::query("SELECT first_response_at - created_at AS wait FROM tickets WHERE shop = $1 AND first_response_at IS NOT NULL")
+                .bind(shop)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<i64, _>("wait"))
+                .collect::<Result<_, _>>()?;
         waits.sort_unstable();
         Ok(Stats {
             messages,
@@ -339,9 +339,8 @@ impl Store {
         const HOUR: i64 = 3_600_000;
         let now = now_ms();
         let first = (now / HOUR - hours + 1) * HOUR;
-        let mut buckets: Vec<TimeBucket> = (0..hours)
-            .map(|i| TimeBucket { start: super::messages::rfc3339(first + i * HOUR), ..Default::default() })
-            .collect();
+        let mut buckets: Vec<TimeBucket> =
+            (0..hours).map(|i| TimeBucket { start: super::messages::rfc3339(first + i * HOUR), ..Default::default() }).collect();
         let slot = |t: i64| ((t - first) / HOUR) as usize;
         for r in sqlx::query("SELECT decision, created_at FROM decisions WHERE shop = $1 AND created_at >= $2")
             .bind(shop)
@@ -359,11 +358,13 @@ impl Store {
             }
         }
         let mut waits: Vec<Vec<i64>> = vec![Vec::new(); buckets.len()];
-        for r in sqlx::query("SELECT created_at, first_response_at, due_at, sla_breached, status FROM tickets WHERE shop = $1 AND created_at >= $2")
-            .bind(shop)
-            .bind(first)
-            .fetch_all(self.pool())
-            .await?
+        for r in sqlx::query(
+            "SELECT created_at, first_response_at, due_at, sla_breached, status FROM tickets WHERE shop = $1 AND created_at >= $2",
+        )
+        .bind(shop)
+        .bind(first)
+        .fetch_all(self.pool())
+        .await?
         {
             let created: i64 = r.try_get("created_at")?;
             let first_response: Option<i64> = r.try_get("first_response_at")?;
@@ -379,11 +380,12 @@ impl Store {
             }
         }
         let mut drafts = vec![DraftCounts::default(); buckets.len()];
-        for r in sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
-            .bind(shop)
-            .bind(first)
-            .fetch_all(self.pool())
-            .await?
+        for r in
+            sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
+                .bind(shop)
+                .bind(first)
+                .fetch_all(self.pool())
+                .await?
         {
             if let Some(d) = drafts.get_mut(slot(r.try_get("created_at")?)) {
                 d.add(opt_text(&r, "draft_outcome")?.as_deref());
@@ -398,7 +400,6 @@ impl Store {
         Ok(buckets)
     }
 }
-
 
 /// An agent reply's statements (see [`Store::reply`]).
 async fn reply(
@@ -420,7 +421,16 @@ async fn reply(
     .await?;
     let message_id = format!("agent-{}", uuid::Uuid::now_v7());
     let seq = insert_message(
-        tx, &ticket.shop, &message_id, &ticket.conversation_id, "agent", Some("reply"), Some(agent), text, Some(&ticket.id), now,
+        tx,
+        &ticket.shop,
+        &message_id,
+        &ticket.conversation_id,
+        "agent",
+        Some("reply"),
+        Some(agent),
+        text,
+        Some(&ticket.id),
+        now,
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;

@@ -5,9 +5,9 @@
 //! refunds. Other negations keep the topic ("aren't these counterfeit?" is about genuineness).
 
 use crate::knowledge::Concept;
-use aho_corasick::AhoCorasick;
 use crate::retrieve::analyzer;
 use crate::understand::normalize::normalize;
+use aho_corasick::AhoCorasick;
 use std::collections::HashMap;
 use tantivy::tokenizer::TextAnalyzer;
 
@@ -79,8 +79,8 @@ impl Lexicon {
         for (at, term) in terms.iter().enumerate() {
             let Some(phrases) = self.en.get(term) else { continue };
             let before = &terms[at.saturating_sub(EN_NEGATION_REACH)..at];
-            let unwanted = before.iter().any(|t| EN_NEGATIONS.contains(&t.as_str()))
-                && before.iter().any(|t| EN_WANTING.contains(&t.as_str()));
+            let unwanted =
+                before.iter().any(|t| EN_NEGATIONS.contains(&t.as_str())) && before.iter().any(|t| EN_WANTING.contains(&t.as_str()));
             if unwanted {
                 continue;
             }

@@ -50,11 +50,7 @@ impl DenseSoftmax {
         }
         let n = subset.len().max(1) as f32;
         mean.iter_mut().for_each(|m| *m /= n);
-        let mean_len = subset
-            .iter()
-            .map(|&i| x[i].iter().zip(&mean).map(|(v, m)| (v - m) * (v - m)).sum::<f32>().sqrt())
-            .sum::<f32>()
-            / n;
+        let mean_len = subset.iter().map(|&i| x[i].iter().zip(&mean).map(|(v, m)| (v - m) * (v - m)).sum::<f32>().sqrt()).sum::<f32>() / n;
         let mut model = DenseSoftmax {
             mean,
             scale: if mean_len > 0.0 { 1.0 / mean_len } else { 1.0 },

@@ -6,7 +6,8 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 static ORDER_LABELLED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:订单号|订单编号|订单|单号|order\s*(?:number|no\.?|id|#)?)\s*(?:是|为|:|：|#)?\s*#?([a-z]{0,3}\d[\d-]{5,23})").unwrap()
+    Regex::new(r"(?i)(?:订单号|订单编号|订单|单号|order\s*(?:number|no\.?|id|#)?)\s*(?:是|为|:|：|#)?\s*#?([a-z]{0,3}\d[\d-]{5,23})")
+        .unwrap()
 });
 /// Marketplace order numbers are long digit runs (Taobao: 18–19 digits).
 static LONG_DIGITS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)(\d{12,22})(?:\D|$)").unwrap());
@@ -14,13 +15,11 @@ static TRACKING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:^|[^a-z0-9])((?:sf|zto|yt|jt|jd)\d{10,15}|(?:快递单号|运单号|物流单号|tracking\s*(?:number|no\.?|#)?)\s*(?:是|为|:|：)?\s*[a-z]{0,3}\d{10,15})").unwrap()
 });
 static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\D)(1[3-9]\d{9})(?:\D|$)").unwrap());
-static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:[¥￥$]\s*\d+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?\s*(?:元|块钱|块|rmb|yuan|dollars?|usd))").unwrap()
-});
+static AMOUNT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:[¥￥$]\s*\d+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?\s*(?:元|块钱|块|rmb|yuan|dollars?|usd))").unwrap());
 /// Tail of a Chinese street address: a place word followed by a house number and more.
-static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[\p{Han}\w]{1,12}(?:省|市|区|县|镇|乡|路|街|道|巷|弄|号楼|小区|栋|单元|室)[\p{Han}\w\-]*").unwrap()
-});
+static ADDRESS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[\p{Han}\w]{1,12}(?:省|市|区|县|镇|乡|路|街|道|巷|弄|号楼|小区|栋|单元|室)[\p{Han}\w\-]*").unwrap());
 static DIGITS_IN_TRACKING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)[a-z]{0,3}\d{10,15}$").unwrap());
 
 fn push_unique(list: &mut Vec<String>, value: &str) {
@@ -73,13 +72,10 @@ pub fn mask_phone(phone: &str) -> String {
 pub fn redact(raw: &str) -> String {
     const MAX_LOGGED_CHARS: usize = 80;
     let bounded: String = raw.chars().take(MAX_LOGGED_CHARS).collect();
-    let phones_masked = PHONE.replace_all(&bounded, |c: &regex::Captures<'_>| {
-        c[0].replace(&c[1], &mask_phone(&c[1]))
-    });
+    let phones_masked = PHONE.replace_all(&bounded, |c: &regex::Captures<'_>| c[0].replace(&c[1], &mask_phone(&c[1])));
     let addresses_masked = ADDRESS.replace_all(&phones_masked, "[address]");
-    let digits_masked = LONG_DIGITS.replace_all(&addresses_masked, |c: &regex::Captures<'_>| {
-        c[0].replace(&c[1], &format!("[{} digits]", c[1].len()))
-    });
+    let digits_masked =
+        LONG_DIGITS.replace_all(&addresses_masked, |c: &regex::Captures<'_>| c[0].replace(&c[1], &format!("[{} digits]", c[1].len())));
     let mut out = digits_masked.into_owned();
     if raw.chars().count() > MAX_LOGGED_CHARS {
         out.push('…');

@@ -13,8 +13,8 @@
 
 use crate::understand::concepts::Lexicon;
 use crate::understand::dense::{DenseOptions, DenseSoftmax};
-use crate::understand::features::{self, features, FeatureId};
-use crate::understand::linear::{softmax, Linear, TrainOptions};
+use crate::understand::features::{self, FeatureId, features};
+use crate::understand::linear::{Linear, TrainOptions, softmax};
 use crate::understand::normalize::normalize;
 use std::collections::HashMap;
 use tantivy::tokenizer::TextAnalyzer;
@@ -96,17 +96,11 @@ impl IntentModel {
     /// Trains on `examples`, finding each one's concepts with `lexicon`; with `embeddings`
     /// (one per example, same order) the embedding half too. Deterministic: the same examples
     /// give the same model.
-    pub fn train(
-        examples: &[Example],
-        lexicon: &Lexicon,
-        analyzer: TextAnalyzer,
-        embeddings: Option<&[&[f32]]>,
-    ) -> IntentModel {
+    pub fn train(examples: &[Example], lexicon: &Lexicon, analyzer: TextAnalyzer, embeddings: Option<&[&[f32]]>) -> IntentModel {
         let mut labels: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
         labels.sort();
         labels.dedup();
-        let label_index: HashMap<&str, usize> =
-            labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let label_index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
         let mut analyzer_mut = analyzer.clone();
         let prepared = Prepared {
             x: examples
@@ -129,8 +123,7 @@ impl IntentModel {
             let workers: Vec<_> = (0..CALIBRATION_FOLDS)
                 .map(|fold| {
                     scope.spawn(move || {
-                        let (train, test): (Vec<usize>, Vec<usize>) =
-                            (0..prepared.y.len()).partition(|i| i % CALIBRATION_FOLDS != fold);
+                        let (train, test): (Vec<usize>, Vec<usize>) = (0..prepared.y.len()).partition(|i| i % CALIBRATION_FOLDS != fold);
                         let lexical = Linear::train(&prepared.x, &prepared.y, None, &train, k, TRAINING);
                         let dense = embeddings.map(|e| DenseSoftmax::train(e, &prepared.y, &train, k, DENSE_TRAINING));
                         test.into_iter()
@@ -242,12 +235,34 @@ mod tests {
     fn examples() -> Vec<Example> {
         let data = [
             ("greeting", &["你好", "在吗", "有人吗", "hello", "hi there", "anyone here", "哈喽", "亲在不在"][..]),
-            ("refund", &["退款多久到账", "钱什么时候退", "退款进度", "when is my refund", "refund status", "where is my money back", "tk到哪了", "退款还没到"][..]),
-            ("invoice", &["能开发票吗", "发票怎么开", "要发票", "can i get an invoice", "invoice please", "need a receipt for my company", "开个电子发票", "发票什么时候开"][..]),
+            (
+                "refund",
+                &[
+                    "退款多久到账",
+                    "钱什么时候退",
+                    "退款进度",
+                    "when is my refund",
+                    "refund status",
+                    "where is my money back",
+                    "tk到哪了",
+                    "退款还没到",
+                ][..],
+            ),
+            (
+                "invoice",
+                &[
+                    "能开发票吗",
+                    "发票怎么开",
+                    "要发票",
+                    "can i get an invoice",
+                    "invoice please",
+                    "need a receipt for my company",
+                    "开个电子发票",
+                    "发票什么时候开",
+                ][..],
+            ),
         ];
-        data.iter()
-            .flat_map(|(intent, texts)| texts.iter().map(|t| Example { text: t.to_string(), intent: intent.to_string() }))
-            .collect()
+        data.iter().flat_map(|(intent, texts)| texts.iter().map(|t| Example { text: t.to_string(), intent: intent.to_string() })).collect()
     }
 
     #[test]

@@ -186,15 +186,8 @@ pub fn is_han(c: char) -> bool {
 /// an English word ("refund 什么时候到"), while "Do you ship to 新疆?" is English.
 fn detect_lang(text: &str) -> Lang {
     let han = text.chars().filter(|&c| is_han(c)).count();
-    let latin_words = text
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| !w.is_empty())
-        .count();
-    if han > 0 && han >= latin_words {
-        Lang::Zh
-    } else {
-        Lang::En
-    }
+    let latin_words = text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()).count();
+    if han > 0 && han >= latin_words { Lang::Zh } else { Lang::En }
 }
 
 #[cfg(test)]

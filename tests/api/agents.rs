@@ -43,7 +43,11 @@ async fn an_agent_claims_replies_and_resolves_and_the_stats_count_it() {
     let bad = app.agent_post(ALICE, &format!("/v1/tickets/{id}/reply"), json!({"text": "hi", "draft": "maybe"})).await;
     assert_eq!(bad.status(), 400);
     let reply = app
-        .agent_post(ALICE, &format!("/v1/tickets/{id}/reply"), json!({"text": "非常抱歉，马上为您补发", "draft": "edited", "resolve": true}))
+        .agent_post(
+            ALICE,
+            &format!("/v1/tickets/{id}/reply"),
+            json!({"text": "非常抱歉，马上为您补发", "draft": "edited", "resolve": true}),
+        )
         .await;
     assert_eq!(reply.status(), 200);
     let reply: serde_json::Value = reply.json().await.unwrap();
@@ -81,13 +85,7 @@ async fn quick_phrases_and_identity_are_served_to_agents() {
 #[tokio::test]
 async fn the_agent_event_stream_announces_a_new_ticket() {
     let app = spawn_app().await;
-    let mut stream = app
-        .client
-        .get(format!("{}/v1/events?shop=demo", app.address))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = app.client.get(format!("{}/v1/events?shop=demo", app.address)).bearer_auth(ALICE).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     let answer = app.send("m-1", "c-1", "转人工，我要跟真人说").await;
     let id = answer["ticket_id"].as_str().unwrap().to_string();

@@ -8,9 +8,8 @@ use std::time::Duration;
 async fn escalate_and_reply(app: &TestApp) -> String {
     let answer = app.send("m-1", "c-1", "收到的是错的颜色，我买的是02号").await;
     let id = answer["ticket_id"].as_str().unwrap().to_string();
-    let reply = app
-        .agent_post(ALICE, &format!("/v1/tickets/{id}/reply"), json!({"text": "抱歉，马上为您补发02号", "draft": "accepted"}))
-        .await;
+    let reply =
+        app.agent_post(ALICE, &format!("/v1/tickets/{id}/reply"), json!({"text": "抱歉，马上为您补发02号", "draft": "accepted"})).await;
     assert_eq!(reply.status(), 200);
     id
 }
@@ -66,7 +65,11 @@ async fn a_reply_is_delivered_after_a_restart_while_the_receiver_was_down() {
 #[tokio::test]
 async fn an_undeliverable_reply_ends_failed_and_visible() {
     let receiver = Receiver::start(500, 0).await;
-    let app = spawn_app_with(Database::fresh().await, Options { callback_url: Some(receiver.url.clone()), max_attempts: 2, ..Options::default() }).await;
+    let app = spawn_app_with(
+        Database::fresh().await,
+        Options { callback_url: Some(receiver.url.clone()), max_attempts: 2, ..Options::default() },
+    )
+    .await;
     escalate_and_reply(&app).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let failed = loop {

@@ -215,7 +215,8 @@ impl TestApp {
             .header("content-type", "application/json")
             .header("X-Chatwoot-Delivery", delivery);
         if let Some(secret) = secret {
-            request = request.header("X-Chatwoot-Timestamp", ts.to_string()).header("X-Chatwoot-Signature", sign(secret, ts, body.as_bytes()));
+            request =
+                request.header("X-Chatwoot-Timestamp", ts.to_string()).header("X-Chatwoot-Signature", sign(secret, ts, body.as_bytes()));
         }
         request.body(body.to_string()).send().await.unwrap()
     }
@@ -229,7 +230,8 @@ impl TestApp {
 
     /// The Chatwoot outbox of the demo shop.
     pub async fn chatwoot_outbox(&self, status: &str) -> Vec<serde_json::Value> {
-        let v: serde_json::Value = self.agent_get(ALICE, &format!("/v1/chatwoot/outbox?shop=demo&status={status}")).await.json().await.unwrap();
+        let v: serde_json::Value =
+            self.agent_get(ALICE, &format!("/v1/chatwoot/outbox?shop=demo&status={status}")).await.json().await.unwrap();
         v["calls"].as_array().unwrap().clone()
     }
 
@@ -243,7 +245,8 @@ impl TestApp {
     pub async fn wait_for_outbox(&self, status: &str, n: usize) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let rows: serde_json::Value = self.agent_get(ALICE, &format!("/v1/outbox?shop=demo&status={status}")).await.json().await.unwrap();
+            let rows: serde_json::Value =
+                self.agent_get(ALICE, &format!("/v1/outbox?shop=demo&status={status}")).await.json().await.unwrap();
             let rows = rows["deliveries"].as_array().cloned().unwrap_or_default();
             if rows.len() >= n || Instant::now() > deadline {
                 return rows;

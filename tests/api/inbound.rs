@@ -52,7 +52,8 @@ async fn an_angry_message_is_escalated_with_a_ticket_a_draft_and_an_acknowledgem
 #[tokio::test]
 async fn a_repeated_message_id_gets_the_identical_answer_and_creates_nothing() {
     let app = spawn_app().await;
-    let body = serde_json::json!({ "message_id": "dup-1", "conversation_id": "c-9", "customer_id": "u", "text": "我要投诉你们客服" }).to_string();
+    let body =
+        serde_json::json!({ "message_id": "dup-1", "conversation_id": "c-9", "customer_id": "u", "text": "我要投诉你们客服" }).to_string();
     let first = app.post_signed("demo", DEMO_SECRET, now(), &body).await.text().await.unwrap();
     let second = app.post_signed("demo", DEMO_SECRET, now(), &body).await.text().await.unwrap();
     assert_eq!(first, second);
@@ -80,7 +81,8 @@ async fn the_same_answer_is_not_sent_twice_in_a_conversation() {
     assert_eq!(first["decision"], "answered");
     let again = app.send("m-2", "c-1", "退款到底多久到账").await;
     assert_eq!(again["decision"], "escalated");
-    let ticket: serde_json::Value = app.agent_get(ALICE, &format!("/v1/tickets/{}", again["ticket_id"].as_str().unwrap())).await.json().await.unwrap();
+    let ticket: serde_json::Value =
+        app.agent_get(ALICE, &format!("/v1/tickets/{}", again["ticket_id"].as_str().unwrap())).await.json().await.unwrap();
     assert_eq!(ticket["reason"], "repeat_question");
     app.finish().await;
 }
@@ -131,7 +133,8 @@ async fn an_oversize_body_is_413_and_an_unknown_shop_404() {
 async fn a_flooding_customer_is_rate_limited_with_retry_after() {
     let app = spawn_app_with(Database::fresh().await, Options { customer_per_minute: 3, ..Options::default() }).await;
     for i in 0..3 {
-        let body = serde_json::json!({"message_id": format!("r-{i}"), "conversation_id": "c", "customer_id": "flood", "text": "在吗"}).to_string();
+        let body =
+            serde_json::json!({"message_id": format!("r-{i}"), "conversation_id": "c", "customer_id": "flood", "text": "在吗"}).to_string();
         assert_eq!(app.post_signed("demo", DEMO_SECRET, now(), &body).await.status(), 200);
     }
     let body = r#"{"message_id":"r-3","conversation_id":"c","customer_id":"flood","text":"在吗"}"#;

@@ -1,12 +1,12 @@
 //! The service over real HTTP on a random port, against a fresh SQLite database — or a fresh
 //! PostgreSQL database when `SMARTREPLY_TEST_POSTGRES_URL` is set (CI runs both).
 
+mod abuse;
 mod agents;
 mod chatwoot;
 mod chatwoot_payloads;
 mod delivery;
 mod helpers;
-mod abuse;
 mod inbound;
 mod operations;
 mod scale_out;

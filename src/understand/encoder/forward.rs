@@ -3,8 +3,8 @@
 //! a per-thread [`Scratch`], so a call allocates nothing once the thread has seen its longest
 //! message.
 
-use super::file::{Dims, FileError, ModelFile, BLOCK, BLOCK_BYTES};
-use super::kernels::{self, add_layer_norm, matmul, QMatrix, Quantized};
+use super::file::{BLOCK, BLOCK_BYTES, Dims, FileError, ModelFile};
+use super::kernels::{self, QMatrix, Quantized, add_layer_norm, matmul};
 
 /// One encoder layer.
 struct Layer {

@@ -9,7 +9,7 @@
 //! AVX2 kernel is the only `unsafe` code in the crate: raw loads of its interleaved rows. A
 //! portable kernel with the same layout and results runs where AVX2 is absent.
 
-use super::file::{f16_to_f32, BLOCK, BLOCK_BYTES};
+use super::file::{BLOCK, BLOCK_BYTES, f16_to_f32};
 
 /// Output rows computed together (the lanes of one 256-bit accumulator).
 pub(super) const GROUP: usize = 8;
@@ -140,7 +140,7 @@ fn matmul_portable(w: &QMatrix, x: &Quantized, tokens: usize, y: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{QMatrix, Quantized, BLOCK, GROUP, QUAD, TOKEN_TILE};
+    use super::{BLOCK, GROUP, QMatrix, QUAD, Quantized, TOKEN_TILE};
     use std::arch::x86_64::*;
 
     /// See [`super::matmul`]. Safety: AVX2 and FMA are available; `x` holds `tokens` rows of

@@ -101,8 +101,7 @@ impl Encoder {
         let io = |source| EncoderError::Io { path: path.to_path_buf(), source };
         let bytes = std::fs::read(path).map_err(io)?;
         let sidecar = path.with_extension("bin.sha256");
-        let recorded = std::fs::read_to_string(&sidecar)
-            .map_err(|source| EncoderError::Io { path: sidecar.clone(), source })?;
+        let recorded = std::fs::read_to_string(&sidecar).map_err(|source| EncoderError::Io { path: sidecar.clone(), source })?;
         let expected = recorded.split_whitespace().next().unwrap_or_default().to_string();
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != expected {
@@ -111,12 +110,7 @@ impl Encoder {
         let file = file::ModelFile::parse(bytes)?;
         let tokenizer = PieceTokenizer::new(&file)?;
         let network = Network::load(&file)?;
-        Ok(Encoder {
-            tokenizer,
-            network,
-            cache: Mutex::new(Cache::default()),
-            version: version_name(&actual),
-        })
+        Ok(Encoder { tokenizer, network, cache: Mutex::new(Cache::default()), version: version_name(&actual) })
     }
 
     /// The encoder at `path`, loaded once per process and shared by every shop, reload and
@@ -167,10 +161,8 @@ impl Encoder {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(texts.len().max(1));
         let chunk = texts.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
-            let workers: Vec<_> = texts
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|t| self.embed(kind, t)).collect::<Vec<_>>()))
-                .collect();
+            let workers: Vec<_> =
+                texts.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|t| self.embed(kind, t)).collect::<Vec<_>>())).collect();
             workers.into_iter().flat_map(|w| w.join().expect("encoder worker panicked")).collect()
         })
     }

@@ -29,12 +29,7 @@ impl PieceTokenizer {
         let model = Unigram::from(file.pieces.clone(), unk, false).map_err(|e| TokenizerError(e.to_string()))?;
         let mut inner = TokenizerImpl::new(model);
         inner.with_pre_tokenizer(Some(Metaspace::new('▁', PrependScheme::Always, true)));
-        Ok(PieceTokenizer {
-            inner,
-            normalization: file.normalization.clone(),
-            bos: file.specials.bos,
-            eos: file.specials.eos,
-        })
+        Ok(PieceTokenizer { inner, normalization: file.normalization.clone(), bos: file.specials.bos, eos: file.specials.eos })
     }
 
     /// Token ids of `text`, at most `max_len` of them (the content is cut, `</s>` kept).
