@@ -97,8 +97,8 @@ impl Linear {
             for &i in &order {
                 let w_i = sample_weight.map_or(1.0, |w| w[i]);
                 let p = softmax(&model.logits(&x[i]));
-                for c in 0..k {
-                    let g = w_i * (p[c] - if c == y[i] { 1.0 } else { 0.0 });
+                for (c, p_c) in p.iter().enumerate() {
+                    let g = w_i * (p_c - if c == y[i] { 1.0 } else { 0.0 });
                     model.bias[c] -= lr * g * 0.1;
                     for (f, v) in &x[i] {
                         let w = &mut model.weights[model.rows[f] * k + c];

@@ -126,7 +126,7 @@ impl Network {
             matmul::<AVX2>(&layer.q, &s.act, n, &mut s.q);
             matmul::<AVX2>(&layer.k, &s.act, n, &mut s.k);
             matmul::<AVX2>(&layer.v, &s.act, n, &mut s.v);
-            attention(&s.q, &s.k, &s.v, n, h, heads, &mut s.probs, &mut s.ctx);
+            attention([&s.q, &s.k, &s.v], n, h, heads, &mut s.probs, &mut s.ctx);
             s.act.fill(&s.ctx, n, h);
             matmul::<AVX2>(&layer.attn_out, &s.act, n, &mut s.proj);
             add_layer_norm(&mut s.x, Some(&s.proj), &layer.attn_norm.0, &layer.attn_norm.1, self.eps);
@@ -156,7 +156,7 @@ impl Network {
 
 /// Scaled dot-product self-attention of `n` tokens over all of them, head by head.
 #[inline(always)]
-fn attention(q: &[f32], k: &[f32], v: &[f32], n: usize, h: usize, heads: usize, probs: &mut [f32], ctx: &mut [f32]) {
+fn attention([q, k, v]: [&[f32]; 3], n: usize, h: usize, heads: usize, probs: &mut [f32], ctx: &mut [f32]) {
     let hd = h / heads;
     let scale = 1.0 / (hd as f32).sqrt();
     for t in 0..n {

@@ -34,7 +34,7 @@ impl QMatrix {
     /// Unpacks `Q4_0` rows (each block: f16 scale, then byte `j` holding weight `j` in its low
     /// nibble and weight `j + 16` in its high nibble).
     pub(super) fn from_q4(raw: &[u8], rows: usize, cols: usize, bias: Vec<f32>) -> QMatrix {
-        assert!(rows % GROUP == 0 && cols % BLOCK == 0 && bias.len() == rows, "shape {rows}×{cols}");
+        assert!(rows.is_multiple_of(GROUP) && cols.is_multiple_of(BLOCK) && bias.len() == rows, "shape {rows}×{cols}");
         let nb = cols / BLOCK;
         let mut q = vec![0u8; rows * cols];
         let mut scale = vec![0f32; rows * nb];
@@ -173,11 +173,11 @@ mod avx2 {
                 let wq = unsafe { w.q.as_ptr().add((g * nb + b) * GROUP * BLOCK) };
                 for quad in 0..BLOCK / QUAD {
                     let wv = unsafe { _mm256_loadu_si256(wq.add(quad * GROUP * QUAD).cast()) };
-                    for u in 0..T {
+                    for (u, part) in part.iter_mut().enumerate() {
                         let at = unsafe { aq.add((t0 + u) * w.cols + b * BLOCK + quad * QUAD) };
                         let four = unsafe { at.cast::<i32>().read_unaligned() };
                         let av = _mm256_set1_epi32(four);
-                        part[u] = _mm256_add_epi16(part[u], _mm256_maddubs_epi16(wv, av));
+                        *part = _mm256_add_epi16(*part, _mm256_maddubs_epi16(wv, av));
                     }
                 }
                 let ws = unsafe { _mm256_loadu_ps(w.scale.as_ptr().add((g * nb + b) * GROUP)) };
