@@ -31,7 +31,9 @@ impl DenseFaqs {
             return best;
         }
         for (row, &faq) in self.vectors.chunks_exact(self.dim).zip(&self.owner) {
-            let cos: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
+            // One sequential sum does not vectorise; eight lanes do (this loop is a tenth of
+            // the service's CPU under load).
+            let cos = crate::understand::dense::dot(row, query);
             best[faq] = best[faq].max(cos);
         }
         best

@@ -101,8 +101,8 @@ impl DenseSoftmax {
     }
 }
 
-/// Σ aᵢbᵢ in eight lanes, so it vectorises (training spends its time here).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// Σ aᵢbᵢ in eight lanes, so it vectorises (training and retrieval spend their time here).
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, ra) = a.as_chunks::<8>();
     let (cb, rb) = b.as_chunks::<8>();
