@@ -195,9 +195,38 @@ pub(crate) async fn insert_message(
     ticket_id: Option<&str>,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
+    insert_message_with(tx, shop, message_id, conversation_id, role, kind, author, text, ticket_id, now, &MessageExtras::default()).await
+}
+
+/// Columns only some messages carry, written by the same `INSERT` (every statement is a round
+/// trip to SQLite's worker thread, so none is spent on a follow-up `UPDATE`).
+#[derive(Default)]
+struct MessageExtras<'a> {
+    customer_id: Option<&'a str>,
+    channel: Option<&'a str>,
+    response: Option<&'a str>,
+    faq_id: Option<&'a str>,
+    in_reply_to: Option<&'a str>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_message_with(
+    tx: &mut AnyConnection,
+    shop: &str,
+    message_id: &str,
+    conversation_id: &str,
+    role: &str,
+    kind: Option<&str>,
+    author: Option<&str>,
+    text: &str,
+    ticket_id: Option<&str>,
+    now: i64,
+    extras: &MessageExtras<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
     let seq: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (id, shop, message_id, conversation_id, role, kind, author, text, ticket_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (shop, message_id) DO NOTHING RETURNING seq",
+        "INSERT INTO messages (id, shop, message_id, conversation_id, role, kind, author, text, ticket_id, created_at, \
+         customer_id, channel, response, faq_id, in_reply_to) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (shop, message_id) DO NOTHING RETURNING seq",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(shop)
@@ -209,6 +238,11 @@ pub(crate) async fn insert_message(
     .bind(text)
     .bind(ticket_id)
     .bind(now)
+    .bind(extras.customer_id)
+    .bind(extras.channel)
+    .bind(extras.response)
+    .bind(extras.faq_id)
+    .bind(extras.in_reply_to)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(seq) = seq {
@@ -237,22 +271,27 @@ impl Store {
 
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
     pub async fn conversation_state(&self, shop: &str, conversation_id: &str) -> Result<(Vec<String>, Option<String>), StoreError> {
-        let faq_ids = sqlx::query(
-            "SELECT faq_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'bot' AND faq_id IS NOT NULL ORDER BY seq",
+        // One query (one round trip) for both: rows of part 0 are answered FAQ ids in order,
+        // a row of part 1 is the unresolved ticket.
+        let rows = sqlx::query(
+            "SELECT CAST(0 AS BIGINT) AS part, seq, faq_id AS value FROM messages \
+             WHERE shop = $1 AND conversation_id = $2 AND role = 'bot' AND faq_id IS NOT NULL \
+             UNION ALL SELECT CAST(1 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, id AS value FROM tickets WHERE shop = $1 AND conversation_id = $2 AND status <> 'resolved' \
+             ORDER BY part, seq",
         )
         .bind(shop)
         .bind(conversation_id)
         .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("faq_id"))
-        .collect::<Result<Vec<_>, _>>()?;
-        let ticket: Option<String> =
-            sqlx::query_scalar("SELECT id FROM tickets WHERE shop = $1 AND conversation_id = $2 AND status <> 'resolved'")
-                .bind(shop)
-                .bind(conversation_id)
-                .fetch_optional(self.pool())
-                .await?;
+        .await?;
+        let (mut faq_ids, mut ticket) = (Vec::new(), None);
+        for row in &rows {
+            let value: String = row.try_get("value")?;
+            if row.try_get::<i64, _>("part")? == 0 {
+                faq_ids.push(value);
+            } else {
+                ticket = Some(value);
+            }
+        }
         Ok((faq_ids, ticket))
     }
 
@@ -312,20 +351,31 @@ impl Store {
 async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<Tx<Recorded>, StoreError> {
     let now = now_ms();
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
-    let Some(seq) =
-        insert_message(tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now).await?
+    let customer = MessageExtras {
+        customer_id: Some(&rec.customer_id),
+        channel: rec.channel.as_deref(),
+        response: Some(&rec.response),
+        ..MessageExtras::default()
+    };
+    let Some(seq) = insert_message_with(
+        tx,
+        &rec.shop,
+        &rec.message_id,
+        &rec.conversation_id,
+        "customer",
+        None,
+        None,
+        &rec.text,
+        ticket_id,
+        now,
+        &customer,
+    )
+    .await?
     else {
         // Read on this connection: the first copy may be in the same uncommitted batch.
         let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
         return Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())));
     };
-    sqlx::query("UPDATE messages SET customer_id = $1, channel = $2, response = $3 WHERE seq = $4")
-        .bind(&rec.customer_id)
-        .bind(rec.channel.as_deref())
-        .bind(&rec.response)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query(
         "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -404,17 +454,26 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
         None => {}
     }
     let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
-    insert_message(tx, &rec.shop, &bot_id, &rec.conversation_id, "bot", Some(rec.reply_kind), None, &rec.reply_text, ticket_id, now)
-        .await?;
-    if rec.faq_id.is_some() {
-        sqlx::query("UPDATE messages SET faq_id = $1, in_reply_to = $2 WHERE shop = $3 AND message_id = $4")
-            .bind(rec.faq_id.as_deref())
-            .bind(&rec.message_id)
-            .bind(&rec.shop)
-            .bind(&bot_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // The FAQ an answer sent is what keeps the same answer from being sent twice.
+    let answer = MessageExtras {
+        faq_id: rec.faq_id.as_deref(),
+        in_reply_to: rec.faq_id.as_ref().map(|_| rec.message_id.as_str()),
+        ..MessageExtras::default()
+    };
+    insert_message_with(
+        tx,
+        &rec.shop,
+        &bot_id,
+        &rec.conversation_id,
+        "bot",
+        Some(rec.reply_kind),
+        None,
+        &rec.reply_text,
+        ticket_id,
+        now,
+        &answer,
+    )
+    .await?;
     if let Some(id) = ticket_id {
         insert_event(tx, &rec.shop, "ticket", &rec.conversation_id, Some(id), "{}", now).await?;
     }

@@ -141,37 +141,52 @@ async fn run(mut conn: AnyConnection, mut rx: mpsc::Receiver<Job>) {
 
 /// Runs one batch; returns the jobs that ran (to be answered) and the transaction's outcome.
 /// Jobs that never ran are dropped, which answers their callers with an error.
+///
+/// Each call to the connection is a round trip to sqlx's SQLite worker thread (two context
+/// switches), so the savepoint bookkeeping between jobs travels in one multi-statement call:
+/// closing one job's savepoint and opening the next is a single round trip.
 async fn run_batch(conn: &mut AnyConnection, jobs: impl Iterator<Item = Job>) -> (Vec<Done>, Result<(), sqlx::Error>) {
     let mut done = Vec::new();
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+    let mut jobs = jobs.peekable();
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE; SAVEPOINT job").await {
+        let _ = exec(conn, "ROLLBACK").await;
         return (done, Err(e));
     }
     let result: Result<(), sqlx::Error> = async {
-        for job in jobs {
-            exec(conn, "SAVEPOINT job").await?;
-            match AssertUnwindSafe(job(conn)).catch_unwind().await {
+        while let Some(job) = jobs.next() {
+            let keep = match AssertUnwindSafe(job(conn)).catch_unwind().await {
                 Ok(d) => {
-                    if !d.keep {
-                        exec(conn, "ROLLBACK TO job").await?;
-                    }
-                    exec(conn, "RELEASE job").await?;
+                    let keep = d.keep;
                     done.push(d);
+                    keep
                 }
                 Err(_) => {
                     // The panicking job's caller sees its answer channel dropped.
                     tracing::error!("a write job panicked; its changes are rolled back");
-                    exec(conn, "ROLLBACK TO job").await?;
-                    exec(conn, "RELEASE job").await?;
+                    false
                 }
-            }
+            };
+            let last = jobs.peek().is_none();
+            exec(conn, between_jobs(keep, last)).await?;
         }
-        exec(conn, "COMMIT").await
+        Ok(())
     }
     .await;
     if result.is_err() {
         let _ = exec(conn, "ROLLBACK").await;
     }
     (done, result)
+}
+
+/// The statements that close a job's savepoint (keeping or undoing its changes) and either open
+/// the next job's or commit the batch.
+fn between_jobs(keep: bool, last: bool) -> &'static str {
+    match (keep, last) {
+        (true, false) => "RELEASE job; SAVEPOINT job",
+        (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
+        (true, true) => "RELEASE job; COMMIT",
+        (false, true) => "ROLLBACK TO job; RELEASE job; COMMIT",
+    }
 }
 
 #[cfg(test)]
