@@ -191,6 +191,59 @@ impl DraftOutcome {
     }
 }
 
+/// What an agent's reply records about the suggested draft: the draft's fate for the first
+/// human answer; later answers are follow-ups that could not have used it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyOutcome {
+    /// The first human answer, and what became of the draft.
+    Draft(DraftOutcome),
+    /// A later answer.
+    Followup,
+}
+
+impl ReplyOutcome {
+    /// The wire name (the draft outcome's, or `followup`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft(outcome) => outcome.as_str(),
+            Self::Followup => "followup",
+        }
+    }
+}
+
+/// Where a queued delivery (a reply to the shop's callback, a call to Chatwoot) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The receiver took it.
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// Life cycle of a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,7 +5,8 @@
 use crate::decide::{ConversationContext, Decision, IntentPrediction, ModelVersions, Retrieved, policy};
 use crate::knowledge::KnowledgeBase;
 pub use crate::knowledge::QuickPhrase;
-use crate::retrieve::{DenseFaqs, FaqIndex, analyzer, fuse};
+use crate::retrieve::{DenseFaqs, FaqIndex, fuse};
+use crate::understand::analyzer;
 use crate::understand::concepts::Lexicon;
 use crate::understand::encoder::{Embedding, Encoder, EncoderError, Kind};
 use crate::understand::extract::extract;

@@ -3,7 +3,7 @@
 //! conversation per message, and reports the contract's metrics. `--cv K` cross-validates the
 //! intent classifier on the knowledge base's own examples instead.
 
-use crate::decide::{Action, ConversationContext, Decision};
+use crate::decide::{ConversationContext, Decision};
 use crate::domain::SentimentLabel;
 use crate::engine::{ShopEngine, training_examples};
 use crate::knowledge::Route;
@@ -213,86 +213,36 @@ fn per_intent<'a>(pairs: impl Iterator<Item = (&'a str, &'a Decision)>) -> BTree
     per_intent
 }
 
-/// Prints `(metric, value)` rows under a header; whole numbers without decimals.
-fn print_metrics(rows: &[(&str, f64)]) {
-    println!("{:<22} {:>10}", "metric", "value");
-    println!("{}", "-".repeat(33));
-    for &(name, value) in rows {
-        if value.fract() == 0.0 && value >= 1.0 {
-            println!("{name:<22} {value:>10.0}");
-        } else {
-            println!("{name:<22} {value:>10.3}");
-        }
-    }
+/// A case the router got wrong in at least one respect (`smartreply eval --errors`).
+#[derive(Clone, Copy)]
+pub struct Miss<'a> {
+    /// The case and what the router decided.
+    pub outcome: &'a Outcome,
+    /// Answered, but the reply lacks a `must_contain` string.
+    pub reply_lacks_must_contain: bool,
 }
 
-/// Prints the per-intent accuracy table.
-fn print_per_intent(per_intent: &BTreeMap<String, IntentScore>) {
-    println!();
-    println!("{:<24} {:>5} {:>9}", "intent", "n", "accuracy");
-    for (intent, s) in per_intent {
-        println!("{intent:<24} {:>5} {:>9.3}", s.n, s.accuracy);
-    }
-}
-
-/// Prints the metrics table, and with `errors` every case the router got wrong.
-pub fn print_report(m: &Metrics, outcomes: &[Outcome], errors: bool) {
-    print_metrics(&[
-        ("n", m.n as f64),
-        ("intent_accuracy", m.intent_accuracy),
-        ("sentiment_macro_f1", m.sentiment_macro_f1),
-        ("route_accuracy", m.route_accuracy),
-        ("escalation_recall", m.escalation_recall),
-        ("negative_recall", m.negative_recall),
-        ("auto_precision", m.auto_precision),
-        ("auto_coverage", m.auto_coverage),
-        ("latency_us_p50", m.latency_us_p50 as f64),
-        ("latency_us_p99", m.latency_us_p99 as f64),
-    ]);
-    print_per_intent(&m.per_intent);
-    if errors {
-        println!();
-        for o in outcomes {
+/// The cases the router got wrong: route, facts of the reply, intent or sentiment.
+pub fn misses(outcomes: &[Outcome]) -> Vec<Miss<'_>> {
+    outcomes
+        .iter()
+        .filter_map(|o| {
             let answered = answered(&o.decision);
             let route_wrong = answered != (o.case.route == GoldRoute::Auto);
             let fact_wrong = answered && !passes(o.decision.reply_text(), &o.case.must_contain);
             let intent_wrong = o.decision.intent.name != o.case.intent;
             let sentiment_wrong = o.decision.sentiment.label != o.case.sentiment;
-            if route_wrong || fact_wrong || intent_wrong || sentiment_wrong {
-                let what = match &o.decision.action {
-                    Action::Answer { faq_id, .. } => format!("answer {faq_id}"),
-                    Action::Escalate(e) => format!("escalate {}", e.reason),
-                };
-                println!(
-                    "{} {:?}\n    gold {} {} {:?} | got {} ({:.2}) {} ({:.2}) {}{}",
-                    o.case.id,
-                    o.case.text,
-                    o.case.intent,
-                    o.case.sentiment.as_str(),
-                    o.case.route,
-                    o.decision.intent.name,
-                    o.decision.intent.confidence,
-                    o.decision.sentiment.label.as_str(),
-                    o.decision.sentiment.score,
-                    what,
-                    if fact_wrong { " [reply lacks must_contain]" } else { "" },
-                );
-            }
-        }
-    }
+            (route_wrong || fact_wrong || intent_wrong || sentiment_wrong)
+                .then_some(Miss { outcome: o, reply_lacks_must_contain: fact_wrong })
+        })
+        .collect()
 }
 
-/// Runs `smartreply eval` on one shop; prints the table and, with `json`, the metrics as the
-/// last line.
-pub fn run(shop: &ShopEngine, data: &Path, json: bool, errors: bool) -> anyhow::Result<Metrics> {
+/// `smartreply eval` on one shop: every case of `data` routed, and the metrics.
+pub fn run(shop: &ShopEngine, data: &Path) -> anyhow::Result<(Metrics, Vec<Outcome>)> {
     let cases = read_cases(data)?;
     let outcomes = route_all(shop, &cases);
-    let m = metrics(&outcomes);
-    print_report(&m, &outcomes, errors);
-    if json {
-        println!("{}", serde_json::to_string(&m)?);
-    }
-    Ok(m)
+    Ok((metrics(&outcomes), outcomes))
 }
 
 /// Cross-validation report: the knowledge base's own examples, each routed through the whole
@@ -320,10 +270,28 @@ pub struct CvReport {
     pub auto_rate: f64,
     /// Per intent.
     pub per_intent: BTreeMap<String, IntentScore>,
+    /// The examples classified wrongly: the ones to reword or relabel (not in the JSON).
+    #[serde(skip)]
+    pub misclassified: Vec<CvMiss>,
+}
+
+/// A knowledge-base example the other folds could not explain.
+#[derive(Debug, Clone)]
+pub struct CvMiss {
+    /// Its intent in the knowledge base.
+    pub gold_intent: String,
+    /// The intent the classifier chose, and its confidence.
+    pub intent: String,
+    /// See `intent`.
+    pub confidence: f32,
+    /// Whether the router answered it.
+    pub answered: bool,
+    /// The example.
+    pub text: String,
 }
 
 /// `smartreply eval --cv K`: k-fold cross-validation on the knowledge base's examples.
-pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyhow::Result<CvReport> {
+pub fn run_cv(shop: &ShopEngine, folds: usize) -> anyhow::Result<CvReport> {
     if folds < 2 {
         bail!("--cv needs at least 2 folds");
     }
@@ -355,29 +323,18 @@ pub fn run_cv(shop: &ShopEngine, folds: usize, json: bool, errors: bool) -> anyh
         auto_intent_precision: ratio(count(&|e, d| answered(d) && right(e, d)), count(&|_, d| answered(d)), 1.0),
         auto_rate: ratio(count(&|e, d| !escalating(e) && answered(d)), count(&|e, _| !escalating(e)), 0.0),
         per_intent,
+        misclassified: routed
+            .iter()
+            .filter(|(e, d)| !right(e, d))
+            .map(|(e, d)| CvMiss {
+                gold_intent: e.intent.clone(),
+                intent: d.intent.name.clone(),
+                confidence: d.intent.confidence,
+                answered: answered(d),
+                text: e.text.clone(),
+            })
+            .collect(),
     };
-    println!("{folds}-fold cross-validation on {n} knowledge-base examples, each routed by a classifier trained without its fold");
-    print_metrics(&[
-        ("n", n as f64),
-        ("intent_accuracy", report.intent_accuracy),
-        ("confident_error_rate", report.confident_error_rate),
-        ("uncertain_rate", report.uncertain_rate),
-        ("escalation_recall", report.escalation_recall),
-        ("auto_intent_precision", report.auto_intent_precision),
-        ("auto_rate", report.auto_rate),
-    ]);
-    print_per_intent(&report.per_intent);
-    if errors {
-        // Which examples the other folds could not explain: the ones to reword or relabel.
-        println!();
-        for (e, d) in routed.iter().filter(|(e, d)| !right(e, d)) {
-            let action = if answered(d) { "answered" } else { "escalated" };
-            println!("{:<22} -> {:<22} {:.2} {action:<9}  {}", e.intent, d.intent.name, d.intent.confidence, e.text);
-        }
-    }
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    }
     Ok(report)
 }
 

@@ -3,50 +3,64 @@
 //! A customer message flows one way through the crate:
 //!
 //! ```text
-//! ingest ─▶ understand ─▶ retrieve ─▶ decide ─▶ answer | escalate ─▶ deliver ─▶ learn
-//! (http,    (normalise,    (tantivy    (policy,   (store: message,     (signed     (draft
-//!  widget)   intent,        FAQ index)  drafts)    decision, ticket)    outbox)     outcomes)
-//!            sentiment,
-//!            extract)
+//! http ─▶ app::inbound ─▶ engine: understand ─▶ retrieve ─▶ decide ─▶ store ─▶ answer | escalate
+//! (extract,  (the use case:       (normalise,    (tantivy   (policy,  (message, decision,
+//!  map)       limits, dedupe,       intent,        FAQ index) drafts)   ticket: one commit)
+//!             orchestration)        sentiment,
+//!                                   extract)
+//! agent reply ─▶ app::tickets ─▶ store (message + outbox row) ─▶ app::delivery ─▶ deliver (signed POST)
 //! ```
 //!
 //! # Layout
+//! The pipeline core — pure functions of a message and a loaded shop:
 //! - [`domain`]: value types every stage shares.
 //! - [`knowledge`]: a shop's knowledge base (FAQ, intent examples, drafts, quick phrases), loaded and checked.
-//! - [`understand`]: normalisation, language, intent classifier, sentiment scorer, extraction.
-//! - [`retrieve`]: the tantivy FAQ index with Chinese segmentation and English stemming.
+//! - [`understand`]: normalisation, the text analyzer, language, intent classifier, sentiment scorer, extraction.
+//! - [`retrieve`]: the tantivy FAQ index (using `understand`'s analyzer) and the fusion with meaning.
 //! - [`decide`]: the routing policy, draft replies and acknowledgements.
 //! - [`engine`]: one loaded shop (knowledge base + models + index) and the pipeline over them.
-//! - [`eval`]: the offline evaluation of the pipeline (`smartreply eval`).
-//! - [`chatwoot`]: the Chatwoot agent bot (events in, replies, notes and hand-offs out).
+//! - [`eval`]: the offline evaluation of the pipeline (`smartreply eval`); it returns values, the binary prints.
+//!
+//! The application and its edges:
+//! - [`app`]: the application state, one `Shop` per configured shop, and the use cases (receive a
+//!   message, claim / reply / resolve a ticket, the widget's message, the workers).
+//! - `http`: the HTTP API, each resource owning its routes; handlers extract, call one `app`
+//!   function and map its result; one JSON error contract.
+//! - `store`: durable storage (SQLite or PostgreSQL), typed values in and out.
+//! - `deliver`: the reply payload, signed delivery to shops and calls to Chatwoot, backoff.
+//! - [`chatwoot`]: the Chatwoot agent bot's events and calls (its worker is in `app`).
+//! - [`ingest`]: parsing and verifying inbound messages (signatures, limits, rate limiters).
 //! - [`config`]: typed settings from defaults, file and environment.
-//! - [`ingest`]: parsing and verifying inbound messages (signatures, limits, rate limits).
-//! - [`store`]: durable storage (SQLite or PostgreSQL).
-//! - [`sla`]: ticket deadlines.
-//! - [`http`]: the HTTP API, each resource owning its routes.
-//! - [`deliver`]: the outbox worker that delivers agent replies to shops.
-//! - [`learn`]: what agents do with drafts, fed back into the numbers.
+//! - `sla`: ticket deadlines. `learn`: what agents do with drafts, fed back into the numbers.
 //! - [`loadgen`]: the load generator (`smartreply loadgen`).
 //! - [`redact`]: what logs may show of customer text and URLs.
-//! - [`console`]: the agent console, chat widget and demo storefront pages.
+//! - `console`: the agent console, chat widget and demo storefront pages.
 //! - [`server`]: start-up and graceful shutdown.
+//!
+//! # Dependency rules
+//! The core (`domain`, `knowledge`, `understand`, `retrieve`, `decide`, `engine`) never imports
+//! `app`, `http`, `store` or `deliver`; within it imports run one way, `understand` before
+//! `retrieve` before `decide`. `app` orchestrates the core and the edges; `http` calls `app`;
+//! `store`, `deliver` and `chatwoot` never import `app` or `http`. ARCHITECTURE.md has the
+//! whole import graph.
 
+pub mod app;
 pub mod chatwoot;
 pub mod config;
-pub mod console;
+pub(crate) mod console;
 pub mod decide;
-pub mod deliver;
+pub(crate) mod deliver;
 pub mod domain;
 pub mod engine;
 pub mod eval;
-pub mod http;
+pub(crate) mod http;
 pub mod ingest;
 pub mod knowledge;
-pub mod learn;
+pub(crate) mod learn;
 pub mod loadgen;
 pub mod redact;
 pub mod retrieve;
 pub mod server;
-pub mod sla;
-pub mod store;
+pub(crate) mod sla;
+pub(crate) mod store;
 pub mod understand;

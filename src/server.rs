@@ -1,9 +1,10 @@
 //! Start-up and graceful shutdown. `main` calls [`run`]; tests call [`build_state`] and
 //! [`serve`] with a listener bound to port 0 and a shutdown future of their own.
 
+use crate::app::AppState;
 use crate::config::{DEV_AGENT_TOKEN, DEV_WEBHOOK_SECRET, Settings};
 use crate::engine::{Engine, ShopSource};
-use crate::http::{self, AppState};
+use crate::http;
 use crate::store::Store;
 use std::future::Future;
 use std::path::Path;
@@ -36,12 +37,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
-    let worker = tokio::spawn(crate::deliver::run(state.clone(), worker_stop));
+    let worker = tokio::spawn(crate::app::delivery::run(state.clone(), worker_stop));
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let chatwoot_events = tokio::spawn(crate::chatwoot::process::run(state.clone(), stopped(stop_rx.clone())));
-    let chatwoot_calls = tokio::spawn(crate::deliver::chatwoot::run(state.clone(), stopped(stop_rx.clone())));
+    let chatwoot_events = tokio::spawn(crate::app::chatwoot::run(state.clone(), stopped(stop_rx.clone())));
+    let chatwoot_calls = tokio::spawn(crate::app::delivery::run_chatwoot(state.clone(), stopped(stop_rx.clone())));
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx;

@@ -16,7 +16,7 @@ const URGENT_MINUTES: i64 = 15;
 
 /// Daily agent hours in a time zone.
 #[derive(Debug, Clone)]
-pub struct AgentHours {
+pub(crate) struct AgentHours {
     open: Time,
     close: Time,
     tz: TimeZone,
@@ -24,7 +24,7 @@ pub struct AgentHours {
 
 impl AgentHours {
     /// Parses `HH:MM-HH:MM` and an IANA zone name.
-    pub fn parse(hours: &str, time_zone: &str) -> Result<AgentHours, String> {
+    pub(crate) fn parse(hours: &str, time_zone: &str) -> Result<AgentHours, String> {
         let (open, close) = hours.split_once('-').ok_or_else(|| format!("{hours:?}: expected HH:MM-HH:MM"))?;
         let parse = |s: &str| -> Result<Time, String> {
             let (h, m) = s.trim().split_once(':').ok_or_else(|| format!("{s:?}: expected HH:MM"))?;
@@ -41,13 +41,13 @@ impl AgentHours {
     }
 
     /// Whether agents work at `t`.
-    pub fn is_open(&self, t: Timestamp) -> bool {
+    pub(crate) fn is_open(&self, t: Timestamp) -> bool {
         let local = t.to_zoned(self.tz.clone()).time();
         local >= self.open && local < self.close
     }
 
     /// The next opening at or after `t` (today's if it has not happened yet).
-    pub fn next_opening(&self, t: Timestamp) -> Timestamp {
+    pub(crate) fn next_opening(&self, t: Timestamp) -> Timestamp {
         let zoned = t.to_zoned(self.tz.clone());
         let today = zoned.date().to_datetime(self.open);
         let candidate = if zoned.time() < self.open { today } else { today.checked_add(1.day()).unwrap_or(today) };
@@ -63,7 +63,7 @@ impl AgentHours {
 
 /// The shop's promises.
 #[derive(Debug, Clone, Copy)]
-pub struct Promises {
+pub(crate) struct Promises {
     /// First human answer, minutes.
     pub first_response_minutes: u32,
     /// Complaint settled, hours.
@@ -71,7 +71,13 @@ pub struct Promises {
 }
 
 /// When a ticket created at `created` is due.
-pub fn due_at(created: Timestamp, priority: Priority, reason: EscalationReason, hours: &AgentHours, promises: Promises) -> Timestamp {
+pub(crate) fn due_at(
+    created: Timestamp,
+    priority: Priority,
+    reason: EscalationReason,
+    hours: &AgentHours,
+    promises: Promises,
+) -> Timestamp {
     if reason == EscalationReason::Complaint {
         return created + SignedDuration::from_hours(i64::from(promises.complaint_hours));
     }

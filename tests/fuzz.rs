@@ -35,8 +35,8 @@ proptest! {
 
     #[test]
     fn tokenisation_never_panics(text in hostile_text()) {
-        let mut analyzer = smartreply::retrieve::analyzer::analyzer();
-        let terms = smartreply::retrieve::analyzer::terms(&mut analyzer, &text);
+        let mut analyzer = smartreply::understand::analyzer::analyzer();
+        let terms = smartreply::understand::analyzer::terms(&mut analyzer, &text);
         prop_assert!(terms.iter().all(|t| !t.is_empty()));
         let _ = smartreply::understand::features::features(&mut analyzer, &normalize(&text).text);
     }

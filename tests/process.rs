@@ -3,6 +3,9 @@
 //! the outbox delivered after the restart). On SQLite, and on PostgreSQL when
 //! `SMARTREPLY_TEST_POSTGRES_URL` is set.
 
+// Helpers are `pub` for the test modules of this binary, not for a library surface.
+#![allow(unreachable_pub)]
+
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;

@@ -48,7 +48,8 @@ fn a_faq_question_is_answered_in_the_customers_language() {
     let en = route("do you offer free shipping?");
     assert_eq!(en.lang, Lang::En);
     let (_, text) = answer(&en);
-    assert!(text.contains("59") && text.is_ascii() || text.contains("59"), "{text}");
+    assert!(text.contains("59"), "{text}");
+    assert!(!text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "an English question gets an English answer: {text}");
     assert!(text.to_lowercase().contains("free"), "{text}");
 }
 
@@ -57,7 +58,7 @@ fn an_angry_customer_is_escalated_with_a_draft_and_an_acknowledgement() {
     let d = route("退款拖了半个月了还没到账，你们到底怎么回事！！！");
     let e = escalation(&d);
     assert_eq!(e.reason, EscalationReason::NegativeSentiment);
-    assert!(matches!(e.priority, Priority::High | Priority::Urgent));
+    assert_eq!(e.priority, Priority::Urgent);
     assert!(!e.draft.is_empty());
     assert!(!e.acknowledgement.is_empty());
     assert_ne!(e.draft, e.acknowledgement);
@@ -84,15 +85,14 @@ fn asking_for_a_person_escalates_as_human_requested() {
 fn a_damaged_item_needs_human_action_and_the_draft_asks_for_photos() {
     let d = route("收到的精华瓶子碎了，漏了一盒子");
     let e = escalation(&d);
-    assert!(matches!(e.reason, EscalationReason::NeedsHumanAction | EscalationReason::NegativeSentiment), "{}", e.reason);
+    assert_eq!(e.reason, EscalationReason::NeedsHumanAction);
     assert!(e.draft.contains("照片") || e.draft.contains("图"), "{}", e.draft);
 }
 
 #[test]
 fn a_parcel_stuck_for_days_goes_to_a_human() {
     let d = route("物流四天没更新了，一直显示在中转站");
-    let e = escalation(&d);
-    assert!(matches!(e.reason, EscalationReason::NeedsHumanAction | EscalationReason::NegativeSentiment), "{}", e.reason);
+    assert_eq!(escalation(&d).reason, EscalationReason::NeedsHumanAction);
 }
 
 #[test]
@@ -104,8 +104,7 @@ fn a_medical_product_question_goes_to_a_human() {
 #[test]
 fn out_of_scope_messages_are_passed_on() {
     let d = route("can you recommend a good laptop for gaming");
-    let e = escalation(&d);
-    assert!(matches!(e.reason, EscalationReason::OutOfScope | EscalationReason::NoConfidentAnswer), "{}", e.reason);
+    assert_eq!(escalation(&d).reason, EscalationReason::OutOfScope);
 }
 
 #[test]
@@ -122,9 +121,9 @@ fn a_question_no_entry_answers_is_not_given_the_intents_summary() {
 }
 
 #[test]
-fn gibberish_has_no_confident_answer() {
+fn gibberish_is_passed_on_as_out_of_scope() {
     let d = route("qzxv blorp wug");
-    assert!(matches!(escalation(&d).reason, EscalationReason::NoConfidentAnswer | EscalationReason::OutOfScope), "{:?}", d.action);
+    assert_eq!(escalation(&d).reason, EscalationReason::OutOfScope, "{:?}", d.action);
 }
 
 #[test]
@@ -160,7 +159,8 @@ fn a_draft_asks_for_the_order_number_only_when_it_is_missing() {
     let with = route("少发了一瓶爽肤水，订单号 3761234567890123456");
     let (a, b) = (&escalation(&without).draft, &escalation(&with).draft);
     assert!(a.contains("订单号"), "{a}");
-    assert!(b.len() < a.len() || !b.contains("提供一下订单号"), "{b}");
+    assert!(a.contains("提供一下订单号"), "{a}");
+    assert!(!b.contains("提供一下订单号"), "{b}");
     assert_eq!(with.extracted.order_numbers, vec!["3761234567890123456"]);
 }
 
@@ -178,7 +178,8 @@ fn assert_targets(file: &str) {
 /// Intent accuracy, negative recall, auto precision and auto coverage at least as given.
 fn assert_at_least(file: &str, intent: f64, negative_recall: f64, precision: f64, coverage: f64) {
     let path = Path::new(file);
-    let cases = read_cases(path).expect("evaluation file parses");
+    assert!(path.is_file(), "evaluation file {} is missing (run from the repository with ../shared beside it)", path.display());
+    let cases = read_cases(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let m = metrics(&route_all(&shop(), &cases));
     eprintln!("{file}: {m:?}");
     assert!(m.intent_accuracy >= intent, "{file}: intent_accuracy {}", m.intent_accuracy);
@@ -189,11 +190,8 @@ fn assert_at_least(file: &str, intent: f64, negative_recall: f64, precision: f64
 
 #[test]
 fn the_development_set_meets_the_targets() {
-    // The shared development set lives beside the repository, not in it.
-    if !Path::new("../shared/eval/dev.jsonl").exists() {
-        eprintln!("SKIPPED: ../shared/eval/dev.jsonl not found beside the repository");
-        return;
-    }
+    // The shared development set lives beside the repository, not in it; without it this
+    // fails (naming the path) rather than passing on nothing.
     assert_targets("../shared/eval/dev.jsonl");
 }
 
@@ -223,7 +221,7 @@ fn our_second_held_out_set_does_not_regress() {
 
 #[test]
 fn cross_validation_routes_every_example_and_keeps_escalations() {
-    let report = smartreply::eval::run_cv(&shop(), 2, false, false).expect("cross-validation runs");
+    let report = smartreply::eval::run_cv(&shop(), 2).expect("cross-validation runs");
     let examples = smartreply::engine::training_examples(shop().knowledge()).len();
     assert_eq!(report.n, examples);
     assert_eq!(report.per_intent.values().map(|s| s.n).sum::<usize>(), examples);
@@ -231,7 +229,7 @@ fn cross_validation_routes_every_example_and_keeps_escalations() {
     assert!(report.intent_accuracy >= 0.85, "{report:?}");
     assert!(report.escalation_recall >= 0.95, "{report:?}");
     assert!(report.auto_intent_precision >= 0.93, "{report:?}");
-    assert!(smartreply::eval::run_cv(&shop(), 1, false, false).is_err(), "one fold is refused");
+    assert!(smartreply::eval::run_cv(&shop(), 1).is_err(), "one fold is refused");
 }
 
 #[test]
@@ -248,7 +246,7 @@ fn a_dispatch_question_gets_the_dispatch_rule_not_the_delivery_time() {
     for text in ["你们一般多久发货？", "how soon do you dispatch orders?"] {
         let d = route(text);
         let (faq, reply) = answer(&d);
-        assert!(faq == "ship-when" || faq == "ship-same-day", "{text}: answered with {faq}");
+        assert_eq!(faq, "ship-when", "{text}");
         assert!(reply.contains("16:00"), "{text}: {reply}");
     }
 }
@@ -257,9 +255,7 @@ fn a_dispatch_question_gets_the_dispatch_rule_not_the_delivery_time() {
 fn an_answer_that_means_something_else_is_not_sent() {
     // The brands question shares "brands"/"directly" with no entry but means genuineness.
     let d = route("Do you get your stock directly from the brands?");
-    if let Some(faq) = d.answered_faq_id() {
-        assert_eq!(faq, "genuine", "answered with {faq}");
-    }
+    assert_eq!(d.answered_faq_id(), Some("genuine"), "{:?}", d.action);
     // Every word is shop vocabulary (仓库, 城市), and no entry says where the warehouse is.
     let d = route("我想知道你们仓库在哪个城市");
     assert_eq!(d.answered_faq_id(), None, "{:?}", d.action);

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// The parts of an agent-bot event smartreply reads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Payload {
+pub(crate) struct Payload {
     /// `message_created`, `conversation_resolved`, ...
     pub event: Option<String>,
     /// Message events: the message id. Conversation events: the conversation's display id.
@@ -47,7 +47,7 @@ pub struct Payload {
 /// `{ "id": ... }` objects (inbox, account).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct IdOnly {
+pub(crate) struct IdOnly {
     /// Id.
     pub id: Option<u64>,
 }
@@ -55,7 +55,7 @@ pub struct IdOnly {
 /// A message's sender.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Sender {
+pub(crate) struct Sender {
     /// Contact, user or bot id.
     pub id: Option<u64>,
     /// Display name.
@@ -68,7 +68,7 @@ pub struct Sender {
 /// `conversation` inside a message event.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Conversation {
+pub(crate) struct Conversation {
     /// The display id: the one Chatwoot's API takes.
     pub id: Option<u64>,
     /// `open`, `pending`, `resolved`, `snoozed`.
@@ -84,7 +84,7 @@ pub struct Conversation {
 /// `conversation.meta`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct Meta {
+pub(crate) struct Meta {
     /// The conversation's contact.
     pub sender: Option<Sender>,
 }
@@ -92,7 +92,7 @@ pub struct Meta {
 /// What to do with an event. Stored as JSON between the 200 and the work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Work {
+pub(crate) enum Work {
     /// A customer wrote in a conversation the bot owns: route it.
     CustomerMessage {
         /// Chatwoot's message id.
@@ -122,7 +122,7 @@ pub enum Work {
 
 impl Work {
     /// Short name for logs and the stored row.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Work::CustomerMessage { .. } => "customer_message",
             Work::AgentReply { .. } => "agent_reply",
@@ -131,7 +131,7 @@ impl Work {
     }
 
     /// The conversation's display id.
-    pub fn conversation(&self) -> u64 {
+    pub(crate) fn conversation(&self) -> u64 {
         match self {
             Work::CustomerMessage { conversation, .. } | Work::AgentReply { conversation, .. } | Work::Resolved { conversation } => {
                 *conversation
@@ -142,22 +142,22 @@ impl Work {
 
 /// smartreply's conversation id for a Chatwoot conversation (prefixed: a shop may also take
 /// webhook messages, whose conversation ids are the storefront's).
-pub fn conversation_id(display_id: u64) -> String {
+pub(crate) fn conversation_id(display_id: u64) -> String {
     format!("chatwoot-{display_id}")
 }
 
 /// The Chatwoot display id of one of smartreply's conversation ids, if it is a Chatwoot one.
-pub fn display_id(conversation_id: &str) -> Option<u64> {
+pub(crate) fn display_id(conversation_id: &str) -> Option<u64> {
     conversation_id.strip_prefix("chatwoot-")?.parse().ok()
 }
 
 /// smartreply's message id of a Chatwoot message (its idempotency key).
-pub fn message_id(chatwoot_id: u64) -> String {
+pub(crate) fn message_id(chatwoot_id: u64) -> String {
     format!("chatwoot-{chatwoot_id}")
 }
 
 /// Work for an event, or why it needs none.
-pub fn classify(p: &Payload, settings: &ChatwootSettings) -> Result<Work, &'static str> {
+pub(crate) fn classify(p: &Payload, settings: &ChatwootSettings) -> Result<Work, &'static str> {
     let event = p.event.as_deref().unwrap_or_default();
     let conv = p.conversation.as_ref();
     let account = p.account.as_ref().and_then(|a| a.id).or(p.account_id).or(conv.and_then(|c| c.account_id));

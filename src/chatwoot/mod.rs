@@ -15,22 +15,25 @@
 //!
 //! # Layout
 //! - [`event`]: what an event asks for, decided from the payload alone.
-//! - [`process`]: working stored events off into tickets and queued calls.
+//! - [`calls`]: the calls into a Chatwoot conversation (replies, notes, hand-offs).
 //! - [`canned`]: `smartreply chatwoot sync-canned`, quick phrases as canned responses.
+//!
+//! The worker that turns stored events into tickets and calls is a use case of the
+//! application layer (`app/chatwoot.rs`).
 
+pub(crate) mod calls;
 pub mod canned;
-pub mod event;
-pub mod process;
+pub(crate) mod event;
 
-pub use event::{Payload, Work, classify, conversation_id, display_id, message_id};
+pub(crate) use event::{Payload, classify, display_id};
 
 use tokio::sync::Notify;
 
 /// Wakes the Chatwoot workers when there is new work (the poll interval is the fallback).
 #[derive(Debug, Default)]
-pub struct Wake {
+pub(crate) struct Wake {
     /// An event was stored.
-    pub events: Notify,
+    pub(crate) events: Notify,
     /// A call was queued.
-    pub calls: Notify,
+    pub(crate) calls: Notify,
 }

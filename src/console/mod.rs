@@ -27,11 +27,11 @@ use axum::{
 };
 
 /// The demo shop's public widget key when the configuration names none (development only).
-pub const DEV_WIDGET_KEY: &str = "pk_demo_dev";
+pub(crate) const DEV_WIDGET_KEY: &str = "pk_demo_dev";
 
 /// Which shop the demo storefront page embeds the widget for.
 #[derive(Debug, Clone)]
-pub struct DemoShop {
+pub(crate) struct DemoShop {
     /// The shop id the widget talks to (`data-shop`).
     pub shop: String,
     /// The shop's public widget key (`data-key`); public by design, never the webhook secret.
@@ -68,7 +68,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 
 /// The pages' routes. They need no application state, so the router is generic over it and
 /// merges into the service's root router as it is.
-pub fn routes<S: Clone + Send + Sync + 'static>(demo: DemoShop) -> Router<S> {
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(demo: DemoShop) -> Router<S> {
     let demo_html = render_demo(&demo);
     Router::new()
         .route("/", get(|| std::future::ready(html_page(INDEX_HTML.to_owned()))))
@@ -85,7 +85,7 @@ fn render_demo(demo: &DemoShop) -> String {
 }
 
 /// Escapes a value for a double-quoted HTML attribute.
-pub fn escape_attr(value: &str) -> String {
+pub(crate) fn escape_attr(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

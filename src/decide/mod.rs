@@ -4,8 +4,12 @@
 pub mod draft;
 pub mod policy;
 
-use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel};
+use crate::domain::{EscalationReason, Lang, Priority};
 use serde::{Deserialize, Serialize};
+
+// Produced by `understand`; the decision carries them, so they are named here too.
+pub use crate::understand::extract::Extracted;
+pub use crate::understand::sentiment::SentimentScore;
 
 /// What the router knows about the conversation before this message.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,30 +29,6 @@ pub struct IntentPrediction {
     pub name: String,
     /// Calibrated probability in 0..1.
     pub confidence: f32,
-}
-
-/// The sentiment scorer's verdict.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SentimentScore {
-    /// Class.
-    pub label: SentimentLabel,
-    /// -1 (very negative) .. 1 (very positive).
-    pub score: f32,
-    /// Strong cues seen (threat words, shouting, ...); used for priority and audit.
-    pub signals: Vec<String>,
-}
-
-/// Ticket fields pulled out of the text.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Extracted {
-    /// Order numbers (long digit runs, or after 订单号 / order #).
-    pub order_numbers: Vec<String>,
-    /// Courier tracking numbers (SF..., ZTO/7x digits ...).
-    pub tracking_numbers: Vec<String>,
-    /// Mainland mobile numbers, as written (mask before logging).
-    pub phones: Vec<String>,
-    /// Money amounts such as `¥59` or `50元`.
-    pub amounts: Vec<String>,
 }
 
 /// The best FAQ entry retrieval found.

@@ -68,48 +68,78 @@ pub struct Verdict {
 
 /// Decides. Pure.
 pub fn decide(inp: &Inputs<'_>) -> Verdict {
-    let kb = inp.kb;
-    let intent = inp.intent.name.as_str();
-    let serves = |m: &&FaqMatch| kb.faqs[m.faq].intents.iter().any(|i| i == intent);
-    let default_faq = kb.faqs.iter().position(|f| f.default && f.intents.first().is_some_and(|i| i == intent));
-    let rank = |m: &FaqMatch| {
-        let faq = &kb.faqs[m.faq];
-        m.confidence
-            + if faq.intents.first().is_some_and(|i| i == intent) { MAIN_INTENT_BONUS } else { 0.0 }
-            + if Some(m.faq) == default_faq { DEFAULT_BONUS } else { 0.0 }
-    };
-    let best_for_intent = inp.matches.iter().filter(serves).max_by(|a, b| rank(a).total_cmp(&rank(b))).cloned();
-
-    let escalation_faq = best_for_intent.as_ref().and_then(|best| {
-        inp.matches
-            .iter()
-            .filter(serves)
-            .find(|m| {
-                kb.faqs[m.faq].escalate
-                    && m.confidence >= MIN_ESCALATION_FAQ_CONFIDENCE
-                    && m.confidence >= best.confidence - ESCALATION_MARGIN
-            })
-            .cloned()
-    });
-
-    // The answer an automatic reply would use (and a draft can reuse). The intent's summary
-    // answer stands in only when no specific entry half-matches: a half-match means the
-    // customer asked something specific the summary may not answer.
-    let default_match = default_faq.and_then(|d| inp.matches.iter().find(|m| m.faq == d)).map_or(0.0, |m| m.confidence);
-    let candidate: Option<usize> = match &best_for_intent {
-        Some(m) if m.confidence >= MIN_ANSWER_CONFIDENCE && !kb.faqs[m.faq].escalate => Some(m.faq),
-        Some(m) if m.confidence >= MIN_DRAFT_CONFIDENCE && Some(m.faq) != default_faq => None,
-        _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE && default_match >= MIN_DEFAULT_MATCH_CONFIDENCE => default_faq,
-        _ => None,
-    };
-
-    let intent_def = kb.intent(intent);
+    let found = Candidates::find(inp);
+    let intent_def = inp.kb.intent(&inp.intent.name);
     let route = intent_def.map(|i| i.route).unwrap_or(Route::Escalate);
-    let intent_reason = intent_def.and_then(|i| i.escalation_reason());
-    let negative = inp.sentiment.label == SentimentLabel::Negative;
+    let reason = escalation_reason(inp, &found, route, intent_def.and_then(|i| i.escalation_reason()));
+    let considered = found.escalation_faq.clone().or(found.best_for_intent.clone());
+    match reason {
+        None => answer(inp, &found, considered),
+        Some(reason) => escalate(inp, &found, route, reason, considered),
+    }
+}
 
-    let unverified = candidate.is_some_and(|faq| !verified(faq, inp.matches));
-    let reason = if inp.ctx.open_ticket_id.is_some() {
+/// The FAQ entries the decision rests on, for the message's intent.
+struct Candidates {
+    /// The best-ranked entry serving the intent.
+    best_for_intent: Option<FaqMatch>,
+    /// An escalating entry ("tracking stuck") close enough to the best to hand the message on.
+    escalation_faq: Option<FaqMatch>,
+    /// The intent's default (summary) entry.
+    default_faq: Option<usize>,
+    /// The entry an automatic reply would use (and a draft can reuse).
+    candidate: Option<usize>,
+}
+
+impl Candidates {
+    fn find(inp: &Inputs<'_>) -> Candidates {
+        let kb = inp.kb;
+        let intent = inp.intent.name.as_str();
+        let serves = |m: &&FaqMatch| kb.faqs[m.faq].intents.iter().any(|i| i == intent);
+        let default_faq = kb.faqs.iter().position(|f| f.default && f.intents.first().is_some_and(|i| i == intent));
+        let rank = |m: &FaqMatch| {
+            let faq = &kb.faqs[m.faq];
+            m.confidence
+                + if faq.intents.first().is_some_and(|i| i == intent) { MAIN_INTENT_BONUS } else { 0.0 }
+                + if Some(m.faq) == default_faq { DEFAULT_BONUS } else { 0.0 }
+        };
+        let best_for_intent = inp.matches.iter().filter(serves).max_by(|a, b| rank(a).total_cmp(&rank(b))).cloned();
+
+        let escalation_faq = best_for_intent.as_ref().and_then(|best| {
+            inp.matches
+                .iter()
+                .filter(serves)
+                .find(|m| {
+                    kb.faqs[m.faq].escalate
+                        && m.confidence >= MIN_ESCALATION_FAQ_CONFIDENCE
+                        && m.confidence >= best.confidence - ESCALATION_MARGIN
+                })
+                .cloned()
+        });
+
+        // The intent's summary answer stands in only when no specific entry half-matches: a
+        // half-match means the customer asked something specific the summary may not answer.
+        let default_match = default_faq.and_then(|d| inp.matches.iter().find(|m| m.faq == d)).map_or(0.0, |m| m.confidence);
+        let candidate: Option<usize> = match &best_for_intent {
+            Some(m) if m.confidence >= MIN_ANSWER_CONFIDENCE && !kb.faqs[m.faq].escalate => Some(m.faq),
+            Some(m) if m.confidence >= MIN_DRAFT_CONFIDENCE && Some(m.faq) != default_faq => None,
+            _ if inp.intent.confidence >= MIN_DEFAULT_INTENT_CONFIDENCE && default_match >= MIN_DEFAULT_MATCH_CONFIDENCE => default_faq,
+            _ => None,
+        };
+        Candidates { best_for_intent, escalation_faq, default_faq, candidate }
+    }
+}
+
+/// Why the message goes to a human, the most specific reason first; `None` answers it.
+fn escalation_reason(
+    inp: &Inputs<'_>,
+    found: &Candidates,
+    route: Route,
+    intent_reason: Option<EscalationReason>,
+) -> Option<EscalationReason> {
+    let negative = inp.sentiment.label == SentimentLabel::Negative;
+    let unverified = found.candidate.is_some_and(|faq| !verified(faq, inp.matches));
+    if inp.ctx.open_ticket_id.is_some() {
         Some(EscalationReason::ConversationWithAgent)
     } else if intent_reason == Some(EscalationReason::HumanRequested) && inp.intent.confidence >= MIN_INTENT_CONFIDENCE {
         Some(EscalationReason::HumanRequested)
@@ -119,7 +149,7 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
         } else {
             EscalationReason::NegativeSentiment
         })
-    } else if escalation_faq.is_some() && route == Route::Auto {
+    } else if found.escalation_faq.is_some() && route == Route::Auto {
         // A situation the knowledge base hands to people (stuck parcel, medical question).
         Some(EscalationReason::NeedsHumanAction)
     } else if inp.intent.confidence < MIN_INTENT_CONFIDENCE {
@@ -127,34 +157,39 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     } else if route == Route::Escalate {
         Some(intent_reason.unwrap_or(EscalationReason::NoConfidentAnswer))
     } else {
-        match candidate {
+        match found.candidate {
             None => Some(EscalationReason::NoConfidentAnswer),
             Some(_) if unverified => Some(EscalationReason::NoConfidentAnswer),
-            Some(faq) if inp.ctx.answered_faq_ids.iter().any(|id| *id == kb.faqs[faq].id) => Some(EscalationReason::RepeatQuestion),
+            Some(faq) if inp.ctx.answered_faq_ids.iter().any(|id| *id == inp.kb.faqs[faq].id) => Some(EscalationReason::RepeatQuestion),
             Some(_) => None,
         }
-    };
+    }
+}
 
-    let considered = escalation_faq.clone().or(best_for_intent.clone());
-    let Some(reason) = reason else {
-        let faq = &kb.faqs[candidate.expect("an answer has a candidate")];
-        return Verdict {
-            action: Action::Answer { faq_id: faq.id.clone(), text: faq.answer(inp.lang).to_string() },
-            considered: considered.or_else(|| {
-                candidate.map(|faq| FaqMatch { faq, score: 0.0, confidence: inp.intent.confidence, lexical: 0.0, similarity: None })
-            }),
-        };
-    };
+/// The automatic answer with the candidate entry.
+fn answer(inp: &Inputs<'_>, found: &Candidates, considered: Option<FaqMatch>) -> Verdict {
+    let faq = &inp.kb.faqs[found.candidate.expect("an answer has a candidate")];
+    Verdict {
+        action: Action::Answer { faq_id: faq.id.clone(), text: faq.answer(inp.lang).to_string() },
+        considered: considered.or_else(|| {
+            found.candidate.map(|faq| FaqMatch { faq, score: 0.0, confidence: inp.intent.confidence, lexical: 0.0, similarity: None })
+        }),
+    }
+}
 
+/// The escalation: its priority, the agent's draft and the customer's acknowledgement.
+fn escalate(inp: &Inputs<'_>, found: &Candidates, route: Route, reason: EscalationReason, considered: Option<FaqMatch>) -> Verdict {
+    let kb = inp.kb;
     // The draft reuses the most relevant knowledge: the escalating entry, else a confident
     // match, else the intent's summary.
-    let draft_faq = escalation_faq
+    let draft_faq = found
+        .escalation_faq
         .as_ref()
         .map(|m| m.faq)
-        .or(best_for_intent.as_ref().filter(|m| m.confidence >= MIN_DRAFT_CONFIDENCE).map(|m| m.faq))
-        .or(if route == Route::Auto { default_faq } else { None });
+        .or(found.best_for_intent.as_ref().filter(|m| m.confidence >= MIN_DRAFT_CONFIDENCE).map(|m| m.faq))
+        .or(if route == Route::Auto { found.default_faq } else { None });
     let answer = draft_faq.map(|f| kb.faqs[f].answer(inp.lang));
-    let draft = draft::compose(kb, intent, inp.sentiment.label, inp.lang, answer, inp.extracted);
+    let draft = draft::compose(kb, &inp.intent.name, inp.sentiment.label, inp.lang, answer, inp.extracted);
     Verdict {
         action: Action::Escalate(Escalation {
             reason,
@@ -186,5 +221,305 @@ pub fn priority(reason: EscalationReason, sentiment: &SentimentScore) -> Priorit
         Priority::High
     } else {
         Priority::Normal
+    }
+}
+
+/// The policy as a specification: one test per rule and per escalation reason, on a small
+/// knowledge base built here (no files, no models: the policy is a pure function).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::{Acknowledgements, DraftTemplate, Faq, IntentDef, ShopInfo};
+    use std::collections::BTreeMap;
+
+    fn intent(name: &str, route: Route, reason: Option<&str>) -> IntentDef {
+        IntentDef {
+            name: name.into(),
+            description: String::new(),
+            route,
+            reason: reason.map(String::from),
+            examples_zh: vec![],
+            examples_en: vec![],
+        }
+    }
+
+    fn faq(id: &str, intents: &[&str], default: bool, escalate: bool) -> Faq {
+        Faq {
+            id: id.into(),
+            intents: intents.iter().map(|i| i.to_string()).collect(),
+            default,
+            escalate,
+            questions_zh: vec![],
+            questions_en: vec![],
+            answer_zh: format!("{id} zh"),
+            answer_en: format!("{id} en"),
+        }
+    }
+
+    /// Faq indices of [`kb`], for readable matches.
+    const SHIPPING_FEE: usize = 0;
+    const FREE_SHIPPING_DEFAULT: usize = 1;
+    const WHERE_IS_ORDER: usize = 2;
+    const TRACKING_STUCK: usize = 3;
+
+    /// Two answerable intents (one with a default entry, one with an escalating entry) and
+    /// four always-escalated intents.
+    fn kb() -> KnowledgeBase {
+        KnowledgeBase {
+            shop: ShopInfo { name_zh: "店".into(), name_en: "Shop".into(), first_response_minutes: 30, complaint_hours: 24 },
+            intents: vec![
+                intent("shipping", Route::Auto, None),
+                intent("order_status", Route::Auto, None),
+                intent("human", Route::Escalate, Some("human_requested")),
+                intent("complaint", Route::Escalate, Some("complaint")),
+                intent("off_topic", Route::Escalate, Some("out_of_scope")),
+                intent("refund", Route::Escalate, None),
+            ],
+            faqs: vec![
+                faq("shipping-fee", &["shipping"], false, false),
+                faq("free-shipping", &["shipping"], true, false),
+                faq("where-is-order", &["order_status"], false, false),
+                faq("tracking-stuck", &["order_status"], false, true),
+            ],
+            drafts: vec![DraftTemplate {
+                intent: "*".into(),
+                sentiment: "any".into(),
+                zh: "{answer}".into(),
+                en: "Draft: {answer}".into(),
+                asks: vec![],
+            }],
+            asks: BTreeMap::new(),
+            acknowledgement: Acknowledgements {
+                online_zh: "在线".into(),
+                online_en: "An agent will reply shortly.".into(),
+                offline_zh: "离线".into(),
+                offline_en: "An agent will reply when we open.".into(),
+            },
+            quick_phrases: vec![],
+            concepts: vec![],
+            version: "test".into(),
+        }
+    }
+
+    fn m(faq: usize, confidence: f32) -> FaqMatch {
+        FaqMatch { faq, score: 1.0, confidence, lexical: confidence, similarity: None }
+    }
+
+    fn neutral() -> SentimentScore {
+        SentimentScore { label: SentimentLabel::Neutral, score: 0.0, signals: vec![] }
+    }
+
+    fn negative(score: f32) -> SentimentScore {
+        SentimentScore { label: SentimentLabel::Negative, score, signals: vec![] }
+    }
+
+    /// One message: its intent and confidence, sentiment, FAQ matches and conversation.
+    struct Case {
+        intent: IntentPrediction,
+        sentiment: SentimentScore,
+        matches: Vec<FaqMatch>,
+        ctx: ConversationContext,
+    }
+
+    impl Case {
+        fn new(intent: &str, confidence: f32, matches: Vec<FaqMatch>) -> Case {
+            Case {
+                intent: IntentPrediction { name: intent.into(), confidence },
+                sentiment: neutral(),
+                matches,
+                ctx: ConversationContext { agents_online: true, ..ConversationContext::default() },
+            }
+        }
+
+        fn sentiment(mut self, sentiment: SentimentScore) -> Case {
+            self.sentiment = sentiment;
+            self
+        }
+
+        fn verdict(&self) -> Verdict {
+            let kb = kb();
+            decide(&Inputs {
+                kb: &kb,
+                lang: Lang::En,
+                intent: &self.intent,
+                sentiment: &self.sentiment,
+                matches: &self.matches,
+                extracted: &Extracted::default(),
+                ctx: &self.ctx,
+            })
+        }
+
+        fn answer(&self) -> String {
+            match self.verdict().action {
+                Action::Answer { faq_id, .. } => faq_id,
+                Action::Escalate(e) => panic!("escalated ({:?}) instead of answering", e.reason),
+            }
+        }
+
+        fn escalation(&self) -> Escalation {
+            match self.verdict().action {
+                Action::Escalate(e) => e,
+                Action::Answer { faq_id, .. } => panic!("answered with {faq_id} instead of escalating"),
+            }
+        }
+
+        fn reason(&self) -> EscalationReason {
+            self.escalation().reason
+        }
+    }
+
+    /// The answerable case the rules below start from.
+    fn answerable() -> Case {
+        Case::new("shipping", 0.9, vec![m(SHIPPING_FEE, 0.8)])
+    }
+
+    #[test]
+    fn a_confident_neutral_question_with_a_confident_entry_is_answered_with_that_entry() {
+        assert_eq!(answerable().answer(), "shipping-fee");
+        assert!(matches!(answerable().verdict().action, Action::Answer { text, .. } if text == "shipping-fee en"));
+    }
+
+    #[test]
+    fn a_conversation_with_an_open_ticket_goes_to_its_agent_whatever_the_message() {
+        let mut case = answerable();
+        case.ctx.open_ticket_id = Some("t-1".into());
+        assert_eq!(case.reason(), EscalationReason::ConversationWithAgent);
+    }
+
+    #[test]
+    fn a_confident_request_for_a_person_is_human_requested_even_when_negative() {
+        let case = Case::new("human", 0.8, vec![]).sentiment(negative(-0.5));
+        assert_eq!(case.reason(), EscalationReason::HumanRequested);
+    }
+
+    #[test]
+    fn an_unsure_request_for_a_person_is_no_confident_answer() {
+        assert_eq!(Case::new("human", MIN_INTENT_CONFIDENCE - 0.01, vec![]).reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn a_negative_message_is_never_answered_it_escalates_as_negative_sentiment() {
+        assert_eq!(answerable().sentiment(negative(-0.4)).reason(), EscalationReason::NegativeSentiment);
+    }
+
+    #[test]
+    fn a_negative_complaint_escalates_as_complaint() {
+        assert_eq!(Case::new("complaint", 0.9, vec![]).sentiment(negative(-0.4)).reason(), EscalationReason::Complaint);
+    }
+
+    #[test]
+    fn a_neutral_complaint_escalates_with_its_intents_reason() {
+        assert_eq!(Case::new("complaint", 0.9, vec![]).reason(), EscalationReason::Complaint);
+    }
+
+    #[test]
+    fn an_escalating_entry_within_the_margin_of_the_best_needs_human_action() {
+        let escalating = MIN_ESCALATION_FAQ_CONFIDENCE.max(0.8 - ESCALATION_MARGIN);
+        let case = Case::new("order_status", 0.9, vec![m(WHERE_IS_ORDER, 0.8), m(TRACKING_STUCK, escalating)]);
+        assert_eq!(case.reason(), EscalationReason::NeedsHumanAction);
+        assert!(case.escalation().draft.contains("tracking-stuck en"), "the draft reuses the escalating entry");
+    }
+
+    #[test]
+    fn an_escalating_entry_clearly_beaten_by_the_best_does_not_escalate() {
+        let case = Case::new("order_status", 0.9, vec![m(WHERE_IS_ORDER, 0.8), m(TRACKING_STUCK, 0.8 - ESCALATION_MARGIN - 0.05)]);
+        assert_eq!(case.answer(), "where-is-order");
+    }
+
+    #[test]
+    fn an_escalating_entry_below_its_minimum_confidence_does_not_escalate() {
+        let case = Case::new("order_status", 0.9, vec![m(WHERE_IS_ORDER, 0.45), m(TRACKING_STUCK, MIN_ESCALATION_FAQ_CONFIDENCE - 0.01)]);
+        assert_eq!(case.answer(), "where-is-order");
+    }
+
+    #[test]
+    fn an_unsure_intent_is_no_confident_answer() {
+        let case = Case::new("shipping", MIN_INTENT_CONFIDENCE - 0.01, vec![m(SHIPPING_FEE, 0.9)]);
+        assert_eq!(case.reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn an_always_escalated_intent_escalates_with_its_own_reason() {
+        assert_eq!(Case::new("off_topic", 0.9, vec![]).reason(), EscalationReason::OutOfScope);
+    }
+
+    #[test]
+    fn an_always_escalated_intent_without_a_reason_is_no_confident_answer() {
+        assert_eq!(Case::new("refund", 0.9, vec![]).reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn an_intent_the_knowledge_base_does_not_know_escalates() {
+        assert_eq!(Case::new("unknown", 0.9, vec![]).reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn an_answerable_intent_without_a_confident_entry_is_no_confident_answer() {
+        let case = Case::new("shipping", 0.9, vec![m(SHIPPING_FEE, MIN_ANSWER_CONFIDENCE - 0.01)]);
+        assert_eq!(case.reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn the_intents_default_entry_answers_a_certain_intent_when_no_specific_entry_half_matches() {
+        let case = Case::new("shipping", MIN_DEFAULT_INTENT_CONFIDENCE, vec![m(FREE_SHIPPING_DEFAULT, MIN_DEFAULT_MATCH_CONFIDENCE)]);
+        assert_eq!(case.answer(), "free-shipping");
+    }
+
+    #[test]
+    fn the_default_entry_does_not_answer_a_less_certain_intent() {
+        let case =
+            Case::new("shipping", MIN_DEFAULT_INTENT_CONFIDENCE - 0.01, vec![m(FREE_SHIPPING_DEFAULT, MIN_DEFAULT_MATCH_CONFIDENCE)]);
+        assert_eq!(case.reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn the_default_entry_does_not_stand_in_for_a_half_matching_specific_entry() {
+        let case = Case::new("shipping", 0.9, vec![m(SHIPPING_FEE, MIN_DRAFT_CONFIDENCE), m(FREE_SHIPPING_DEFAULT, 0.2)]);
+        assert_eq!(case.reason(), EscalationReason::NoConfidentAnswer);
+    }
+
+    #[test]
+    fn an_answer_the_encoder_does_not_verify_is_no_confident_answer() {
+        let close = |faq, confidence, similarity| FaqMatch { similarity: Some(similarity), ..m(faq, confidence) };
+        let too_far = Case::new("shipping", 0.9, vec![close(SHIPPING_FEE, 0.8, VERIFY_MIN_SIMILARITY - 0.01)]);
+        assert_eq!(too_far.reason(), EscalationReason::NoConfidentAnswer);
+        let not_closest = Case::new("shipping", 0.9, vec![close(SHIPPING_FEE, 0.8, 0.9), close(WHERE_IS_ORDER, 0.1, 0.95)]);
+        assert_eq!(not_closest.reason(), EscalationReason::NoConfidentAnswer);
+        let verified = Case::new("shipping", 0.9, vec![close(SHIPPING_FEE, 0.8, 0.9)]);
+        assert_eq!(verified.answer(), "shipping-fee");
+    }
+
+    #[test]
+    fn an_answer_already_sent_in_the_conversation_is_a_repeat_question() {
+        let mut case = answerable();
+        case.ctx.answered_faq_ids = vec!["shipping-fee".into()];
+        assert_eq!(case.reason(), EscalationReason::RepeatQuestion);
+    }
+
+    #[test]
+    fn the_acknowledgement_says_whether_agents_are_working() {
+        let mut case = Case::new("off_topic", 0.9, vec![]);
+        assert_eq!(case.escalation().acknowledgement, "An agent will reply shortly.");
+        case.ctx.agents_online = false;
+        assert_eq!(case.escalation().acknowledgement, "An agent will reply when we open.");
+    }
+
+    #[test]
+    fn threats_and_very_negative_messages_are_urgent() {
+        let threat = SentimentScore { signals: vec!["threat".into()], ..neutral() };
+        assert_eq!(priority(EscalationReason::NoConfidentAnswer, &threat), Priority::Urgent);
+        assert_eq!(priority(EscalationReason::NegativeSentiment, &negative(URGENT_SCORE)), Priority::Urgent);
+    }
+
+    #[test]
+    fn other_negative_messages_and_complaints_are_high() {
+        assert_eq!(priority(EscalationReason::NegativeSentiment, &negative(URGENT_SCORE + 0.01)), Priority::High);
+        assert_eq!(priority(EscalationReason::Complaint, &neutral()), Priority::High);
+    }
+
+    #[test]
+    fn everything_else_is_normal() {
+        assert_eq!(priority(EscalationReason::NoConfidentAnswer, &neutral()), Priority::Normal);
+        assert_eq!(Case::new("off_topic", 0.9, vec![]).escalation().priority, Priority::Normal);
     }
 }

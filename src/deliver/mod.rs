@@ -1,23 +1,41 @@
-//! Deliver: the outbox worker. It takes due rows (leased, so replicas never send one row at the
-//! same time), POSTs each reply to the shop's `callback_url` signed like inbound webhooks, and
-//! on failure or timeout retries with exponential backoff and jitter; after the retry budget
-//! the row is `failed` and visible in `GET /v1/outbox`, never silently dropped. All state is in
-//! the table, so deliveries survive restarts.
+//! Deliver: how replies leave the service. The payload of an agent's reply, the signed POST to
+//! the shop's `callback_url` (and the call to Chatwoot's API, [`chatwoot`]), and the retry
+//! schedule: exponential backoff with jitter. The workers that take due rows from the outbox
+//! (leased, so replicas never send one row at the same time), record each outcome and give up
+//! after the retry budget (the row is then `failed` and visible in `GET /v1/outbox`, never
+//! silently dropped) are in the application layer (`app/delivery.rs`). All state is in the
+//! tables, so deliveries survive restarts.
 
-pub mod chatwoot;
+pub(crate) mod chatwoot;
 
 use crate::config::DeliverySettings;
-use crate::http::AppState;
 use crate::ingest::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
-use crate::store::now_ms;
-use crate::store::outbox::Delivery;
+use crate::store::OutboxBody;
 use rand::Rng;
-use std::future::Future;
 use std::time::Duration;
+
+/// The body delivered to the shop's callback for an agent's reply (contract: "Outbound"),
+/// built once the store knows the reply's message id, the message it answers and its time.
+pub(crate) fn reply_payload(shop: &str, conversation_id: &str, text: &str, agent: &str) -> OutboxBody {
+    let (shop, conversation_id, text, agent) = (shop.to_string(), conversation_id.to_string(), text.to_string(), agent.to_string());
+    Box::new(move |message_id: &str, in_reply_to: Option<&str>, now_ms: i64| {
+        serde_json::json!({
+            "event": "reply",
+            "shop": shop,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "in_reply_to": in_reply_to,
+            "text": text,
+            "author": { "type": "agent", "name": agent },
+            "sent_at": crate::store::rfc3339(now_ms),
+        })
+        .to_string()
+    })
+}
 
 /// Retry delay after `attempts` failed attempts: exponential, capped, with jitter so that many
 /// failed rows do not retry in lock-step ("equal jitter": half fixed, half random).
-pub fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
+pub(crate) fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
     let exp = settings.backoff_base_ms.saturating_mul(1u64 << attempts.saturating_sub(1).min(30));
     let capped = exp.min(settings.backoff_cap_ms).max(1);
     let half = capped / 2;
@@ -25,7 +43,7 @@ pub fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
 }
 
 /// Builds the HTTP client (installs the TLS crypto provider first).
-pub fn client(settings: &DeliverySettings) -> reqwest::Client {
+pub(crate) fn client(settings: &DeliverySettings) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_millis(settings.timeout_ms))
@@ -34,80 +52,23 @@ pub fn client(settings: &DeliverySettings) -> reqwest::Client {
         .expect("the HTTP client builds with a crypto provider installed")
 }
 
-/// Runs until `shutdown` completes; an attempt in flight finishes first.
-pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
-    let settings = state.settings().delivery.clone();
-    let client = client(&settings);
-    let poll = Duration::from_millis(settings.poll_interval_ms);
-    // A lease outlives one attempt's timeout, so a live worker never loses its row.
-    let lease_ms = (settings.timeout_ms as i64) * 2 + 5_000;
-    tokio::pin!(shutdown);
-    loop {
-        loop {
-            match state.store().claim_delivery(now_ms(), lease_ms).await {
-                Ok(Some(delivery)) => attempt(&state, &client, &settings, delivery).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox read failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = state.outbox_wake().notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
-    tracing::info!("delivery worker stopped");
-}
-
-async fn attempt(state: &AppState, client: &reqwest::Client, settings: &DeliverySettings, d: Delivery) {
-    let Ok(shop) = state.shop(&d.shop) else { return };
-    let result = match &shop.settings.callback_url {
-        None => Err("the shop has no callback_url".to_string()),
-        Some(url) => {
-            let ts = jiff::Timestamp::now().as_second();
-            let signature = sign(shop.settings.webhook_secret.expose(), ts, d.payload.as_bytes());
-            client
-                .post(url)
-                .header("content-type", "application/json")
-                .header(TIMESTAMP_HEADER, ts.to_string())
-                .header(SIGNATURE_HEADER, signature)
-                .body(d.payload.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    crate::redact::error_about(
-                        url,
-                        &format!("request to {} failed: {}", crate::redact::url(url), error_chain(&e.without_url())),
-                    )
-                })
-                .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(format!("receiver answered {}", r.status())) })
-        }
-    };
-    let now = now_ms();
-    let outcome = match result {
-        Ok(()) => {
-            metrics::counter!("smartreply_deliveries_total", "outcome" => "delivered").increment(1);
-            tracing::info!(delivery = %d.id, shop = %d.shop, attempts = d.attempts, "reply delivered");
-            state.store().delivered(&d.id, now).await
-        }
-        Err(error) => {
-            let give_up = d.attempts >= i64::from(settings.max_attempts);
-            let next = now + backoff(settings, d.attempts as u32).as_millis() as i64;
-            metrics::counter!("smartreply_deliveries_total", "outcome" => if give_up { "failed" } else { "retry" }).increment(1);
-            if give_up {
-                tracing::error!(delivery = %d.id, shop = %d.shop, attempts = d.attempts, %error, "delivery failed for good");
-            } else {
-                tracing::warn!(delivery = %d.id, shop = %d.shop, attempts = d.attempts, %error, "delivery failed; will retry");
-            }
-            state.store().delivery_failed(&d.id, &error, next, give_up).await
-        }
-    };
-    if let Err(e) = outcome {
-        tracing::error!(delivery = %d.id, error = %e, "could not record the delivery outcome; the lease will expire and it is retried");
-    }
+/// POSTs one reply's payload to the shop's callback, signed with the shop's secret like inbound
+/// webhooks. The error is for operators: the URL's secrets are redacted.
+pub(crate) async fn post_reply(client: &reqwest::Client, url: &str, secret: &str, payload: &str) -> Result<(), String> {
+    let ts = jiff::Timestamp::now().as_second();
+    let signature = sign(secret, ts, payload.as_bytes());
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header(TIMESTAMP_HEADER, ts.to_string())
+        .header(SIGNATURE_HEADER, signature)
+        .body(payload.to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            crate::redact::error_about(url, &format!("request to {} failed: {}", crate::redact::url(url), error_chain(&e.without_url())))
+        })
+        .and_then(|r| if r.status().is_success() { Ok(()) } else { Err(format!("receiver answered {}", r.status())) })
 }
 
 /// An error and its causes ("error sending request: connection refused"), for operators.

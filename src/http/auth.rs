@@ -1,30 +1,24 @@
 //! Agent authentication: `Authorization: Bearer <token>` as an extractor. An agent sees only
 //! the shops in its list; anything of another shop answers 404, as if it did not exist.
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, find_shop};
+use crate::app::{Agent, Shop};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// The calling agent.
-#[derive(Debug, Clone)]
-pub struct Agent {
-    /// Name (recorded with every action).
-    pub name: String,
-    /// Shops the agent may see.
-    pub shops: Vec<String>,
-}
-
-impl Agent {
-    /// 404 unless the agent works for `shop`.
-    pub fn require_shop(&self, shop: &str) -> Result<(), ApiError> {
-        if self.shops.iter().any(|s| s == shop) { Ok(()) } else { Err(ApiError::NotFound(format!("no shop {shop:?}"))) }
+/// A shop the agent works for, or the contract's 404 — the same answer as a shop that does
+/// not exist.
+pub(super) fn agents_shop<'a>(state: &'a AppState, agent: &Agent, shop: &str) -> Result<&'a Shop, ApiError> {
+    if !agent.works_for(shop) {
+        return Err(ApiError::no_shop(shop));
     }
+    find_shop(state, shop)
 }
 
 /// The bearer token of a request, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
+pub(super) fn bearer(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
@@ -34,7 +28,7 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 /// Equal strings compared in time independent of where they differ.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
+pub(super) fn constant_time_eq(a: &str, b: &str) -> bool {
     // Comparing MACs of both sides hides the length and the position of the first difference.
     let tag = |s: &str| {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"smartreply-token-compare").expect("any key length");

@@ -3,9 +3,13 @@
 //! table after a cursor: woken at once by this replica's commits, and polling every 2 s so a
 //! commit on another replica (shared PostgreSQL) arrives too. `Last-Event-ID` resumes.
 
-use super::{Agent, ApiError, AppState};
+use super::auth::agents_shop;
+use super::error::{Path, Query};
+use super::{ApiError, AppState};
+use crate::app::Agent;
+use crate::app::{EventKind, StoredEvent, views};
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
@@ -49,11 +53,10 @@ async fn agent_events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let shop = q.shop.ok_or_else(|| ApiError::BadRequest("shop is required".into()))?;
-    agent.require_shop(&shop)?;
-    state.shop(&shop)?;
+    let found = agents_shop(&state, &agent, &shop)?;
     let cursor = match resume_from(&headers, q.after) {
         Some(c) => c,
-        None => state.store().last_event(&shop).await?,
+        None => views::last_event(&state, found).await?,
     };
     Ok(stream_events(state, shop, Audience::Agents, cursor))
 }
@@ -67,7 +70,7 @@ async fn widget_events(
     let visitor = q.visitor_id.ok_or_else(|| ApiError::BadRequest("visitor_id is required".into()))?;
     let cors = super::widget::authorize(&state, &shop, &headers, Some(&visitor))?;
     let cursor = resume_from(&headers, q.after).unwrap_or(0);
-    let conversation = super::widget::conversation_id(&visitor);
+    let conversation = crate::app::inbound::widget_conversation_id(&visitor);
     let sse = stream_events(state, shop, Audience::Visitor(conversation), cursor);
     Ok(super::widget::with_cors(axum::response::IntoResponse::into_response(sse), cors))
 }
@@ -101,11 +104,11 @@ fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) 
                 Audience::Visitor(conv) => Some(conv.as_str()),
                 Audience::Agents => None,
             };
-            match c.state.store().events_after(&c.shop, conversation, c.after).await {
+            match views::events_after(&c.state, &c.shop, conversation, c.after).await {
                 Ok(rows) if !rows.is_empty() => {
-                    for (seq, kind, ticket_id, payload) in rows {
-                        c.after = seq;
-                        if let Some(event) = render(&c, seq, &kind, ticket_id.as_deref(), &payload).await {
+                    for row in rows {
+                        c.after = row.seq;
+                        if let Some(event) = render(&c, &row).await {
                             c.ready.push_back(event);
                         }
                     }
@@ -126,16 +129,17 @@ fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) 
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive"))
 }
 
-async fn render(c: &Cursor, seq: i64, kind: &str, ticket_id: Option<&str>, payload: &str) -> Option<Event> {
-    match (&c.audience, kind) {
-        (Audience::Visitor(_), "message") => Some(Event::default().id(seq.to_string()).event("message").data(payload)),
-        (Audience::Agents, "message") if ticket_id.is_some() => Some(Event::default().id(seq.to_string()).event("message").data(payload)),
-        (Audience::Agents, "ticket") => {
+async fn render(c: &Cursor, row: &StoredEvent) -> Option<Event> {
+    let event = || Event::default().id(row.seq.to_string()).event(row.kind.as_str());
+    match (&c.audience, row.kind) {
+        (Audience::Visitor(_), EventKind::Message) => Some(event().data(&row.payload)),
+        (Audience::Agents, EventKind::Message) if row.ticket_id.is_some() => Some(event().data(&row.payload)),
+        (Audience::Agents, EventKind::Ticket) => {
             // Always the ticket's current state, however many changes happened since.
-            let ticket = c.state.store().ticket(ticket_id?).await.ok()??;
+            let ticket = views::ticket_now(&c.state, row.ticket_id.as_deref()?).await.ok()??;
             let data = serde_json::to_string(&ticket).ok()?;
-            Some(Event::default().id(seq.to_string()).event("ticket").data(data))
+            Some(event().data(data))
         }
-        _ => None,
+        (Audience::Visitor(_), EventKind::Ticket) | (Audience::Agents, EventKind::Message) => None,
     }
 }

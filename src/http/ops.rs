@@ -2,6 +2,7 @@
 //! (Prometheus text), `/openapi.json`; and the middleware that counts and times requests.
 
 use super::AppState;
+use crate::app::views;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -13,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 /// The OpenAPI 3 description of every endpoint, maintained by hand beside the routes.
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub(super) const OPENAPI: &str = include_str!("openapi.json");
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -24,7 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The process-wide Prometheus recorder (installed once; tests start many apps per process).
-pub fn metrics_handle() -> PrometheusHandle {
+pub(crate) fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
@@ -67,28 +68,18 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.store().ping().await;
-    let shops_loaded = state.settings().shops.iter().all(|s| state.engine().shop(&s.id).is_some());
-    let ready = store.is_ok() && shops_loaded;
+    let r = views::readiness(&state).await;
+    let ready = r.store && r.shops_loaded;
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "store": if store.is_ok() { "ok" } else { "unreachable" },
-        "shops_loaded": shops_loaded,
+        "store": if r.store { "ok" } else { "unreachable" },
+        "shops_loaded": r.shops_loaded,
     });
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body)).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    let now = crate::store::now_ms();
-    if let Ok(lag) = state.store().outbox_lag_ms(now).await {
-        metrics::gauge!("smartreply_outbox_lag_seconds").set(lag as f64 / 1000.0);
-    }
-    for shop in &state.settings().shops {
-        if let Ok(stats) = state.store().stats(&shop.id).await {
-            metrics::gauge!("smartreply_open_tickets", "shop" => shop.id.clone()).set(stats.open_tickets as f64);
-            metrics::gauge!("smartreply_sla_breaches", "shop" => shop.id.clone()).set(stats.sla_breaches as f64);
-        }
-    }
+    views::refresh_gauges(&state).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render()).into_response()
 }
 

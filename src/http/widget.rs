@@ -5,11 +5,12 @@
 //! through the same pipeline, storage and idempotency as webhook messages.
 
 use super::auth::constant_time_eq;
-use super::{ApiError, AppState};
-use crate::ingest::InboundMessage;
+use super::error::{Path, Query};
+use super::{ApiError, AppState, find_shop};
+use crate::app::inbound::{self, widget_conversation_id};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, options, post};
@@ -28,11 +29,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// The origin to echo in CORS headers, when the request came cross-origin from an allowed one.
 pub(super) type Cors = Option<HeaderValue>;
 
-/// Conversation of a visitor.
-pub(super) fn conversation_id(visitor_id: &str) -> String {
-    format!("w-{visitor_id}")
-}
-
 fn visitor_token(secret: &str, shop: &str, visitor_id: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(b"widget-visitor:");
@@ -44,7 +40,7 @@ fn visitor_token(secret: &str, shop: &str, visitor_id: &str) -> String {
 
 /// Checks the origin, the widget key and (for visitor calls) the visitor token.
 pub(super) fn authorize(state: &AppState, shop: &str, headers: &HeaderMap, visitor: Option<&str>) -> Result<Cors, ApiError> {
-    let runtime = state.shop(shop)?;
+    let runtime = find_shop(state, shop)?;
     let cors = check_origin(state, shop, headers)?;
     let key = headers.get("x-widget-key").and_then(|v| v.to_str().ok()).unwrap_or("");
     match &runtime.settings.widget_key {
@@ -68,7 +64,7 @@ fn check_origin(state: &AppState, shop: &str, headers: &HeaderMap) -> Result<Cor
     let origin_str = origin.to_str().unwrap_or("");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     let same_origin = origin_str.strip_prefix("http://").or_else(|| origin_str.strip_prefix("https://")) == Some(host);
-    let listed = state.shop(shop)?.settings.widget_origins.iter().any(|o| o == origin_str);
+    let listed = find_shop(state, shop)?.settings.widget_origins.iter().any(|o| o == origin_str);
     if same_origin || listed {
         Ok(Some(origin.clone()))
     } else {
@@ -121,8 +117,7 @@ fn json(status: StatusCode, value: serde_json::Value, cors: Cors) -> Response {
 
 async fn widget_config(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let cors = authorize(&state, &shop, &headers, None)?;
-    let engine = state.engine().shop(&shop).ok_or_else(|| ApiError::NotFound(format!("no shop {shop:?}")))?;
-    let info = &engine.knowledge().shop;
+    let info = &find_shop(&state, &shop)?.engine.knowledge().shop;
     Ok(json(StatusCode::OK, serde_json::json!({ "shop": shop, "name_zh": info.name_zh, "name_en": info.name_en }), cors))
 }
 
@@ -143,10 +138,10 @@ async fn new_visitor(
     per_address.check(&format!("{shop}/{address}")).map_err(ApiError::RateLimited)?;
     per_shop.check(&shop).map_err(ApiError::RateLimited)?;
     let visitor_id = uuid::Uuid::new_v4().simple().to_string();
-    let token = visitor_token(state.shop(&shop)?.settings.webhook_secret.expose(), &shop, &visitor_id);
+    let token = visitor_token(find_shop(&state, &shop)?.settings.webhook_secret.expose(), &shop, &visitor_id);
     Ok(json(
         StatusCode::CREATED,
-        serde_json::json!({ "visitor_id": visitor_id, "visitor_token": token, "conversation_id": conversation_id(&visitor_id) }),
+        serde_json::json!({ "visitor_id": visitor_id, "visitor_token": token, "conversation_id": widget_conversation_id(&visitor_id) }),
         cors,
     ))
 }
@@ -163,17 +158,8 @@ async fn send(State(state): State<AppState>, Path(shop): Path<String>, headers: 
     let bytes = super::messages::read_body(&state, body).await?;
     let m: WidgetMessage = super::error::parse_json(&bytes)?;
     let cors = authorize(&state, &shop, &headers, Some(&m.visitor_id))?;
-    let body = crate::ingest::InboundBody {
-        message_id: format!("w-{}-{}", m.visitor_id, m.client_message_id),
-        conversation_id: conversation_id(&m.visitor_id),
-        customer_id: format!("visitor:{}", m.visitor_id),
-        text: m.text,
-        channel: Some("widget".into()),
-        sent_at: None,
-        metadata: None,
-    };
-    let message: InboundMessage = body.parse().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let answer = super::messages::handle_message_within(&state, &shop, message, Some("widget".into()), super::Budget::Widget).await?;
+    let shop = find_shop(&state, &shop)?;
+    let answer = inbound::receive_from_widget(&state, shop, &m.visitor_id, &m.client_message_id, m.text).await?;
     Ok(with_cors(super::messages::json_response(answer), cors))
 }
 
@@ -189,6 +175,6 @@ async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let cors = authorize(&state, &shop, &headers, Some(&q.visitor_id))?;
-    let messages = state.store().conversation(&shop, &conversation_id(&q.visitor_id)).await?;
+    let messages = crate::app::views::widget_history(&state, find_shop(&state, &shop)?, &q.visitor_id).await?;
     Ok(json(StatusCode::OK, serde_json::json!({ "messages": messages }), cors))
 }

@@ -89,174 +89,20 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         None
     };
 
-    let mut intent_names: HashSet<String> = HashSet::new();
-    if let Some((file, src, path)) = &intents {
-        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
-        if file.intent.is_empty() {
-            r.at(0, "no [[intent]] entries");
-        }
-        // The same text under two intents teaches the classifier both answers at once.
-        let mut labelled: HashMap<String, &str> = HashMap::new();
-        for item in &file.intent {
-            let at = item.span().start;
-            let i = item.get_ref();
-            if !intent_names.insert(i.name.clone()) {
-                r.at(at, format!("intent `{}` is defined twice", i.name));
-            }
-            match (i.route, i.reason.as_deref()) {
-                (Route::Escalate, None) => r.at(at, format!("intent `{}` escalates but has no `reason`", i.name)),
-                (_, Some(reason)) if EscalationReason::parse(reason).is_none() => {
-                    r.at(at, format!("intent `{}`: unknown reason `{reason}`", i.name))
-                }
-                _ => {}
-            }
-            for (lang, examples) in [("zh", &i.examples_zh), ("en", &i.examples_en)] {
-                if examples.len() < MIN_EXAMPLES_PER_LANG {
-                    r.at(
-                        at,
-                        format!("intent `{}` has {} examples_{lang}; at least {MIN_EXAMPLES_PER_LANG} are needed", i.name, examples.len()),
-                    );
-                }
-                if examples.iter().any(|e| e.trim().is_empty()) {
-                    r.at(at, format!("intent `{}` has an empty example in examples_{lang}", i.name));
-                }
-                for e in examples {
-                    match labelled.insert(e.trim().to_lowercase(), &i.name) {
-                        Some(other) if other != i.name => {
-                            r.at(at, format!("example `{e}` of intent `{}` is also an example of `{other}`", i.name))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-
+    // Names of the intents, when intents.toml parsed (otherwise nothing can be cross-checked).
+    let intent_names = intents.as_ref().map(|(file, src, path)| check_intents(file, &mut reporter(path, src, &mut problems)));
     if let Some((file, src, path)) = &faqs {
-        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
-        let mut ids = HashSet::new();
-        let mut defaults: HashMap<&str, usize> = HashMap::new();
-        for item in &file.faq {
-            let at = item.span().start;
-            let f = item.get_ref();
-            if !ids.insert(f.id.as_str()) {
-                r.at(at, format!("faq id `{}` is used twice", f.id));
-            }
-            if f.id.is_empty() || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-                r.at(at, format!("faq id `{}`: use lowercase letters, digits and '-'", f.id));
-            }
-            if f.intents.is_empty() {
-                r.at(at, format!("faq `{}` serves no intent", f.id));
-            }
-            if intents.is_some() {
-                for name in &f.intents {
-                    if !intent_names.contains(name) {
-                        r.at(at, format!("faq `{}`: unknown intent `{name}`", f.id));
-                    }
-                }
-            }
-            if f.questions_zh.is_empty() || f.questions_en.is_empty() {
-                r.at(at, format!("faq `{}` needs questions_zh and questions_en", f.id));
-            }
-            check_text(&mut r, at, &format!("faq `{}` answer_zh", f.id), &f.answer_zh);
-            check_text(&mut r, at, &format!("faq `{}` answer_en", f.id), &f.answer_en);
-            if f.default
-                && let Some(main) = f.intents.first()
-            {
-                *defaults.entry(main.as_str()).or_default() += 1;
-                if defaults[main.as_str()] > 1 {
-                    r.at(at, format!("intent `{main}` has more than one default faq"));
-                }
-            }
-        }
-        if let Some((ifile, _, _)) = &intents {
-            for i in ifile.intent.iter().map(|s| s.get_ref()) {
-                let served = file.faq.iter().any(|f| f.get_ref().intents.contains(&i.name));
-                if i.route == Route::Auto && !served {
-                    r.at(0, format!("intent `{}` is answered automatically but no faq serves it", i.name));
-                }
-            }
-        }
+        let known = intents.as_ref().map(|(f, _, _)| f).zip(intent_names.as_ref());
+        check_faqs(file, known, &mut reporter(path, src, &mut problems));
     }
-
     if let Some((file, src, path)) = &drafts {
-        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
-        let mut has_fallback = false;
-        for item in &file.draft {
-            let at = item.span().start;
-            let d = item.get_ref();
-            if d.intent != "*" && intents.is_some() && !intent_names.contains(&d.intent) {
-                r.at(at, format!("draft for unknown intent `{}`", d.intent));
-            }
-            if !matches!(d.sentiment.as_str(), "negative" | "neutral" | "positive" | "any") {
-                r.at(at, format!("draft sentiment `{}`: use negative, neutral, positive or any", d.sentiment));
-            }
-            has_fallback |= d.intent == "*" && d.sentiment == "any";
-            for ask in &d.asks {
-                if !file.ask.contains_key(ask) {
-                    r.at(at, format!("draft asks for `{ask}` but there is no [ask.{ask}]"));
-                }
-            }
-            for text in [&d.zh, &d.en] {
-                check_text(&mut r, at, "draft text", text);
-                for placeholder in placeholders_in(text) {
-                    if !PLACEHOLDERS.contains(&placeholder) {
-                        r.at(at, format!("unknown placeholder `{placeholder}` (use {})", PLACEHOLDERS.join(", ")));
-                    }
-                }
-            }
-        }
-        if !has_fallback {
-            r.at(0, "no fallback draft: add one with intent = \"*\" and sentiment = \"any\"");
-        }
-        let ack = file.acknowledgement.get_ref();
-        let at = file.acknowledgement.span().start;
-        for (what, text) in
-            [("online_zh", &ack.online_zh), ("online_en", &ack.online_en), ("offline_zh", &ack.offline_zh), ("offline_en", &ack.offline_en)]
-        {
-            check_text(&mut r, at, &format!("acknowledgement {what}"), text);
-        }
+        check_drafts(file, intent_names.as_ref(), &mut reporter(path, src, &mut problems));
     }
-
     if let Some((file, src, path)) = &phrases {
-        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
-        let mut keys = HashSet::new();
-        for item in &file.phrase {
-            let at = item.span().start;
-            let p = item.get_ref();
-            if p.key.is_empty() || p.key.contains(char::is_whitespace) || p.key.starts_with('/') {
-                r.at(at, format!("quick phrase key `{}`: one word, without the leading '/'", p.key));
-            }
-            if !keys.insert(p.key.as_str()) {
-                r.at(at, format!("quick phrase key `{}` is used twice", p.key));
-            }
-            check_text(&mut r, at, &format!("quick phrase `{}` zh", p.key), &p.zh);
-            check_text(&mut r, at, &format!("quick phrase `{}` en", p.key), &p.en);
-        }
+        check_phrases(file, &mut reporter(path, src, &mut problems));
     }
-
     if let Some((file, src, path)) = &concepts {
-        let mut r = Reporter { file: path.clone(), src, problems: &mut problems };
-        let mut names = HashSet::new();
-        let mut owner: HashMap<String, &str> = HashMap::new();
-        for item in &file.concept {
-            let at = item.span().start;
-            let c = item.get_ref();
-            if c.name.trim().is_empty() || !names.insert(c.name.as_str()) {
-                r.at(at, format!("concept name `{}` is empty or used twice", c.name));
-            }
-            if c.zh.is_empty() && c.en.is_empty() {
-                r.at(at, format!("concept `{}` has no words", c.name));
-            }
-            for word in c.zh.iter().chain(&c.en) {
-                if word.trim().is_empty() {
-                    r.at(at, format!("concept `{}` has an empty word", c.name));
-                } else if let Some(other) = owner.insert(word.trim().to_lowercase(), &c.name) {
-                    // One word in two groups would make the groups mean the same thing.
-                    r.at(at, format!("word `{word}` of concept `{}` is also in concept `{other}`", c.name));
-                }
-            }
-        }
+        check_concepts(file, &mut reporter(path, src, &mut problems));
     }
 
     if !problems.is_empty() {
@@ -277,6 +123,184 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         concepts: concepts.map(|c| c.0.concept.into_iter().map(|s| s.into_inner()).collect()).unwrap_or_default(),
         version: hex::encode(&hasher.finalize()[..6]),
     })
+}
+
+fn reporter<'a>(path: &Path, src: &'a str, problems: &'a mut Vec<Problem>) -> Reporter<'a> {
+    Reporter { file: path.to_path_buf(), src, problems }
+}
+
+/// `intents.toml`: unique names, known reasons, enough examples, no example under two
+/// intents. Returns the intent names.
+fn check_intents(file: &files::IntentsFile, r: &mut Reporter<'_>) -> HashSet<String> {
+    let mut intent_names: HashSet<String> = HashSet::new();
+    if file.intent.is_empty() {
+        r.at(0, "no [[intent]] entries");
+    }
+    // The same text under two intents teaches the classifier both answers at once.
+    let mut labelled: HashMap<String, &str> = HashMap::new();
+    for item in &file.intent {
+        let at = item.span().start;
+        let i = item.get_ref();
+        if !intent_names.insert(i.name.clone()) {
+            r.at(at, format!("intent `{}` is defined twice", i.name));
+        }
+        match (i.route, i.reason.as_deref()) {
+            (Route::Escalate, None) => r.at(at, format!("intent `{}` escalates but has no `reason`", i.name)),
+            (_, Some(reason)) if EscalationReason::parse(reason).is_none() => {
+                r.at(at, format!("intent `{}`: unknown reason `{reason}`", i.name))
+            }
+            _ => {}
+        }
+        for (lang, examples) in [("zh", &i.examples_zh), ("en", &i.examples_en)] {
+            if examples.len() < MIN_EXAMPLES_PER_LANG {
+                r.at(
+                    at,
+                    format!("intent `{}` has {} examples_{lang}; at least {MIN_EXAMPLES_PER_LANG} are needed", i.name, examples.len()),
+                );
+            }
+            if examples.iter().any(|e| e.trim().is_empty()) {
+                r.at(at, format!("intent `{}` has an empty example in examples_{lang}", i.name));
+            }
+            for e in examples {
+                match labelled.insert(e.trim().to_lowercase(), &i.name) {
+                    Some(other) if other != i.name => {
+                        r.at(at, format!("example `{e}` of intent `{}` is also an example of `{other}`", i.name))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    intent_names
+}
+
+/// `faq.toml`: ids, known intents (when `intents` parsed), both languages, one default per
+/// intent, and every automatically answered intent served.
+fn check_faqs(file: &files::FaqFile, intents: Option<(&files::IntentsFile, &HashSet<String>)>, r: &mut Reporter<'_>) {
+    let mut ids = HashSet::new();
+    let mut defaults: HashMap<&str, usize> = HashMap::new();
+    for item in &file.faq {
+        let at = item.span().start;
+        let f = item.get_ref();
+        if !ids.insert(f.id.as_str()) {
+            r.at(at, format!("faq id `{}` is used twice", f.id));
+        }
+        if f.id.is_empty() || !f.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            r.at(at, format!("faq id `{}`: use lowercase letters, digits and '-'", f.id));
+        }
+        if f.intents.is_empty() {
+            r.at(at, format!("faq `{}` serves no intent", f.id));
+        }
+        if let Some((_, intent_names)) = intents {
+            for name in &f.intents {
+                if !intent_names.contains(name) {
+                    r.at(at, format!("faq `{}`: unknown intent `{name}`", f.id));
+                }
+            }
+        }
+        if f.questions_zh.is_empty() || f.questions_en.is_empty() {
+            r.at(at, format!("faq `{}` needs questions_zh and questions_en", f.id));
+        }
+        check_text(r, at, &format!("faq `{}` answer_zh", f.id), &f.answer_zh);
+        check_text(r, at, &format!("faq `{}` answer_en", f.id), &f.answer_en);
+        if f.default
+            && let Some(main) = f.intents.first()
+        {
+            *defaults.entry(main.as_str()).or_default() += 1;
+            if defaults[main.as_str()] > 1 {
+                r.at(at, format!("intent `{main}` has more than one default faq"));
+            }
+        }
+    }
+    if let Some((ifile, _)) = intents {
+        for i in ifile.intent.iter().map(|s| s.get_ref()) {
+            let served = file.faq.iter().any(|f| f.get_ref().intents.contains(&i.name));
+            if i.route == Route::Auto && !served {
+                r.at(0, format!("intent `{}` is answered automatically but no faq serves it", i.name));
+            }
+        }
+    }
+}
+
+/// `drafts.toml`: known intents and sentiments, known asks and placeholders, a fallback
+/// template, and every acknowledgement written.
+fn check_drafts(file: &files::DraftsFile, intent_names: Option<&HashSet<String>>, r: &mut Reporter<'_>) {
+    let mut has_fallback = false;
+    for item in &file.draft {
+        let at = item.span().start;
+        let d = item.get_ref();
+        if d.intent != "*" && intent_names.is_some_and(|names| !names.contains(&d.intent)) {
+            r.at(at, format!("draft for unknown intent `{}`", d.intent));
+        }
+        if !matches!(d.sentiment.as_str(), "negative" | "neutral" | "positive" | "any") {
+            r.at(at, format!("draft sentiment `{}`: use negative, neutral, positive or any", d.sentiment));
+        }
+        has_fallback |= d.intent == "*" && d.sentiment == "any";
+        for ask in &d.asks {
+            if !file.ask.contains_key(ask) {
+                r.at(at, format!("draft asks for `{ask}` but there is no [ask.{ask}]"));
+            }
+        }
+        for text in [&d.zh, &d.en] {
+            check_text(r, at, "draft text", text);
+            for placeholder in placeholders_in(text) {
+                if !PLACEHOLDERS.contains(&placeholder) {
+                    r.at(at, format!("unknown placeholder `{placeholder}` (use {})", PLACEHOLDERS.join(", ")));
+                }
+            }
+        }
+    }
+    if !has_fallback {
+        r.at(0, "no fallback draft: add one with intent = \"*\" and sentiment = \"any\"");
+    }
+    let ack = file.acknowledgement.get_ref();
+    let at = file.acknowledgement.span().start;
+    for (what, text) in
+        [("online_zh", &ack.online_zh), ("online_en", &ack.online_en), ("offline_zh", &ack.offline_zh), ("offline_en", &ack.offline_en)]
+    {
+        check_text(r, at, &format!("acknowledgement {what}"), text);
+    }
+}
+
+/// `quick-phrases.toml`: one-word unique keys and both texts.
+fn check_phrases(file: &files::QuickPhrasesFile, r: &mut Reporter<'_>) {
+    let mut keys = HashSet::new();
+    for item in &file.phrase {
+        let at = item.span().start;
+        let p = item.get_ref();
+        if p.key.is_empty() || p.key.contains(char::is_whitespace) || p.key.starts_with('/') {
+            r.at(at, format!("quick phrase key `{}`: one word, without the leading '/'", p.key));
+        }
+        if !keys.insert(p.key.as_str()) {
+            r.at(at, format!("quick phrase key `{}` is used twice", p.key));
+        }
+        check_text(r, at, &format!("quick phrase `{}` zh", p.key), &p.zh);
+        check_text(r, at, &format!("quick phrase `{}` en", p.key), &p.en);
+    }
+}
+
+/// `concepts.toml`: unique names, words, and no word in two groups.
+fn check_concepts(file: &files::ConceptsFile, r: &mut Reporter<'_>) {
+    let mut names = HashSet::new();
+    let mut owner: HashMap<String, &str> = HashMap::new();
+    for item in &file.concept {
+        let at = item.span().start;
+        let c = item.get_ref();
+        if c.name.trim().is_empty() || !names.insert(c.name.as_str()) {
+            r.at(at, format!("concept name `{}` is empty or used twice", c.name));
+        }
+        if c.zh.is_empty() && c.en.is_empty() {
+            r.at(at, format!("concept `{}` has no words", c.name));
+        }
+        for word in c.zh.iter().chain(&c.en) {
+            if word.trim().is_empty() {
+                r.at(at, format!("concept `{}` has an empty word", c.name));
+            } else if let Some(other) = owner.insert(word.trim().to_lowercase(), &c.name) {
+                // One word in two groups would make the groups mean the same thing.
+                r.at(at, format!("word `{word}` of concept `{}` is also in concept `{other}`", c.name));
+            }
+        }
+    }
 }
 
 /// `{name}` placeholders in a template.
@@ -313,35 +337,6 @@ pub fn check_dir(path: &Path) -> Result<Vec<(PathBuf, KnowledgeBase)>, Vec<Probl
         }
     }
     if problems.is_empty() { Ok(loaded) } else { Err(problems) }
-}
-
-/// `smartreply kb check [PATH]`: prints every problem, returns the process exit code.
-pub fn check_command(path: &Path) -> i32 {
-    match check_dir(path) {
-        Ok(shops) => {
-            for (dir, kb) in shops {
-                let examples: usize = kb.intents.iter().map(|i| i.examples_zh.len() + i.examples_en.len()).sum();
-                println!(
-                    "{}: ok — {} intents ({} examples), {} FAQ entries, {} drafts, {} quick phrases, version {}",
-                    dir.display(),
-                    kb.intents.len(),
-                    examples,
-                    kb.faqs.len(),
-                    kb.drafts.len(),
-                    kb.quick_phrases.len(),
-                    kb.version
-                );
-            }
-            0
-        }
-        Err(problems) => {
-            for p in &problems {
-                println!("{p}");
-            }
-            eprintln!("{} problem(s) found", problems.len());
-            1
-        }
-    }
 }
 
 #[cfg(test)]
@@ -502,7 +497,6 @@ offline_en = "Agents start at 9:00"
             std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
         }
         assert_eq!(check_dir(root.path()).unwrap().len(), 1);
-        assert_eq!(check_command(root.path()), 0);
-        assert_eq!(check_command(&root.path().join("missing")), 1);
+        assert!(check_dir(&root.path().join("missing")).is_err());
     }
 }

@@ -7,7 +7,7 @@
 mod check;
 mod files;
 
-pub use check::{Problem, check_command, check_dir};
+pub use check::{Problem, check_dir};
 
 use crate::domain::{EscalationReason, Lang, SentimentLabel};
 use serde::Deserialize;

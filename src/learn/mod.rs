@@ -11,7 +11,7 @@ const USEFUL_SHARE_ALERT: f64 = 0.5;
 const MIN_REPLIES: i64 = 5;
 
 /// Per-intent acceptance of drafts, with the intents that need better templates.
-pub async fn draft_report(store: &Store, shop: &str) -> Result<Value, StoreError> {
+pub(crate) async fn draft_report(store: &Store, shop: &str) -> Result<Value, StoreError> {
     let per_intent = store.draft_outcomes_by_intent(shop).await?;
     let mut intents = Vec::new();
     let mut attention = Vec::new();
@@ -37,7 +37,7 @@ const EDITED_SIMILARITY: f64 = 0.5;
 /// What became of a draft, judged from the reply an agent sent outside the console (in a help
 /// desk): the same text apart from spacing and case is accepted, a similar one edited, anything
 /// else rejected.
-pub fn draft_outcome(draft: &str, sent: &str) -> crate::domain::DraftOutcome {
+pub(crate) fn draft_outcome(draft: &str, sent: &str) -> crate::domain::DraftOutcome {
     use crate::domain::DraftOutcome;
     let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect::<Vec<char>>();
     let (draft, sent) = (norm(draft), norm(sent));

@@ -7,14 +7,14 @@ use super::FaqMatch;
 
 /// Cosine at or below which a phrasing says nothing about the message: e5 puts almost any
 /// two short texts above 0.7.
-pub const SIMILARITY_FLOOR: f32 = 0.80;
+pub(super) const SIMILARITY_FLOOR: f32 = 0.80;
 /// Cosine from which a phrasing means what the message means.
-pub const SIMILARITY_FULL: f32 = 0.95;
+pub(super) const SIMILARITY_FULL: f32 = 0.95;
 /// Share of the confidence that comes from meaning.
-pub const MEANING_WEIGHT: f32 = 0.6;
+pub(super) const MEANING_WEIGHT: f32 = 0.6;
 
 /// The similarity mapped onto 0..1.
-pub fn similarity_confidence(cos: f32) -> f32 {
+pub(super) fn similarity_confidence(cos: f32) -> f32 {
     ((cos - SIMILARITY_FLOOR) / (SIMILARITY_FULL - SIMILARITY_FLOOR)).clamp(0.0, 1.0)
 }
 

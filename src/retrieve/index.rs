@@ -4,8 +4,8 @@
 //! segmentation slips such as 谁出 / 谁付) and the shop's concepts (so 邮费 meets 运费). A
 //! number in 0..1 that means the same for every shop, unlike raw BM25 scores.
 
-use super::analyzer::{self, ANALYZER_NAME};
 use crate::knowledge::Faq;
+use crate::understand::analyzer::{self, ANALYZER_NAME};
 use crate::understand::concepts::Lexicon;
 use crate::understand::normalize::{is_han, normalize};
 use std::collections::{HashMap, HashSet};

@@ -2,7 +2,6 @@
 //! languages, and the answers), proposing the entries that answer a message, each with a
 //! confidence the decision can use.
 
-pub mod analyzer;
 mod dense;
 mod fusion;
 mod index;

@@ -4,18 +4,19 @@
 //! conversation (an acknowledgement before the note, the note before the hand-off). Both
 //! lease their rows like the reply outbox, so replicas never take the same row at once.
 
-use super::{Store, StoreError, now_ms, opt_text};
+use super::{Store, StoreError, now_ms, opt_text, parsed};
+use crate::domain::DeliveryStatus;
 use serde::Serialize;
 use sqlx::Row;
 
 /// An accepted event waiting to be worked off.
 #[derive(Debug, Clone)]
-pub struct PendingEvent {
+pub(crate) struct PendingEvent {
     /// Row.
     pub seq: i64,
     /// Shop.
     pub shop: String,
-    /// The work, JSON ([`crate::chatwoot::Work`]).
+    /// The work, JSON (`chatwoot::event::Work`).
     pub payload: String,
     /// Attempts so far, including this one.
     pub attempts: i64,
@@ -23,7 +24,7 @@ pub struct PendingEvent {
 
 /// A call to queue: `POST {account api}/{path}` with `body`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewCall {
+pub(crate) struct NewCall {
     /// Deterministic id, so working an event off twice queues each call once.
     pub id: String,
     /// smartreply's conversation id (calls of one conversation go out in order).
@@ -38,7 +39,7 @@ pub struct NewCall {
 
 /// A call taken by the worker.
 #[derive(Debug, Clone)]
-pub struct Call {
+pub(crate) struct Call {
     /// Row id.
     pub id: String,
     /// Shop (whose Chatwoot settings address and authorise it).
@@ -55,15 +56,15 @@ pub struct Call {
 
 /// A call as `GET /v1/chatwoot/outbox` shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct CallRow {
+pub(crate) struct CallRow {
     /// Row id.
     pub id: String,
     /// smartreply's conversation id.
     pub conversation_id: String,
     /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
     pub action: String,
-    /// `pending`, `delivered`, `failed`.
-    pub status: String,
+    /// Where the delivery stands.
+    pub status: DeliveryStatus,
     /// Attempts made.
     pub attempts: i64,
     /// Last error.
@@ -74,7 +75,7 @@ pub struct CallRow {
 
 impl Store {
     /// Stores an accepted event. False when this delivery was stored before (Chatwoot retried).
-    pub async fn chatwoot_event_insert(
+    pub(crate) async fn chatwoot_event_insert(
         &self,
         shop: &str,
         delivery_id: &str,
@@ -98,7 +99,7 @@ impl Store {
     }
 
     /// Takes the oldest due event whose conversation has no older event still pending.
-    pub async fn chatwoot_event_claim(&self, now: i64, lease_ms: i64) -> Result<Option<PendingEvent>, StoreError> {
+    pub(crate) async fn chatwoot_event_claim(&self, now: i64, lease_ms: i64) -> Result<Option<PendingEvent>, StoreError> {
         let row = sqlx::query(
             "UPDATE chatwoot_events SET lease_until = $1, attempts = attempts + 1 WHERE seq = (\
                 SELECT e.seq FROM chatwoot_events e WHERE e.status = 'pending' AND (e.lease_until IS NULL OR e.lease_until < $2) \
@@ -122,7 +123,7 @@ impl Store {
     }
 
     /// The event is worked off: its calls are queued and it is marked done, together.
-    pub async fn chatwoot_event_done(&self, seq: i64, shop: &str, calls: &[NewCall]) -> Result<(), StoreError> {
+    pub(crate) async fn chatwoot_event_done(&self, seq: i64, shop: &str, calls: &[NewCall]) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         insert_calls(&mut tx, shop, calls, now).await?;
@@ -136,7 +137,7 @@ impl Store {
     }
 
     /// Queues calls outside an event (an agent's console reply to a Chatwoot conversation).
-    pub async fn chatwoot_enqueue(&self, shop: &str, calls: &[NewCall]) -> Result<(), StoreError> {
+    pub(crate) async fn chatwoot_enqueue(&self, shop: &str, calls: &[NewCall]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_calls(&mut tx, shop, calls, now_ms()).await?;
         tx.commit().await?;
@@ -144,9 +145,9 @@ impl Store {
     }
 
     /// Working the event off failed: retry after `retry_at`, or give up (`failed`).
-    pub async fn chatwoot_event_failed(&self, seq: i64, error: &str, retry_at: i64, give_up: bool) -> Result<(), StoreError> {
+    pub(crate) async fn chatwoot_event_failed(&self, seq: i64, error: &str, retry_at: i64, give_up: bool) -> Result<(), StoreError> {
         sqlx::query("UPDATE chatwoot_events SET status = $1, last_error = $2, lease_until = $3 WHERE seq = $4")
-            .bind(if give_up { "failed" } else { "pending" })
+            .bind(if give_up { DeliveryStatus::Failed } else { DeliveryStatus::Pending }.as_str())
             .bind(error)
             .bind(retry_at)
             .bind(seq)
@@ -157,7 +158,7 @@ impl Store {
 
     /// Takes the next due call whose conversation has no older call still pending, so a
     /// conversation's calls reach Chatwoot in the order they were queued.
-    pub async fn chatwoot_call_claim(&self, now: i64, lease_ms: i64) -> Result<Option<Call>, StoreError> {
+    pub(crate) async fn chatwoot_call_claim(&self, now: i64, lease_ms: i64) -> Result<Option<Call>, StoreError> {
         let row = sqlx::query(
             "UPDATE chatwoot_outbox SET lease_until = $1, attempts = attempts + 1 WHERE seq = (\
                 SELECT o.seq FROM chatwoot_outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $2 AND (o.lease_until IS NULL OR o.lease_until < $2) \
@@ -183,7 +184,7 @@ impl Store {
     }
 
     /// Chatwoot took the call.
-    pub async fn chatwoot_call_delivered(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    pub(crate) async fn chatwoot_call_delivered(&self, id: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE chatwoot_outbox SET status = 'delivered', delivered_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
         )
@@ -195,9 +196,9 @@ impl Store {
     }
 
     /// Try again at `next_attempt_at`, or give up (`failed`, visible in the API).
-    pub async fn chatwoot_call_failed(&self, id: &str, error: &str, next_attempt_at: i64, give_up: bool) -> Result<(), StoreError> {
+    pub(crate) async fn chatwoot_call_failed(&self, id: &str, error: &str, next_attempt_at: i64, give_up: bool) -> Result<(), StoreError> {
         sqlx::query("UPDATE chatwoot_outbox SET status = $1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4")
-            .bind(if give_up { "failed" } else { "pending" })
+            .bind(if give_up { DeliveryStatus::Failed } else { DeliveryStatus::Pending }.as_str())
             .bind(error)
             .bind(next_attempt_at)
             .bind(id)
@@ -207,13 +208,13 @@ impl Store {
     }
 
     /// Calls of a shop, newest first.
-    pub async fn chatwoot_calls(&self, shop: &str, status: Option<&str>) -> Result<Vec<CallRow>, StoreError> {
+    pub(crate) async fn chatwoot_calls(&self, shop: &str, status: Option<DeliveryStatus>) -> Result<Vec<CallRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, conversation_id, action, status, attempts, last_error, next_attempt_at FROM chatwoot_outbox \
              WHERE shop = $1 AND ($2 = '' OR status = $2) ORDER BY seq DESC LIMIT 200",
         )
         .bind(shop)
-        .bind(status.unwrap_or(""))
+        .bind(status.map_or("", DeliveryStatus::as_str))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -222,7 +223,7 @@ impl Store {
                     id: r.try_get("id")?,
                     conversation_id: r.try_get("conversation_id")?,
                     action: r.try_get("action")?,
-                    status: r.try_get("status")?,
+                    status: parsed(r, "status", DeliveryStatus::parse)?,
                     attempts: r.try_get("attempts")?,
                     last_error: opt_text(r, "last_error")?,
                     next_attempt_at: super::messages::rfc3339(r.try_get("next_attempt_at")?),
@@ -233,7 +234,7 @@ impl Store {
     }
 
     /// The customer message that opened a ticket (its first one).
-    pub async fn ticket_opening_message(&self, ticket_id: &str) -> Result<Option<String>, StoreError> {
+    pub(crate) async fn ticket_opening_message(&self, ticket_id: &str) -> Result<Option<String>, StoreError> {
         let id: Option<String> =
             sqlx::query_scalar("SELECT message_id FROM messages WHERE ticket_id = $1 AND role = 'customer' ORDER BY seq LIMIT 1")
                 .bind(ticket_id)

@@ -2,13 +2,14 @@
 //! the bot's reply and the ticket are committed together, or not at all.
 
 use super::{Store, StoreError, Tx, now_ms, opt_text};
+use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel, TicketStatus};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 /// A message as the APIs show it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct MessageRow {
+pub(crate) struct MessageRow {
     /// The message id (the customer's, or generated for bot and agent messages).
     pub id: String,
     /// Conversation.
@@ -29,8 +30,58 @@ pub struct MessageRow {
     pub seq: i64,
 }
 
+/// What the router needs to know about a conversation before its next message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ConversationState {
+    /// FAQ ids the bot already sent in it, oldest first.
+    pub answered_faq_ids: Vec<String>,
+    /// Its unresolved ticket, if any.
+    pub open_ticket_id: Option<String>,
+}
+
+/// What an event in the `events` table announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    /// A message was added to a conversation (payload: the message).
+    Message,
+    /// A ticket changed (payload empty: readers load its current state).
+    Ticket,
+}
+
+impl EventKind {
+    /// The name stored in the `kind` column.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Ticket => "ticket",
+        }
+    }
+
+    /// Parses a stored name.
+    pub(crate) fn parse(s: &str) -> Option<EventKind> {
+        match s {
+            "message" => Some(EventKind::Message),
+            "ticket" => Some(EventKind::Ticket),
+            _ => None,
+        }
+    }
+}
+
+/// One stored event, as live streams read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredEvent {
+    /// Sequence number: the stream's event id (resuming starts after it).
+    pub seq: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// The ticket concerned, if any.
+    pub ticket_id: Option<String>,
+    /// JSON payload.
+    pub payload: String,
+}
+
 /// RFC 3339 from Unix milliseconds.
-pub fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
@@ -54,27 +105,25 @@ pub(crate) const MESSAGE_COLUMNS: &str = "seq, message_id, conversation_id, role
 // One plan is built per message and consumed at once: boxing `New` would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-pub enum TicketPlan {
+pub(crate) enum TicketPlan {
     /// Open a new ticket.
     New {
         /// Ticket id.
         id: String,
-        /// `urgent`, `high`, `normal`.
-        priority: String,
-        /// Sort key of the priority.
-        priority_rank: i64,
-        /// Escalation reason.
-        reason: String,
+        /// How soon (its rank is stored beside it as the queue's sort key).
+        priority: Priority,
+        /// Why it was escalated.
+        reason: EscalationReason,
         /// Intent name.
         intent: String,
         /// Intent confidence.
         intent_confidence: f64,
         /// Sentiment label.
-        sentiment: String,
+        sentiment: SentimentLabel,
         /// Sentiment score.
         sentiment_score: f64,
-        /// `zh` or `en`.
-        lang: String,
+        /// The customer's language.
+        lang: Lang,
         /// FAQ entry the draft used.
         faq_id: Option<String>,
         /// Suggested reply.
@@ -93,7 +142,7 @@ pub enum TicketPlan {
 
 impl TicketPlan {
     /// The ticket id.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         match self {
             TicketPlan::New { id, .. } | TicketPlan::Join { id } => id,
         }
@@ -102,7 +151,7 @@ impl TicketPlan {
 
 /// One inbound message with everything decided about it.
 #[derive(Debug, Clone)]
-pub struct InboundRecord {
+pub(crate) struct InboundRecord {
     /// Shop.
     pub shop: String,
     /// The customer's message id (idempotency key).
@@ -121,14 +170,14 @@ pub struct InboundRecord {
     pub reply_kind: &'static str,
     /// `answered` or `escalated`.
     pub decision: &'static str,
-    /// Escalation reason.
-    pub reason: Option<String>,
+    /// Why it was escalated (none when answered).
+    pub reason: Option<EscalationReason>,
     /// Intent.
     pub intent: String,
     /// Intent confidence.
     pub intent_confidence: f64,
     /// Sentiment label.
-    pub sentiment: String,
+    pub sentiment: SentimentLabel,
     /// Sentiment score.
     pub sentiment_score: f64,
     /// FAQ entry of an answer.
@@ -147,7 +196,7 @@ pub struct InboundRecord {
 
 /// Outcome of recording an inbound message.
 #[derive(Debug)]
-pub enum Recorded {
+pub(crate) enum Recorded {
     /// Committed.
     Stored,
     /// The message id was already stored: its original answer.
@@ -163,7 +212,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub(crate) async fn insert_event(
     tx: &mut AnyConnection,
     shop: &str,
-    kind: &str,
+    kind: EventKind,
     conversation_id: &str,
     ticket_id: Option<&str>,
     payload: &str,
@@ -171,7 +220,7 @@ pub(crate) async fn insert_event(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO events (shop, kind, conversation_id, ticket_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(shop)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(conversation_id)
         .bind(ticket_id)
         .bind(payload)
@@ -258,19 +307,19 @@ async fn insert_message_with(
             seq,
         })
         .unwrap_or_default();
-        insert_event(tx, shop, "message", conversation_id, ticket_id, &payload, now).await?;
+        insert_event(tx, shop, EventKind::Message, conversation_id, ticket_id, &payload, now).await?;
     }
     Ok(seq)
 }
 
 impl Store {
     /// The stored answer of an inbound message, if it was already processed.
-    pub async fn find_response(&self, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
+    pub(crate) async fn find_response(&self, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
         find_response(&mut *self.pool().acquire().await?, shop, message_id).await
     }
 
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
-    pub async fn conversation_state(&self, shop: &str, conversation_id: &str) -> Result<(Vec<String>, Option<String>), StoreError> {
+    pub(crate) async fn conversation_state(&self, shop: &str, conversation_id: &str) -> Result<ConversationState, StoreError> {
         // One query (one round trip) for both: rows of part 0 are answered FAQ ids in order,
         // a row of part 1 is the unresolved ticket.
         let rows = sqlx::query(
@@ -292,31 +341,25 @@ impl Store {
                 ticket = Some(value);
             }
         }
-        Ok((faq_ids, ticket))
+        Ok(ConversationState { answered_faq_ids: faq_ids, open_ticket_id: ticket })
     }
 
     /// Commits an inbound message, its decision, the bot's reply and the ticket in one
     /// transaction.
-    pub async fn record_inbound(&self, rec: &InboundRecord) -> Result<Recorded, StoreError> {
+    pub(crate) async fn record_inbound(&self, rec: &InboundRecord) -> Result<Recorded, StoreError> {
         let rec = rec.clone();
         self.write(move |tx| Box::pin(async move { record_inbound(tx, &rec).await })).await
     }
 
     /// Every message of a conversation, oldest first.
-    pub async fn conversation(&self, shop: &str, conversation_id: &str) -> Result<Vec<MessageRow>, StoreError> {
+    pub(crate) async fn conversation(&self, shop: &str, conversation_id: &str) -> Result<Vec<MessageRow>, StoreError> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE shop = $1 AND conversation_id = $2 ORDER BY seq");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(conversation_id).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(message_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// Events of a shop (optionally one conversation, optionally one kind) after a sequence
-    /// number: `(seq, kind, ticket_id, payload)`.
-    pub async fn events_after(
-        &self,
-        shop: &str,
-        conversation_id: Option<&str>,
-        after: i64,
-    ) -> Result<Vec<(i64, String, Option<String>, String)>, StoreError> {
+    /// Events of a shop (optionally of one conversation) after a sequence number, oldest first.
+    pub(crate) async fn events_after(&self, shop: &str, conversation_id: Option<&str>, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = match conversation_id {
             Some(c) => {
                 sqlx::query("SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT 200")
@@ -335,13 +378,20 @@ impl Store {
             }
         };
         rows.iter()
-            .map(|r| Ok((r.try_get("seq")?, r.try_get("kind")?, opt_text(r, "ticket_id")?, r.try_get("payload")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(StoredEvent {
+                    seq: r.try_get("seq")?,
+                    kind: EventKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?,
+                    ticket_id: opt_text(r, "ticket_id")?,
+                    payload: r.try_get("payload")?,
+                })
+            })
+            .collect()
     }
 
     /// The newest event sequence number of a shop (streams start there).
-    pub async fn last_event(&self, shop: &str) -> Result<i64, StoreError> {
+    pub(crate) async fn last_event(&self, shop: &str) -> Result<i64, StoreError> {
         let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE shop = $1").bind(shop).fetch_one(self.pool()).await?;
         Ok(seq.unwrap_or(0))
     }
@@ -376,6 +426,19 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
         let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
         return Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())));
     };
+    insert_decision(tx, rec, seq, now).await?;
+    if !open_or_join_ticket(tx, rec, now).await? {
+        return Ok(Tx::Rollback(Recorded::TicketRace));
+    }
+    insert_bot_reply(tx, rec, now).await?;
+    if let Some(id) = ticket_id {
+        insert_event(tx, &rec.shop, EventKind::Ticket, &rec.conversation_id, Some(id), "{}", now).await?;
+    }
+    Ok(Tx::Commit(Recorded::Stored))
+}
+
+/// The router's decision on the customer message stored as `seq`.
+async fn insert_decision(tx: &mut AnyConnection, rec: &InboundRecord, seq: i64, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -383,10 +446,10 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
     .bind(seq)
     .bind(&rec.shop)
     .bind(rec.decision)
-    .bind(rec.reason.as_deref())
+    .bind(rec.reason.map(EscalationReason::as_str))
     .bind(&rec.intent)
     .bind(rec.intent_confidence)
-    .bind(&rec.sentiment)
+    .bind(rec.sentiment.as_str())
     .bind(rec.sentiment_score)
     .bind(rec.faq_id.as_deref())
     .bind(&rec.models)
@@ -395,13 +458,17 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
 
+/// Opens the record's new ticket or adds the message to the one it joins. False when another
+/// message of the conversation opened a ticket first (the caller retries, joining it).
+async fn open_or_join_ticket(tx: &mut AnyConnection, rec: &InboundRecord, now: i64) -> Result<bool, StoreError> {
     let preview: String = rec.text.chars().take(120).collect();
     match &rec.ticket {
         Some(TicketPlan::New {
             id,
             priority,
-            priority_rank,
             reason,
             intent,
             intent_confidence,
@@ -415,20 +482,21 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
         }) => {
             let inserted = sqlx::query(
                 "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
-                 VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)",
             )
             .bind(id)
             .bind(&rec.shop)
             .bind(&rec.conversation_id)
             .bind(&rec.customer_id)
-            .bind(priority)
-            .bind(*priority_rank)
-            .bind(reason)
+            .bind(TicketStatus::Open.as_str())
+            .bind(priority.as_str())
+            .bind(priority.rank())
+            .bind(reason.as_str())
             .bind(intent)
             .bind(*intent_confidence)
-            .bind(sentiment)
+            .bind(sentiment.as_str())
             .bind(*sentiment_score)
-            .bind(lang)
+            .bind(lang.code())
             .bind(faq_id.as_deref())
             .bind(draft)
             .bind(extracted)
@@ -438,9 +506,9 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
             .execute(&mut *tx)
             .await;
             match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Ok(Tx::Rollback(Recorded::TicketRace)),
-                Err(e) => return Err(e.into()),
+                Ok(_) => Ok(true),
+                Err(e) if is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(e.into()),
             }
         }
         Some(TicketPlan::Join { id }) => {
@@ -450,9 +518,15 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            Ok(true)
         }
-        None => {}
+        None => Ok(true),
     }
+}
+
+/// The bot's reply (answer or acknowledgement), linked to the FAQ entry it sent.
+async fn insert_bot_reply(tx: &mut AnyConnection, rec: &InboundRecord, now: i64) -> Result<(), StoreError> {
+    let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
     let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
     // The FAQ an answer sent is what keeps the same answer from being sent twice.
     let answer = MessageExtras {
@@ -474,10 +548,7 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
         &answer,
     )
     .await?;
-    if let Some(id) = ticket_id {
-        insert_event(tx, &rec.shop, "ticket", &rec.conversation_id, Some(id), "{}", now).await?;
-    }
-    Ok(Tx::Commit(Recorded::Stored))
+    Ok(())
 }
 
 async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {

@@ -11,16 +11,16 @@
 //! in groups (`writer.rs`), so no write ever meets "database is locked"; on PostgreSQL each
 //! write is a transaction on the pool.
 
-pub mod chatwoot;
+pub(crate) mod chatwoot;
 mod messages;
 mod migrate;
-pub mod outbox;
+pub(crate) mod outbox;
 mod tickets;
 mod writer;
 
-pub use messages::{InboundRecord, MessageRow, Recorded, TicketPlan, rfc3339};
-pub use tickets::{AgentReply, DraftCounts, OutboxBody, Stats, TicketRow, TimeBucket};
-pub use writer::Tx;
+pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Recorded, StoredEvent, TicketPlan, rfc3339};
+pub(crate) use tickets::{OutboxBody, Stats, TicketRow, TimeBucket};
+pub(crate) use writer::Tx;
 
 use futures_util::future::BoxFuture;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -30,7 +30,7 @@ use std::time::Duration;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// Embedded file database.
     Sqlite,
     /// Server database, shared by replicas.
@@ -39,7 +39,7 @@ pub enum Backend {
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     /// The database refused or failed a query.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -58,34 +58,29 @@ pub enum StoreError {
 }
 
 /// Waiting writes the SQLite writer accepts before refusing with [`StoreError::Overloaded`].
-pub const DEFAULT_WRITE_QUEUE: usize = 4096;
+pub(crate) const DEFAULT_WRITE_QUEUE: usize = 4096;
 
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
 
 /// The store: a cheap-to-clone pool handle.
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Store {
     /// Reads (both backends) and writes (PostgreSQL).
     pool: AnyPool,
-    backend: Backend,
     /// SQLite only: the one task that writes.
     writer: Option<writer::Writer>,
 }
 
 /// Current time in Unix milliseconds.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
 impl Store {
-    /// Connects and applies pending migrations. For SQLite the file's folder is created and
-    /// the database runs in WAL mode with full fsync, so a committed answer survives a crash.
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Store::connect_with_queue(url, DEFAULT_WRITE_QUEUE).await
-    }
-
-    /// [`Store::connect`] with the SQLite writer's queue bounded at `write_queue` jobs.
-    pub async fn connect_with_queue(url: &str, write_queue: usize) -> Result<Store, StoreError> {
+    /// Connects and applies pending migrations, with the SQLite writer's queue bounded at
+    /// `write_queue` jobs. For SQLite the file's folder is created and the database runs in WAL
+    /// mode with full fsync, so a committed answer survives a crash.
+    pub(crate) async fn connect_with_queue(url: &str, write_queue: usize) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -124,12 +119,12 @@ impl Store {
                 None
             }
         };
-        Ok(Store { pool, backend, writer })
+        Ok(Store { pool, writer })
     }
 
     /// Runs `f` in a transaction and returns its value once it is committed: on SQLite
     /// through the single writer (grouped with other writes), on PostgreSQL on the pool.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<Tx<R>, StoreError>> + Send + 'static,
@@ -150,25 +145,15 @@ impl Store {
         }
     }
 
-    /// The backend in use.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// The pool, for the queries of this module's files.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     /// Cheap liveness query for `/readyz`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-
-    /// Closes the pool (tests restart the service on the same database).
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
 
@@ -187,6 +172,12 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
 }
 
 /// Reads an optional text column.
+/// A column holding one of an enum's wire names; anything else is a decode error.
+pub(crate) fn parsed<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let value: String = row.try_get(column)?;
+    parse(&value).ok_or_else(|| sqlx::Error::Decode(format!("{column} {value:?} is not a known value").into()))
+}
+
 pub(crate) fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(column)
 }

@@ -2,14 +2,14 @@
 //! worker takes them, so replicas sharing PostgreSQL never deliver the same row at the same
 //! time; a worker that dies only delays delivery until the lease expires (at-least-once).
 
-use super::tickets::TicketRow;
-use super::{Store, StoreError, Tx, opt_text};
+use super::{Store, StoreError, Tx, opt_text, parsed};
+use crate::domain::DeliveryStatus;
 use serde::Serialize;
 use sqlx::Row;
 
 /// A delivery taken by a worker.
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// Row id.
     pub id: String,
     /// Shop (whose secret signs it and whose callback receives it).
@@ -22,15 +22,15 @@ pub struct Delivery {
 
 /// A delivery as the API shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     /// Row id.
     pub id: String,
     /// Ticket.
     pub ticket_id: Option<String>,
     /// The reply's message id.
     pub message_id: String,
-    /// `pending`, `delivered`, `failed`.
-    pub status: String,
+    /// Where the delivery stands.
+    pub status: DeliveryStatus,
     /// Attempts made.
     pub attempts: i64,
     /// Last error.
@@ -39,10 +39,18 @@ pub struct DeliveryRow {
     pub next_attempt_at: String,
 }
 
+/// Where a queued reply belongs: its shop, ticket and conversation.
+pub(super) struct ReplyOf<'a> {
+    pub(super) shop: &'a str,
+    pub(super) ticket_id: &'a str,
+    pub(super) conversation_id: &'a str,
+}
+
+/// Queues one reply's payload for delivery, in the transaction that records the reply.
 pub(super) async fn enqueue(
     tx: &mut sqlx::AnyConnection,
     id: &str,
-    ticket: &TicketRow,
+    of: ReplyOf<'_>,
     message_id: &str,
     payload: &str,
     now: i64,
@@ -52,9 +60,9 @@ pub(super) async fn enqueue(
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
     )
     .bind(id)
-    .bind(&ticket.shop)
-    .bind(&ticket.id)
-    .bind(&ticket.conversation_id)
+    .bind(of.shop)
+    .bind(of.ticket_id)
+    .bind(of.conversation_id)
     .bind(message_id)
     .bind(payload)
     .bind(now)
@@ -65,7 +73,7 @@ pub(super) async fn enqueue(
 
 impl Store {
     /// Takes the next due delivery, leasing it for `lease_ms`.
-    pub async fn claim_delivery(&self, now: i64, lease_ms: i64) -> Result<Option<Delivery>, StoreError> {
+    pub(crate) async fn claim_delivery(&self, now: i64, lease_ms: i64) -> Result<Option<Delivery>, StoreError> {
         // The lease condition is repeated outside the subquery so that PostgreSQL re-checks it
         // on the row it locks: of two replicas racing for one row, only one updates it.
         self.write(move |tx| {
@@ -90,7 +98,7 @@ impl Store {
     }
 
     /// The receiver took it.
-    pub async fn delivered(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    pub(crate) async fn delivered(&self, id: &str, now: i64) -> Result<(), StoreError> {
         let id = id.to_string();
         self.write(move |tx| {
             Box::pin(async move {
@@ -108,12 +116,12 @@ impl Store {
     }
 
     /// Try again at `next_attempt_at`, or give up (`failed`) when `give_up`.
-    pub async fn delivery_failed(&self, id: &str, error: &str, next_attempt_at: i64, give_up: bool) -> Result<(), StoreError> {
+    pub(crate) async fn delivery_failed(&self, id: &str, error: &str, next_attempt_at: i64, give_up: bool) -> Result<(), StoreError> {
         let (id, error) = (id.to_string(), error.to_string());
         self.write(move |tx| {
             Box::pin(async move {
                 sqlx::query("UPDATE outbox SET status = $1, last_error = $2, next_attempt_at = $3, lease_until = NULL WHERE id = $4")
-                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(if give_up { DeliveryStatus::Failed } else { DeliveryStatus::Pending }.as_str())
                     .bind(&error)
                     .bind(next_attempt_at)
                     .bind(&id)
@@ -126,13 +134,13 @@ impl Store {
     }
 
     /// Deliveries of a shop, newest first.
-    pub async fn deliveries(&self, shop: &str, status: Option<&str>) -> Result<Vec<DeliveryRow>, StoreError> {
+    pub(crate) async fn deliveries(&self, shop: &str, status: Option<DeliveryStatus>) -> Result<Vec<DeliveryRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, ticket_id, message_id, status, attempts, last_error, next_attempt_at FROM outbox \
              WHERE shop = $1 AND ($2 = '' OR status = $2) ORDER BY created_at DESC LIMIT 200",
         )
         .bind(shop)
-        .bind(status.unwrap_or(""))
+        .bind(status.map_or("", DeliveryStatus::as_str))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -141,7 +149,7 @@ impl Store {
                     id: r.try_get("id")?,
                     ticket_id: opt_text(r, "ticket_id")?,
                     message_id: r.try_get("message_id")?,
-                    status: r.try_get("status")?,
+                    status: parsed(r, "status", DeliveryStatus::parse)?,
                     attempts: r.try_get("attempts")?,
                     last_error: opt_text(r, "last_error")?,
                     next_attempt_at: super::messages::rfc3339(r.try_get("next_attempt_at")?),
@@ -152,7 +160,7 @@ impl Store {
     }
 
     /// Age of the oldest pending delivery (ms), for the outbox-lag metric.
-    pub async fn outbox_lag_ms(&self, now: i64) -> Result<i64, StoreError> {
+    pub(crate) async fn outbox_lag_ms(&self, now: i64) -> Result<i64, StoreError> {
         let oldest: Option<i64> =
             sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(self.pool()).await?;
         Ok(oldest.map(|t| now - t).unwrap_or(0))

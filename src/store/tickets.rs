@@ -1,19 +1,20 @@
 //! Tickets and what agents do with them: the queue, claims, replies (with the draft outcome
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
-use super::messages::{MessageRow, insert_event, insert_message};
-use super::{Store, StoreError, Tx, now_ms, opt_text};
+use super::messages::{EventKind, MessageRow, insert_event, insert_message};
+use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
+use crate::domain::{EscalationReason, Priority, ReplyOutcome, SentimentLabel, TicketStatus};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 /// Builds an outbox row's JSON body from the reply's message id, the customer message it
 /// answers and the send time (Unix ms).
-pub type OutboxBody = Box<dyn FnOnce(&str, Option<&str>, i64) -> String + Send>;
+pub(crate) type OutboxBody = Box<dyn FnOnce(&str, Option<&str>, i64) -> String + Send>;
 
 /// A ticket as the APIs show it.
 #[derive(Debug, Clone, Serialize)]
-pub struct TicketRow {
+pub(crate) struct TicketRow {
     /// Id.
     pub id: String,
     /// Shop.
@@ -22,18 +23,18 @@ pub struct TicketRow {
     pub conversation_id: String,
     /// Customer.
     pub customer_id: Option<String>,
-    /// `open`, `claimed`, `resolved`.
-    pub status: String,
-    /// `urgent`, `high`, `normal`.
-    pub priority: String,
-    /// Escalation reason.
-    pub reason: String,
+    /// Where it is in its life cycle.
+    pub status: TicketStatus,
+    /// How soon a human must look at it.
+    pub priority: Priority,
+    /// Why it was escalated.
+    pub reason: EscalationReason,
     /// Intent.
     pub intent: String,
     /// Intent confidence.
     pub intent_confidence: f64,
     /// Sentiment label.
-    pub sentiment: String,
+    pub sentiment: SentimentLabel,
     /// Sentiment score.
     pub sentiment_score: f64,
     /// `zh` or `en`.
@@ -66,21 +67,21 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
     use super::messages::rfc3339;
     let due_at: i64 = row.try_get("due_at")?;
     let first: Option<i64> = row.try_get("first_response_at")?;
-    let status: String = row.try_get("status")?;
+    let status = parsed(row, "status", TicketStatus::parse)?;
     let breached_flag: i64 = row.try_get("sla_breached")?;
     // Still waiting past the deadline is a breach too, before anyone answers.
-    let breached = breached_flag != 0 || (first.is_none() && status != "resolved" && now_ms() > due_at);
+    let breached = breached_flag != 0 || (first.is_none() && status != TicketStatus::Resolved && now_ms() > due_at);
     Ok(TicketRow {
         id: row.try_get("id")?,
         shop: row.try_get("shop")?,
         conversation_id: row.try_get("conversation_id")?,
         customer_id: opt_text(row, "customer_id")?,
         status,
-        priority: row.try_get("priority")?,
-        reason: row.try_get("reason")?,
+        priority: parsed(row, "priority", Priority::parse)?,
+        reason: parsed(row, "reason", EscalationReason::parse)?,
         intent: row.try_get("intent")?,
         intent_confidence: row.try_get("intent_confidence")?,
-        sentiment: row.try_get("sentiment")?,
+        sentiment: parsed(row, "sentiment", SentimentLabel::parse)?,
         sentiment_score: row.try_get("sentiment_score")?,
         lang: row.try_get("lang")?,
         faq_id: opt_text(row, "faq_id")?,
@@ -98,7 +99,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
 
 /// An agent's reply, as recorded.
 #[derive(Debug, Clone)]
-pub struct AgentReply {
+pub(crate) struct AgentReply {
     /// The new message.
     pub message: MessageRow,
     /// The customer message it answers.
@@ -109,7 +110,7 @@ pub struct AgentReply {
 
 /// Draft outcomes.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct DraftCounts {
+pub(crate) struct DraftCounts {
     /// Sent unchanged.
     pub accepted: i64,
     /// Sent after edits.
@@ -132,7 +133,7 @@ impl DraftCounts {
 
 /// `/v1/stats`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Customer messages.
     pub messages: i64,
     /// Answered by the bot.
@@ -153,7 +154,7 @@ pub struct Stats {
 
 /// p50 / p95.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Percentiles {
+pub(crate) struct Percentiles {
     /// Median.
     pub p50: Option<i64>,
     /// 95th percentile.
@@ -162,7 +163,7 @@ pub struct Percentiles {
 
 /// One hour of activity.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct TimeBucket {
+pub(crate) struct TimeBucket {
     /// Hour start, RFC 3339.
     pub start: String,
     /// Customer messages.
@@ -195,21 +196,21 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 
 impl Store {
     /// The queue of a shop: most urgent first (priority, then deadline).
-    pub async fn tickets(&self, shop: &str, status: &str) -> Result<Vec<TicketRow>, StoreError> {
+    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus) -> Result<Vec<TicketRow>, StoreError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 ORDER BY priority_rank, due_at LIMIT 500");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
     }
 
     /// One ticket.
-    pub async fn ticket(&self, id: &str) -> Result<Option<TicketRow>, StoreError> {
+    pub(crate) async fn ticket(&self, id: &str) -> Result<Option<TicketRow>, StoreError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(ticket_from_row).transpose()?)
     }
 
     /// The calling agent takes the ticket. False when it is already resolved.
-    pub async fn claim(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn claim(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
         self.transition(
             id,
             agent,
@@ -220,7 +221,7 @@ impl Store {
     }
 
     /// Closes the ticket. False when it does not exist or was already resolved.
-    pub async fn resolve(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn resolve(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
         self.transition(
             id,
             agent,
@@ -240,7 +241,7 @@ impl Store {
                 let row: Option<(String, String)> = sqlx::query_as(sql).bind(&agent).bind(now).bind(&id).fetch_optional(&mut *tx).await?;
                 let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
                 record_action(tx, &id, &shop, &agent, action, None, now).await?;
-                insert_event(tx, &shop, "ticket", &conversation, Some(&id), "{}", now).await?;
+                insert_event(tx, &shop, EventKind::Ticket, &conversation, Some(&id), "{}", now).await?;
                 Ok(Tx::Commit(true))
             })
         })
@@ -250,20 +251,20 @@ impl Store {
     /// Records an agent reply: the message, the draft outcome, the first-response time and
     /// SLA, optionally the resolution, and (when `outbox` is given: the JSON body builder and
     /// the shop has a callback) the delivery row — all in one transaction.
-    pub async fn reply(
+    pub(crate) async fn reply(
         &self,
         ticket: &TicketRow,
         agent: &str,
         text: &str,
-        draft_outcome: &str,
+        outcome: ReplyOutcome,
         resolve: bool,
         outbox: Option<OutboxBody>,
     ) -> Result<AgentReply, StoreError> {
-        let (ticket, agent, text, draft_outcome) = (ticket.clone(), agent.to_string(), text.to_string(), draft_outcome.to_string());
-        self.write(move |tx| Box::pin(async move { reply(tx, &ticket, &agent, &text, &draft_outcome, resolve, outbox).await })).await
+        let (ticket, agent, text) = (ticket.clone(), agent.to_string(), text.to_string());
+        self.write(move |tx| Box::pin(async move { reply(tx, &ticket, &agent, &text, outcome, resolve, outbox).await })).await
     }
     /// Counters for `/v1/stats`.
-    pub async fn stats(&self, shop: &str) -> Result<Stats, StoreError> {
+    pub(crate) async fn stats(&self, shop: &str) -> Result<Stats, StoreError> {
         let pool = self.pool();
         let count = |sql: &'static str| async move {
             let n: i64 = sqlx::query_scalar(sql).bind(shop).fetch_one(pool).await?;
@@ -302,7 +303,7 @@ impl Store {
     }
 
     /// Draft outcomes of a shop, optionally of one intent.
-    pub async fn draft_counts(&self, shop: &str, intent: Option<&str>) -> Result<DraftCounts, StoreError> {
+    pub(crate) async fn draft_counts(&self, shop: &str, intent: Option<&str>) -> Result<DraftCounts, StoreError> {
         let rows = sqlx::query("SELECT a.draft_outcome AS outcome, t.intent AS intent FROM agent_actions a JOIN tickets t ON t.id = a.ticket_id WHERE a.shop = $1 AND a.action = 'reply'")
             .bind(shop)
             .fetch_all(self.pool())
@@ -318,7 +319,7 @@ impl Store {
     }
 
     /// Draft outcomes per intent: the learning signal for improving drafts.
-    pub async fn draft_outcomes_by_intent(&self, shop: &str) -> Result<Vec<(String, DraftCounts)>, StoreError> {
+    pub(crate) async fn draft_outcomes_by_intent(&self, shop: &str) -> Result<Vec<(String, DraftCounts)>, StoreError> {
         let rows = sqlx::query("SELECT t.intent AS intent, a.draft_outcome AS outcome FROM agent_actions a JOIN tickets t ON t.id = a.ticket_id WHERE a.shop = $1 AND a.action = 'reply' ORDER BY t.intent")
             .bind(shop)
             .fetch_all(self.pool())
@@ -335,7 +336,7 @@ impl Store {
     }
 
     /// Hourly activity of the last `hours` hours, oldest first.
-    pub async fn timeseries(&self, shop: &str, hours: i64) -> Result<Vec<TimeBucket>, StoreError> {
+    pub(crate) async fn timeseries(&self, shop: &str, hours: i64) -> Result<Vec<TimeBucket>, StoreError> {
         const HOUR: i64 = 3_600_000;
         let now = now_ms();
         let first = (now / HOUR - hours + 1) * HOUR;
@@ -370,7 +371,7 @@ impl Store {
             let first_response: Option<i64> = r.try_get("first_response_at")?;
             let due: i64 = r.try_get("due_at")?;
             let breached = r.try_get::<i64, _>("sla_breached")? != 0
-                || (first_response.is_none() && r.try_get::<String, _>("status")? != "resolved" && now > due);
+                || (first_response.is_none() && r.try_get::<String, _>("status")? != TicketStatus::Resolved.as_str() && now > due);
             let i = slot(created);
             if let Some(b) = buckets.get_mut(i) {
                 b.sla_breaches += i64::from(breached);
@@ -407,7 +408,7 @@ async fn reply(
     ticket: &TicketRow,
     agent: &str,
     text: &str,
-    draft_outcome: &str,
+    outcome: ReplyOutcome,
     resolve: bool,
     outbox: Option<OutboxBody>,
 ) -> Result<Tx<AgentReply>, StoreError> {
@@ -447,17 +448,18 @@ async fn reply(
     .bind(&ticket.id)
     .execute(&mut *tx)
     .await?;
-    record_action(tx, &ticket.id, &ticket.shop, agent, "reply", Some(draft_outcome), now).await?;
+    record_action(tx, &ticket.id, &ticket.shop, agent, "reply", Some(outcome.as_str()), now).await?;
     let outbox_id = match outbox {
         Some(body) => {
             let id = uuid::Uuid::now_v7().to_string();
             let payload = body(&message_id, in_reply_to.as_deref(), now);
-            super::outbox::enqueue(tx, &id, ticket, &message_id, &payload, now).await?;
+            let of = super::outbox::ReplyOf { shop: &ticket.shop, ticket_id: &ticket.id, conversation_id: &ticket.conversation_id };
+            super::outbox::enqueue(tx, &id, of, &message_id, &payload, now).await?;
             Some(id)
         }
         None => None,
     };
-    insert_event(tx, &ticket.shop, "ticket", &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
+    insert_event(tx, &ticket.shop, EventKind::Ticket, &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
     Ok(Tx::Commit(AgentReply {
         message: MessageRow {
             id: message_id,

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 512;
 
 /// What a write job decided about its own changes.
-pub enum Tx<R> {
+pub(crate) enum Tx<R> {
     /// Keep the changes; the caller gets the value once they are durable.
     Commit(R),
     /// Undo the changes (e.g. a lost race detected by a constraint); the caller gets the value.

@@ -4,8 +4,8 @@
 //! they do not want does not count: "I don't want a refund, I want to swap it" is not about
 //! refunds. Other negations keep the topic ("aren't these counterfeit?" is about genuineness).
 
+use super::analyzer;
 use crate::knowledge::Concept;
-use crate::retrieve::analyzer;
 use crate::understand::normalize::normalize;
 use aho_corasick::AhoCorasick;
 use std::collections::HashMap;
@@ -97,7 +97,7 @@ impl Lexicon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retrieve::analyzer::analyzer;
+    use crate::understand::analyzer::analyzer;
 
     fn lexicon() -> Lexicon {
         let concepts = vec![

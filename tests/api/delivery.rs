@@ -14,6 +14,21 @@ async fn escalate_and_reply(app: &TestApp) -> String {
     id
 }
 
+/// The pending deliveries once one of them has been attempted (and failed) at least once;
+/// fails after 10 s.
+async fn pending_after_a_failed_attempt(app: &TestApp) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: serde_json::Value = app.agent_get(ALICE, "/v1/outbox?shop=demo&status=pending").await.json().await.unwrap();
+        let rows = v["deliveries"].as_array().cloned().unwrap_or_default();
+        if rows.iter().any(|r| r["attempts"].as_i64().unwrap_or(0) >= 1) {
+            return rows;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no failed delivery attempt within 10 s: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_agent_reply_reaches_the_callback_signed_with_the_shop_secret() {
     let receiver = Receiver::start(200, 0).await;
@@ -46,10 +61,8 @@ async fn a_reply_is_delivered_after_a_restart_while_the_receiver_was_down() {
     let app = spawn_app_with(Database::fresh().await, opts()).await;
     escalate_and_reply(&app).await;
     // The receiver is down: the first attempts fail and the row stays pending.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let pending: serde_json::Value = app.agent_get(ALICE, "/v1/outbox?shop=demo&status=pending").await.json().await.unwrap();
-    assert_eq!(pending["deliveries"].as_array().unwrap().len(), 1);
-    assert!(pending["deliveries"][0]["attempts"].as_i64().unwrap() >= 1);
+    let pending = pending_after_a_failed_attempt(&app).await;
+    assert_eq!(pending.len(), 1);
     let db = app.stop().await;
 
     let receiver = Receiver::start(200, port).await;
@@ -71,15 +84,9 @@ async fn an_undeliverable_reply_ends_failed_and_visible() {
     )
     .await;
     escalate_and_reply(&app).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let failed = loop {
-        let v: serde_json::Value = app.agent_get(ALICE, "/v1/outbox?shop=demo&status=failed").await.json().await.unwrap();
-        if !v["deliveries"].as_array().unwrap().is_empty() || tokio::time::Instant::now() > deadline {
-            break v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let row = &failed["deliveries"][0];
+    let failed = app.wait_for_outbox("failed", 1).await;
+    assert_eq!(failed.len(), 1, "the reply ended failed");
+    let row = &failed[0];
     assert_eq!(row["status"], "failed");
     assert_eq!(row["attempts"], 2);
     assert!(row["last_error"].as_str().unwrap().contains("500"));

@@ -54,7 +54,9 @@ impl Database {
             _ => {
                 static NOTICE: std::sync::Once = std::sync::Once::new();
                 NOTICE.call_once(|| {
-                    eprintln!("NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite only; PostgreSQL runs are skipped")
+                    eprintln!(
+                        "NOTE: SMARTREPLY_TEST_POSTGRES_URL is not set: API tests run on SQLite; the PostgreSQL-only tests are ignored"
+                    )
                 });
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/test.db", dir.path().display());

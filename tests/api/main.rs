@@ -1,11 +1,15 @@
 //! The service over real HTTP on a random port, against a fresh SQLite database — or a fresh
 //! PostgreSQL database when `SMARTREPLY_TEST_POSTGRES_URL` is set (CI runs both).
 
+// Helpers are `pub` for the test modules of this binary, not for a library surface.
+#![allow(unreachable_pub)]
+
 mod abuse;
 mod agents;
 mod chatwoot;
 mod chatwoot_payloads;
 mod delivery;
+mod errors;
 mod helpers;
 mod inbound;
 mod operations;

@@ -13,7 +13,13 @@
 //! so a burst of "在吗" costs one forward pass.
 
 mod file;
+// The only unsafe code in the crate (`unsafe_code` is denied everywhere else): the AVX2 matrix
+// kernel loads its interleaved weight rows with raw pointer reads, and the forward pass has an
+// `avx2,fma` `#[target_feature]` entry point. Both run only after the CPU reported AVX2 and FMA;
+// `kernels.rs` tests them against the portable kernel.
+#[allow(unsafe_code)]
 mod forward;
+#[allow(unsafe_code)]
 mod kernels;
 mod tokenizer;
 

@@ -1,4 +1,4 @@
-//! The text analyzer shared by the FAQ index and the intent features: jieba segmentation
+//! The text analyzer shared by the intent features and the FAQ index (which imports it from here): jieba segmentation
 //! (search mode, so `七天无理由` also yields `七天` and `理由`), lowercase, English stemming,
 //! and no tokens without a letter or digit, no stop words.
 

@@ -1,23 +1,31 @@
-//! Works stored Chatwoot events off, oldest first and one conversation's events in order.
+//! The Chatwoot agent bot's worker: works stored Chatwoot events off, oldest first and one
+//! conversation's events in order.
 //!
 //! A customer message goes through the same inbound use case as webhook and widget messages
-//! ([`crate::http::handle_message`]: routing, idempotency, one transaction for message,
+//! ([`crate::app::inbound::receive`]: routing, idempotency, one transaction for message,
 //! decision, reply and ticket). What the bot then says in Chatwoot is queued in the same
 //! transaction that marks the event done, with ids derived from the message, so an event
 //! worked off twice (a crash in between) queues each call once.
 
-use super::event::{Work, conversation_id, message_id};
+use super::inbound::receive;
+use super::{AppState, Budget, Shop};
+use crate::chatwoot::calls::outgoing;
+use crate::chatwoot::event::{Work, conversation_id, message_id};
+use crate::chatwoot::{Payload, classify};
+use crate::config::ChatwootSettings;
 use crate::config::DeliverySettings;
-use crate::http::{AppState, handle_message};
+use crate::domain::ReplyOutcome;
 use crate::ingest::InboundMessage;
+use crate::store::StoreError;
 use crate::store::chatwoot::{NewCall, PendingEvent};
 use crate::store::now_ms;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::time::Duration;
 
 /// Runs until `shutdown` completes; an event being worked off finishes first.
-pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
+pub(crate) async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     let settings = state.settings().delivery.clone();
     let poll = Duration::from_millis(settings.poll_interval_ms);
     // Routing takes milliseconds; the lease only matters when a replica dies mid-event.
@@ -84,8 +92,9 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                 text: text.clone(),
                 channel: Some("chatwoot".into()),
             };
-            let answer = handle_message(state, shop, message.clone(), Some("chatwoot".into())).await.map_err(|e| e.to_string())?;
-            let answer: Value = serde_json::from_str(&answer).map_err(|e| format!("stored answer is unreadable: {e}"))?;
+            let configured = state.shop(shop).ok_or("the shop is no longer configured")?;
+            let answer = receive(state, configured, message.clone(), Budget::Webhook).await.map_err(|e| e.to_string())?;
+            let answer: Value = serde_json::from_str(answer.as_json()).map_err(|e| format!("stored answer is unreadable: {e}"))?;
             let reply = answer["reply"]["text"].as_str().unwrap_or_default();
             let call = |action: &'static str, path: String, body: Value| NewCall {
                 id: format!("{shop}:{}:{action}", message.message_id),
@@ -108,8 +117,8 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                         "smartreply handed this conversation to you.\nReason: {} · Intent: {} · Priority: {} · Sentiment: {}\n\nSuggested reply (draft):\n{}",
                         ticket.reason,
                         ticket.intent,
-                        ticket.priority,
-                        ticket.sentiment,
+                        ticket.priority.as_str(),
+                        ticket.sentiment.as_str(),
                         ticket.draft["text"].as_str().unwrap_or_default()
                     );
                     Ok(vec![
@@ -122,23 +131,23 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
             }
         }
         Work::AgentReply { conversation, agent, text } => {
-            let (_, open) = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?;
+            let open = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?.open_ticket_id;
             let Some(ticket_id) = open else { return Ok(Vec::new()) };
             let ticket = store.ticket(&ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket vanished")?;
             // Only the first human answer can have used the draft; later ones are recorded
             // without an outcome so they do not skew the draft figures.
             let outcome = if ticket.first_response_at.is_none() {
-                crate::learn::draft_outcome(ticket.draft["text"].as_str().unwrap_or_default(), text).as_str()
+                ReplyOutcome::Draft(crate::learn::draft_outcome(ticket.draft["text"].as_str().unwrap_or_default(), text))
             } else {
-                "followup"
+                ReplyOutcome::Followup
             };
             store.reply(&ticket, agent, text, outcome, false, None).await.map_err(|e| e.to_string())?;
-            metrics::counter!("smartreply_drafts_total", "outcome" => outcome).increment(1);
+            metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
             state.events().notify_waiters();
             Ok(Vec::new())
         }
         Work::Resolved { conversation } => {
-            let (_, open) = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?;
+            let open = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?.open_ticket_id;
             if let Some(ticket_id) = open {
                 store.resolve(&ticket_id, "chatwoot").await.map_err(|e| e.to_string())?;
                 state.events().notify_waiters();
@@ -148,19 +157,58 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
     }
 }
 
-/// The call posting an agent's console reply into its Chatwoot conversation (through the bot:
-/// Chatwoot shows the bot as its sender).
-pub fn agent_reply_call(shop: &str, message_id: &str, display_id: u64, text: &str) -> NewCall {
-    NewCall {
-        id: format!("{shop}:{message_id}:agent_reply"),
-        conversation_id: conversation_id(display_id),
-        action: "agent_reply",
-        path: format!("conversations/{display_id}/messages"),
-        body: outgoing(text, false).to_string(),
+/// What became of an event Chatwoot sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    /// Stored, to be worked off (the delivery id it is known by).
+    Stored(String),
+    /// Chatwoot sent it before (same delivery id, or the same body).
+    Duplicate(String),
+    /// Nothing for the bot to do, and why.
+    Ignored(&'static str),
+}
+
+/// Accepts one verified agent-bot event: decides from the payload alone whether it asks
+/// anything of the bot, and stores it (deduplicated on Chatwoot's delivery id, else on the
+/// body) for the worker. Chatwoot gets its answer once the event is stored.
+pub(crate) async fn accept(
+    app: &AppState,
+    shop: &Shop,
+    settings: &ChatwootSettings,
+    payload: &Payload,
+    delivery: Option<&str>,
+    body: &[u8],
+) -> Result<Accepted, StoreError> {
+    let event = payload.event.clone().unwrap_or_default();
+    let work = match classify(payload, settings) {
+        Ok(work) => work,
+        Err(reason) => {
+            metrics::counter!("smartreply_chatwoot_events_total", "outcome" => "ignored").increment(1);
+            tracing::debug!(shop = %shop.id(), event = %bounded(&event), reason, "chatwoot event ignored");
+            return Ok(Accepted::Ignored(reason));
+        }
+    };
+    // Chatwoot keeps the delivery id across its retries; without one, identical bodies are
+    // the same event.
+    let delivery = match delivery.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => bounded(d),
+        None => format!("body-{}", hex::encode(&Sha256::digest(body)[..16])),
+    };
+    let stored = serde_json::to_string(&work).map_err(|e| StoreError::Corrupt(format!("work does not serialise: {e}")))?;
+    let conversation = conversation_id(work.conversation());
+    let fresh = app.store().chatwoot_event_insert(shop.id(), &delivery, work.kind(), &conversation, &stored).await?;
+    let status = if fresh { "accepted" } else { "duplicate" };
+    metrics::counter!("smartreply_chatwoot_events_total", "outcome" => status).increment(1);
+    tracing::info!(shop = %shop.id(), %delivery, event = %bounded(&event), work = work.kind(), conversation = work.conversation(), status, "chatwoot event");
+    if fresh {
+        app.chatwoot_wake().events.notify_one();
+        Ok(Accepted::Stored(delivery))
+    } else {
+        Ok(Accepted::Duplicate(delivery))
     }
 }
 
-/// A message the bot posts: public, or a private note only agents see.
-fn outgoing(content: &str, private: bool) -> Value {
-    json!({ "content": content, "message_type": "outgoing", "private": private, "content_type": "text" })
+/// Header and event names are the sender's: bounded before they reach logs or the database.
+fn bounded(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
 }

@@ -1,0 +1,247 @@
+//! Receiving a customer message: dedupe on its id, rate limits, the conversation so far, the
+//! pipeline's decision, the ticket it opens or joins (with its SLA deadline), one durable
+//! commit of message, decision, ticket and answer, then metrics and a log line. Shared by the
+//! webhook, the widget and the Chatwoot agent bot.
+
+use super::{AppState, Budget, Shop};
+use crate::decide::{Action, ConversationContext, Decision};
+use crate::ingest::{InboundBody, InboundMessage, InvalidMessage};
+use crate::sla::{self, Promises};
+use crate::store::{InboundRecord, Recorded, StoreError, TicketPlan};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The answer to an inbound message (contract), serialised once and stored with it.
+#[derive(Debug, Serialize)]
+pub(crate) struct MessageAnswer {
+    message_id: String,
+    conversation_id: String,
+    decision: &'static str,
+    reply: Reply,
+    intent: Intent,
+    sentiment: Sentiment,
+    faq_id: Option<String>,
+    ticket_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Reply {
+    text: String,
+    kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Intent {
+    name: String,
+    confidence: f32,
+}
+
+#[derive(Debug, Serialize)]
+struct Sentiment {
+    label: &'static str,
+    score: f32,
+}
+
+/// The JSON answer as stored: byte for byte the same for a repeated message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredAnswer(pub String);
+
+impl StoredAnswer {
+    /// The JSON text.
+    pub(crate) fn as_json(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a message was not received.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReceiveError {
+    /// The message itself is malformed (empty text, too long, ...).
+    #[error(transparent)]
+    Invalid(#[from] InvalidMessage),
+    /// The shop's or the customer's rate limit; retry after the wait.
+    #[error("too many messages; retry after {0:?}")]
+    RateLimited(Duration),
+    /// Storage failed (or is overloaded).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A decision would not serialise (a bug, never a silent empty record).
+    #[error("serialisation failed: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// Other messages of the conversation kept opening tickets while this one was stored.
+    #[error("conversation kept changing while the message was stored")]
+    ConversationKeptChanging,
+}
+
+/// Routes, stores and answers one message, drawing on `budget`'s per-shop rate limit; the
+/// message's channel is recorded with it. A repeated message id returns the stored answer and
+/// creates nothing.
+pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage, budget: Budget) -> Result<StoredAnswer, ReceiveError> {
+    let started = Instant::now();
+    let store = app.store();
+    let id = shop.id();
+    // A retry of a processed message costs no rate-limit token and creates nothing.
+    if let Some(stored) = store.find_response(id, &message.message_id).await? {
+        metrics::counter!("smartreply_duplicate_messages_total").increment(1);
+        return Ok(StoredAnswer(stored));
+    }
+    app.shop_budget(budget).check(id).map_err(ReceiveError::RateLimited)?;
+    app.customer_limiter().check(&format!("{id}/{}", message.customer_id)).map_err(ReceiveError::RateLimited)?;
+    for _attempt in 0..2 {
+        let state = store.conversation_state(id, &message.conversation_id).await?;
+        let now = jiff::Timestamp::now();
+        let ctx = ConversationContext {
+            answered_faq_ids: state.answered_faq_ids,
+            open_ticket_id: state.open_ticket_id,
+            agents_online: shop.hours.is_open(now),
+        };
+        let route_started = Instant::now();
+        let decision = Arc::clone(&shop.engine).route_off_executor(message.text.clone(), ctx.clone()).await;
+        let latency_us = route_started.elapsed().as_micros() as i64;
+        let ticket = ticket_plan(shop, &decision, &ctx, now)?;
+        let answer = answer_json(&message, &decision, ticket.as_ref().map(|t| t.id().to_string()))?;
+        let record = record(id, &message, &decision, ticket, answer.clone(), latency_us)?;
+        match store.record_inbound(&record).await? {
+            Recorded::Stored => {
+                app.events().notify_waiters();
+                observe(&record, &message, &decision, latency_us, started);
+                return Ok(StoredAnswer(answer));
+            }
+            Recorded::Duplicate(stored) => return Ok(StoredAnswer(stored)),
+            // Another message of this conversation opened a ticket meanwhile: join it.
+            Recorded::TicketRace => continue,
+        }
+    }
+    Err(ReceiveError::ConversationKeptChanging)
+}
+
+/// A message typed into the shop's chat widget by a visitor (already authorised): the same
+/// pipeline, storage and idempotency, on the widget's own budget.
+pub(crate) async fn receive_from_widget(
+    app: &AppState,
+    shop: &Shop,
+    visitor_id: &str,
+    client_message_id: &str,
+    text: String,
+) -> Result<StoredAnswer, ReceiveError> {
+    let body = InboundBody {
+        message_id: format!("w-{visitor_id}-{client_message_id}"),
+        conversation_id: widget_conversation_id(visitor_id),
+        customer_id: format!("visitor:{visitor_id}"),
+        text,
+        channel: Some("widget".into()),
+        sent_at: None,
+        metadata: None,
+    };
+    receive(app, shop, body.parse()?, Budget::Widget).await
+}
+
+/// The conversation of a widget visitor.
+pub(crate) fn widget_conversation_id(visitor_id: &str) -> String {
+    format!("w-{visitor_id}")
+}
+
+/// The ticket an escalation opens or joins (none for an answer), with its SLA deadline.
+fn ticket_plan(
+    shop: &Shop,
+    decision: &Decision,
+    ctx: &ConversationContext,
+    now: jiff::Timestamp,
+) -> Result<Option<TicketPlan>, ReceiveError> {
+    let Action::Escalate(e) = &decision.action else { return Ok(None) };
+    if let Some(id) = &ctx.open_ticket_id {
+        return Ok(Some(TicketPlan::Join { id: id.clone() }));
+    }
+    let engine = &shop.engine;
+    let promises = Promises {
+        first_response_minutes: shop.settings.first_response_minutes.unwrap_or(engine.first_response_minutes()),
+        complaint_hours: engine.complaint_hours(),
+    };
+    Ok(Some(TicketPlan::New {
+        id: format!("t-{}", uuid::Uuid::now_v7()),
+        priority: e.priority,
+        reason: e.reason,
+        intent: decision.intent.name.clone(),
+        intent_confidence: f64::from(decision.intent.confidence),
+        sentiment: decision.sentiment.label,
+        sentiment_score: f64::from(decision.sentiment.score),
+        lang: decision.lang,
+        faq_id: decision.retrieval.as_ref().map(|r| r.faq_id.clone()),
+        draft: e.draft.clone(),
+        extracted: serde_json::to_string(&decision.extracted)?,
+        due_at: sla::due_at(now, e.priority, e.reason, &shop.hours, promises).as_millisecond(),
+    }))
+}
+
+/// Counts, times and logs a stored message.
+fn observe(record: &InboundRecord, message: &InboundMessage, decision: &Decision, latency_us: i64, started: Instant) {
+    let outcome = if record.decision == "answered" { "answered" } else { "escalated" };
+    let reason = record.reason.map_or("", |r| r.as_str());
+    metrics::counter!("smartreply_decisions_total", "decision" => outcome, "reason" => reason).increment(1);
+    metrics::histogram!("smartreply_pipeline_seconds").record(latency_us as f64 / 1e6);
+    tracing::info!(
+        shop = %record.shop,
+        conversation = %message.conversation_id,
+        decision = outcome,
+        reason = record.reason.map_or("-", |r| r.as_str()),
+        intent = %decision.intent.name,
+        sentiment = decision.sentiment.label.as_str(),
+        text = %crate::redact::customer_text(&message.text),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "message routed"
+    );
+}
+
+fn answer_json(message: &InboundMessage, decision: &Decision, ticket_id: Option<String>) -> Result<String, serde_json::Error> {
+    let (decision_name, kind) = match &decision.action {
+        Action::Answer { .. } => ("answered", "answer"),
+        Action::Escalate(_) => ("escalated", "acknowledgement"),
+    };
+    serde_json::to_string(&MessageAnswer {
+        message_id: message.message_id.clone(),
+        conversation_id: message.conversation_id.clone(),
+        decision: decision_name,
+        reply: Reply { text: decision.reply_text().to_string(), kind },
+        intent: Intent { name: decision.intent.name.clone(), confidence: (decision.intent.confidence * 1000.0).round() / 1000.0 },
+        sentiment: Sentiment { label: decision.sentiment.label.as_str(), score: (decision.sentiment.score * 1000.0).round() / 1000.0 },
+        faq_id: decision.answered_faq_id().map(String::from),
+        ticket_id,
+    })
+}
+
+fn record(
+    shop: &str,
+    message: &InboundMessage,
+    decision: &Decision,
+    ticket: Option<TicketPlan>,
+    response: String,
+    latency_us: i64,
+) -> Result<InboundRecord, serde_json::Error> {
+    let (decision_name, reply_kind, reason) = match &decision.action {
+        Action::Answer { .. } => ("answered", "answer", None),
+        Action::Escalate(e) => ("escalated", "acknowledgement", Some(e.reason)),
+    };
+    Ok(InboundRecord {
+        shop: shop.into(),
+        message_id: message.message_id.clone(),
+        conversation_id: message.conversation_id.clone(),
+        customer_id: message.customer_id.clone(),
+        text: message.text.clone(),
+        channel: message.channel.clone(),
+        reply_text: decision.reply_text().into(),
+        reply_kind,
+        decision: decision_name,
+        reason,
+        intent: decision.intent.name.clone(),
+        intent_confidence: f64::from(decision.intent.confidence),
+        sentiment: decision.sentiment.label,
+        sentiment_score: f64::from(decision.sentiment.score),
+        faq_id: decision.answered_faq_id().map(String::from),
+        models: serde_json::to_string(&decision.models)?,
+        detail: serde_json::to_string(decision)?,
+        latency_us,
+        ticket,
+        response,
+    })
+}
