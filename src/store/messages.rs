@@ -230,36 +230,20 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
-/// Inserts a message and its `message` event; returns its sequence number.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_message(
-    tx: &mut AnyConnection,
-    shop: &str,
-    message_id: &str,
-    conversation_id: &str,
-    role: &str,
-    kind: Option<&str>,
-    author: Option<&str>,
-    text: &str,
-    ticket_id: Option<&str>,
-    now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    insert_message_with(tx, shop, message_id, conversation_id, role, kind, author, text, ticket_id, now, &MessageExtras::default()).await
-}
-
 /// Columns only some messages carry, written by the same `INSERT` (every statement is a round
 /// trip to SQLite's worker thread, so none is spent on a follow-up `UPDATE`).
 #[derive(Default)]
-struct MessageExtras<'a> {
-    customer_id: Option<&'a str>,
-    channel: Option<&'a str>,
-    response: Option<&'a str>,
-    faq_id: Option<&'a str>,
-    in_reply_to: Option<&'a str>,
+pub(crate) struct MessageExtras<'a> {
+    pub(crate) customer_id: Option<&'a str>,
+    pub(crate) channel: Option<&'a str>,
+    pub(crate) response: Option<&'a str>,
+    pub(crate) faq_id: Option<&'a str>,
+    pub(crate) in_reply_to: Option<&'a str>,
 }
 
+/// Inserts a message and its `message` event; returns its sequence number.
 #[allow(clippy::too_many_arguments)]
-async fn insert_message_with(
+pub(crate) async fn insert_message(
     tx: &mut AnyConnection,
     shop: &str,
     message_id: &str,
@@ -407,20 +391,9 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
         response: Some(&rec.response),
         ..MessageExtras::default()
     };
-    let Some(seq) = insert_message_with(
-        tx,
-        &rec.shop,
-        &rec.message_id,
-        &rec.conversation_id,
-        "customer",
-        None,
-        None,
-        &rec.text,
-        ticket_id,
-        now,
-        &customer,
-    )
-    .await?
+    let Some(seq) =
+        insert_message(tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now, &customer)
+            .await?
     else {
         // Read on this connection: the first copy may be in the same uncommitted batch.
         let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
@@ -534,7 +507,7 @@ async fn insert_bot_reply(tx: &mut AnyConnection, rec: &InboundRecord, now: i64)
         in_reply_to: rec.faq_id.as_ref().map(|_| rec.message_id.as_str()),
         ..MessageExtras::default()
     };
-    insert_message_with(
+    insert_message(
         tx,
         &rec.shop,
         &bot_id,

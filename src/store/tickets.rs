@@ -1,7 +1,7 @@
 //! Tickets and what agents do with them: the queue, claims, replies (with the draft outcome
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
-use super::messages::{EventKind, MessageRow, insert_event, insert_message};
+use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::domain::{EscalationReason, Priority, ReplyOutcome, SentimentLabel, TicketStatus};
 use serde::Serialize;
@@ -432,10 +432,10 @@ async fn reply(
         text,
         Some(&ticket.id),
         now,
+        &MessageExtras { in_reply_to: in_reply_to.as_deref(), ..MessageExtras::default() },
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;
-    sqlx::query("UPDATE messages SET in_reply_to = $1 WHERE seq = $2").bind(in_reply_to.as_deref()).bind(seq).execute(&mut *tx).await?;
     sqlx::query(
         "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
          first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
