@@ -76,6 +76,32 @@ pub struct ShopSettings {
     /// The shop's Chatwoot agent bot, when its team works in Chatwoot.
     #[serde(default)]
     pub chatwoot: Option<ChatwootSettings>,
+    /// Share (0..1) of bot answers and agent replies drawn into the inspection sample.
+    #[serde(default = "default_inspection_sample_rate")]
+    pub inspection_sample_rate: f64,
+    /// Weights of the scorecard's parts (`[shops.scorecard]`; default 40/30/20/10).
+    #[serde(default)]
+    pub scorecard: crate::quality::Weights,
+}
+
+fn default_inspection_sample_rate() -> f64 {
+    0.1
+}
+
+/// What an agent may do besides answering tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// First-line agent: the queue, replies, cases.
+    Agent,
+    /// Second-line agent: hard complaints and disputes transferred from the first line.
+    SecondLine,
+    /// Quality inspector (质检): scores the inspection sample.
+    Inspector,
+}
+
+fn default_roles() -> Vec<Role> {
+    vec![Role::Agent]
 }
 
 /// A shop served as a Chatwoot agent bot (`[shops.chatwoot]`).
@@ -110,6 +136,9 @@ pub struct AgentSettings {
     pub token: Secret,
     /// Shops this agent may see.
     pub shops: Vec<String>,
+    /// What the agent does (`["agent"]` unless set; `inspector` scores the inspection sample).
+    #[serde(default = "default_roles")]
+    pub roles: Vec<Role>,
 }
 
 /// Outbox delivery.
@@ -318,12 +347,16 @@ impl Settings {
                 widget_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
                 first_response_minutes: None,
                 chatwoot: None,
+                inspection_sample_rate: default_inspection_sample_rate(),
+                scorecard: crate::quality::Weights::default(),
             });
             if settings.agents.is_empty() {
                 settings.agents.push(AgentSettings {
                     name: "dev-agent".into(),
                     token: Secret::new(DEV_AGENT_TOKEN),
                     shops: vec!["demo".into()],
+                    // The demo's one agent also inspects, so every page can be tried.
+                    roles: vec![Role::Agent, Role::Inspector],
                 });
             }
         }
@@ -421,6 +454,12 @@ impl Settings {
             }
             if let Some(cw) = &shop.chatwoot {
                 cw.validate().map_err(|e| ConfigError(format!("shops[{i}].chatwoot.{e}")))?;
+            }
+            if !(0.0..=1.0).contains(&shop.inspection_sample_rate) {
+                return Err(ConfigError(format!("shops[{i}].inspection_sample_rate: between 0 and 1")));
+            }
+            if let Some(problem) = shop.scorecard.problem() {
+                return Err(ConfigError(format!("shops[{i}].scorecard: {problem}")));
             }
         }
         for (i, agent) in self.agents.iter().enumerate() {

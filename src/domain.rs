@@ -150,6 +150,18 @@ impl EscalationReason {
             _ => return None,
         })
     }
+
+    /// How strongly the reason calls for a person: a later message of a conversation replaces
+    /// its ticket's reason only with a stronger one (complaint > negative sentiment > human
+    /// requested > the rest, which are all equal).
+    pub fn strength(self) -> u8 {
+        match self {
+            Self::Complaint => 3,
+            Self::NegativeSentiment => 2,
+            Self::HumanRequested => 1,
+            _ => 0,
+        }
+    }
 }
 
 impl fmt::Display for EscalationReason {

@@ -2,7 +2,8 @@
 //! it, FAQ index) plus the shared sentiment model, and the one pipeline that both `serve` and
 //! `eval` run: normalise → intent, sentiment, extraction → FAQ retrieval → policy.
 
-use crate::decide::{ConversationContext, Decision, IntentPrediction, ModelVersions, Retrieved, policy};
+use crate::aftersales::CaseFields;
+use crate::decide::{Action, ConversationContext, Decision, Extracted, IntentPrediction, ModelVersions, Retrieved, policy};
 use crate::knowledge::KnowledgeBase;
 pub use crate::knowledge::QuickPhrase;
 use crate::retrieve::{DenseFaqs, FaqIndex, fuse};
@@ -161,6 +162,7 @@ impl ShopEngine {
             extracted: &extracted,
             ctx,
         });
+        let case = self.case_for(&intent, &verdict.action, &normalized.text, &extracted);
         Decision {
             lang: normalized.lang,
             intent,
@@ -171,9 +173,18 @@ impl ShopEngine {
                 score: m.score,
                 confidence: m.confidence,
             }),
+            case,
             action: verdict.action,
             models: self.versions.clone(),
         }
+    }
+
+    /// The after-sales case an escalation drafts; for a message joining an open ticket, judged
+    /// as the message alone.
+    fn case_for(&self, intent: &IntentPrediction, action: &Action, normalized: &str, extracted: &Extracted) -> Option<CaseFields> {
+        let Action::Escalate(e) = action else { return None };
+        let reason = e.standalone.map_or(e.reason, |s| s.reason);
+        crate::decide::case::draft(&self.kb.case_rules, &intent.name, reason, normalized, extracted)
     }
 
     /// [`ShopEngine::route`] on tokio's blocking pool, at most one message per core at a time:

@@ -14,6 +14,8 @@
 //! # Layout
 //! The pipeline core — pure functions of a message and a loaded shop:
 //! - [`domain`]: value types every stage shares.
+//! - [`aftersales`]: after-sales case types, reasons, responsibilities and required fields.
+//! - [`quality`]: the inspection sample, the checklist and the weighted scorecard's arithmetic.
 //! - [`knowledge`]: a shop's knowledge base (FAQ, intent examples, drafts, quick phrases), loaded and checked.
 //! - [`understand`]: normalisation, the text analyzer, language, intent classifier, sentiment scorer, extraction.
 //! - [`retrieve`]: the tantivy FAQ index (using `understand`'s analyzer) and the fusion with meaning.
@@ -44,6 +46,7 @@
 //! `store`, `deliver` and `chatwoot` never import `app` or `http`. ARCHITECTURE.md has the
 //! whole import graph.
 
+pub mod aftersales;
 pub mod app;
 pub mod chatwoot;
 pub mod config;
@@ -58,6 +61,7 @@ pub mod ingest;
 pub mod knowledge;
 pub(crate) mod learn;
 pub mod loadgen;
+pub mod quality;
 pub mod redact;
 pub mod retrieve;
 pub mod server;

@@ -81,6 +81,13 @@ pub(crate) fn due_at(
     if reason == EscalationReason::Complaint {
         return created + SignedDuration::from_hours(i64::from(promises.complaint_hours));
     }
+    response_due(created, priority, hours, promises)
+}
+
+/// When a person must first answer a message of `priority` that arrived at `created`: the
+/// shop's first-response promise (urgent: 15 minutes at most), moved to the next opening
+/// outside agent hours. A later, more urgent message of a ticket pulls its deadline in to this.
+pub(crate) fn response_due(created: Timestamp, priority: Priority, hours: &AgentHours, promises: Promises) -> Timestamp {
     let minutes = match priority {
         Priority::Urgent => URGENT_MINUTES.min(i64::from(promises.first_response_minutes)),
         _ => i64::from(promises.first_response_minutes),

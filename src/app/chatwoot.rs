@@ -16,9 +16,9 @@ use crate::config::ChatwootSettings;
 use crate::config::DeliverySettings;
 use crate::domain::ReplyOutcome;
 use crate::ingest::InboundMessage;
-use crate::store::StoreError;
 use crate::store::chatwoot::{NewCall, PendingEvent};
 use crate::store::now_ms;
+use crate::store::{ReplyPlan, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -141,7 +141,8 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
             } else {
                 ReplyOutcome::Followup
             };
-            store.reply(&ticket, agent, text, outcome, false, None).await.map_err(|e| e.to_string())?;
+            let plan = ReplyPlan { text: text.clone(), outcome, resolve: None, outbox: None, inspect: false };
+            store.reply(&ticket, agent, plan).await.map_err(|e| e.to_string())?;
             metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
             state.events().notify_waiters();
             Ok(Vec::new())
@@ -149,7 +150,8 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
         Work::Resolved { conversation } => {
             let open = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?.open_ticket_id;
             if let Some(ticket_id) = open {
-                store.resolve(&ticket_id, "chatwoot").await.map_err(|e| e.to_string())?;
+                // Chatwoot asks for its own satisfaction rating: no survey here.
+                store.resolve(&ticket_id, "chatwoot", None).await.map_err(|e| e.to_string())?;
                 state.events().notify_waiters();
             }
             Ok(Vec::new())

@@ -7,7 +7,7 @@ use super::{AppState, Budget, Shop};
 use crate::decide::{Action, ConversationContext, Decision};
 use crate::ingest::{InboundBody, InboundMessage, InvalidMessage};
 use crate::sla::{self, Promises};
-use crate::store::{InboundRecord, Recorded, StoreError, TicketPlan};
+use crate::store::{InboundRecord, Recorded, Rescore, StoreError, TicketPlan};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,7 +101,8 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
         let latency_us = route_started.elapsed().as_micros() as i64;
         let ticket = ticket_plan(shop, &decision, &ctx, now)?;
         let answer = answer_json(&message, &decision, ticket.as_ref().map(|t| t.id().to_string()))?;
-        let record = record(id, &message, &decision, ticket, answer.clone(), latency_us)?;
+        let mut record = record(id, &message, &decision, ticket, answer.clone(), latency_us)?;
+        record.inspect_answer = crate::quality::sampled(&message.message_id, shop.settings.inspection_sample_rate);
         match store.record_inbound(&record).await? {
             Recorded::Stored => {
                 app.events().notify_waiters();
@@ -150,14 +151,23 @@ fn ticket_plan(
     now: jiff::Timestamp,
 ) -> Result<Option<TicketPlan>, ReceiveError> {
     let Action::Escalate(e) = &decision.action else { return Ok(None) };
-    if let Some(id) = &ctx.open_ticket_id {
-        return Ok(Some(TicketPlan::Join { id: id.clone() }));
-    }
     let engine = &shop.engine;
     let promises = Promises {
         first_response_minutes: shop.settings.first_response_minutes.unwrap_or(engine.first_response_minutes()),
         complaint_hours: engine.complaint_hours(),
     };
+    if let Some(id) = &ctx.open_ticket_id {
+        // The message re-scores the ticket with its own judgement (the store keeps only what is
+        // stronger, and moves the deadline only in). The candidate deadline is the first
+        // response its priority calls for: a complaint's day to settle never pulls anything in.
+        let rescore = e.standalone.map(|alone| Rescore {
+            priority: alone.priority,
+            reason: alone.reason,
+            due_at: sla::response_due(now, alone.priority, &shop.hours, promises).as_millisecond(),
+            draft: e.draft.clone(),
+        });
+        return Ok(Some(TicketPlan::Join { id: id.clone(), rescore }));
+    }
     Ok(Some(TicketPlan::New {
         id: format!("t-{}", uuid::Uuid::now_v7()),
         priority: e.priority,
@@ -243,5 +253,7 @@ fn record(
         latency_us,
         ticket,
         response,
+        case: decision.case.clone(),
+        inspect_answer: false,
     })
 }

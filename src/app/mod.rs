@@ -6,9 +6,11 @@
 //! them to the contract's errors once (`http/error.rs`). Handlers extract, call one of these,
 //! and map the result.
 
+pub(crate) mod cases;
 pub(crate) mod chatwoot;
 pub(crate) mod delivery;
 pub(crate) mod inbound;
+pub(crate) mod quality;
 pub(crate) mod tickets;
 pub(crate) mod views;
 
@@ -52,12 +54,19 @@ pub(crate) struct Agent {
     pub(crate) name: String,
     /// The shops the agent works for; anything of another shop does not exist for it.
     pub(crate) shops: Vec<String>,
+    /// What the agent may do besides answering tickets.
+    pub(crate) roles: Vec<crate::config::Role>,
 }
 
 impl Agent {
     /// Whether the agent works for `shop`.
     pub(crate) fn works_for(&self, shop: &str) -> bool {
         self.shops.iter().any(|s| s == shop)
+    }
+
+    /// Whether the agent has a role.
+    pub(crate) fn is(&self, role: crate::config::Role) -> bool {
+        self.roles.contains(&role)
     }
 }
 

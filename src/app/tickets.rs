@@ -4,7 +4,7 @@
 
 use super::{Agent, AppState};
 use crate::domain::{DeliveryStatus, DraftOutcome, ReplyOutcome, TicketStatus};
-use crate::store::{MessageRow, StoreError, TicketRow};
+use crate::store::{MessageRow, ReplyPlan, StoreError, SurveyRow, TicketRow};
 
 /// Why an agent's action on a ticket was refused.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +31,16 @@ pub(crate) async fn visible(app: &AppState, agent: &Agent, id: &str) -> Result<T
     }
 }
 
-/// A ticket with its whole conversation.
-pub(crate) async fn with_conversation(app: &AppState, agent: &Agent, id: &str) -> Result<(TicketRow, Vec<MessageRow>), TicketError> {
+/// A ticket with its whole conversation and, once resolved, its survey.
+pub(crate) async fn with_conversation(
+    app: &AppState,
+    agent: &Agent,
+    id: &str,
+) -> Result<(TicketRow, Vec<MessageRow>, Option<SurveyRow>), TicketError> {
     let ticket = visible(app, agent, id).await?;
     let messages = app.store().conversation(&ticket.shop, &ticket.conversation_id).await?;
-    Ok((ticket, messages))
+    let survey = app.store().survey_of_ticket(&ticket.id).await?;
+    Ok((ticket, messages, survey))
 }
 
 /// The agent takes the ticket; the ticket as it is now.
@@ -50,13 +55,36 @@ pub(crate) async fn claim(app: &AppState, agent: &Agent, id: &str) -> Result<Tic
 
 /// The agent closes the ticket; the ticket as it is now.
 pub(crate) async fn resolve(app: &AppState, agent: &Agent, id: &str) -> Result<TicketRow, TicketError> {
+    let ticket = visible(app, agent, id).await?;
+    let shop = app.shop(&ticket.shop).ok_or_else(|| TicketError::NotFound(id.to_string()))?;
+    let survey = super::quality::survey_plan(shop, &ticket);
+    let queued = survey.callback_payload.is_some();
+    if !app.store().resolve(id, &agent.name, Some(survey)).await? {
+        return Err(TicketError::AlreadyResolved);
+    }
+    app.events().notify_waiters();
+    if queued {
+        app.outbox_wake().notify_one();
+    }
+    visible(app, agent, id).await
+}
+
+/// The agent hands the ticket to the second line with a note; the ticket as it is now.
+pub(crate) async fn transfer(app: &AppState, agent: &Agent, id: &str, note: &str) -> Result<TicketRow, TicketError> {
     visible(app, agent, id).await?;
-    if !app.store().resolve(id, &agent.name).await? {
+    let chars = note.chars().count();
+    if note.trim().is_empty() || chars > MAX_NOTE_CHARS {
+        return Err(TicketError::Invalid(format!("note must have 1 to {MAX_NOTE_CHARS} characters")));
+    }
+    if !app.store().transfer(id, &agent.name, note.trim()).await? {
         return Err(TicketError::AlreadyResolved);
     }
     app.events().notify_waiters();
     visible(app, agent, id).await
 }
+
+/// Longest transfer note.
+pub(crate) const MAX_NOTE_CHARS: usize = 2000;
 
 /// An agent's reply to the customer.
 #[derive(Debug, Clone)]
@@ -111,7 +139,15 @@ pub(crate) async fn reply(app: &AppState, agent: &Agent, id: &str, request: Repl
     let outbox = (shop.settings.callback_url.is_some() && chatwoot.is_none())
         .then(|| crate::deliver::reply_payload(&ticket.shop, &ticket.conversation_id, &request.text, &agent.name));
     let outcome = ReplyOutcome::Draft(request.draft);
-    let sent = app.store().reply(&ticket, &agent.name, &request.text, outcome, request.resolve, outbox).await?;
+    let plan = ReplyPlan {
+        text: request.text.clone(),
+        outcome,
+        resolve: request.resolve.then(|| super::quality::survey_plan(shop, &ticket)),
+        outbox,
+        // A reply's id is made by the store; the ticket and the time stand in for the draw.
+        inspect: crate::quality::sampled(&format!("{}:{}", ticket.id, crate::store::now_ms()), shop.settings.inspection_sample_rate),
+    };
+    let sent = app.store().reply(&ticket, &agent.name, plan).await?;
     let mut delivery = sent.outbox_id.as_ref().map(|id| Delivery { id: id.clone(), status: DeliveryStatus::Pending, via: None });
     if let Some(display_id) = chatwoot {
         let call = crate::chatwoot::calls::agent_reply_call(&ticket.shop, &sent.message.id, display_id, &request.text);
@@ -121,7 +157,8 @@ pub(crate) async fn reply(app: &AppState, agent: &Agent, id: &str, request: Repl
     }
     metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
     app.events().notify_waiters();
-    if sent.outbox_id.is_some() {
+    if sent.outbox_id.is_some() || request.resolve {
+        // The reply, or the survey the resolution opened, waits in the outbox.
         app.outbox_wake().notify_one();
     }
     Ok(ReplySent { message: sent.message, in_reply_to: sent.in_reply_to, delivery, ticket: visible(app, agent, id).await? })

@@ -8,9 +8,10 @@ use crate::store::chatwoot::CallRow;
 use crate::store::outbox::DeliveryRow;
 use crate::store::{MessageRow, Stats, StoreError, StoredEvent, TicketRow, TimeBucket};
 
-/// A shop's tickets in one status, most urgent first.
-pub(crate) async fn queue(app: &AppState, shop: &Shop, status: TicketStatus) -> Result<Vec<TicketRow>, StoreError> {
-    app.store().tickets(shop.id(), status).await
+/// A shop's tickets in one status (of one line, `first` or `second`, when given), most urgent
+/// first.
+pub(crate) async fn queue(app: &AppState, shop: &Shop, status: TicketStatus, tier: Option<&str>) -> Result<Vec<TicketRow>, StoreError> {
+    app.store().tickets(shop.id(), status, tier).await
 }
 
 /// The contract's `/v1/stats` figures.

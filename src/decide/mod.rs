@@ -1,6 +1,7 @@
 //! Decide: turn what was understood and retrieved into an action — answer now, or escalate
 //! to a human with a reason, a priority, a draft reply and an acknowledgement for the customer.
 
+pub mod case;
 pub mod draft;
 pub mod policy;
 
@@ -53,6 +54,19 @@ pub struct Escalation {
     pub draft: String,
     /// What the customer is told at once.
     pub acknowledgement: String,
+    /// For a message that joins an open ticket: how it would have been escalated on its own
+    /// (none when it would have been answered). A stronger judgement re-scores the ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standalone: Option<Standalone>,
+}
+
+/// How a message would have been escalated had its conversation no open ticket.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Standalone {
+    /// Why.
+    pub reason: EscalationReason,
+    /// How soon.
+    pub priority: Priority,
 }
 
 /// What to do with the message.
@@ -101,6 +115,9 @@ pub struct Decision {
     pub action: Action,
     /// Model versions.
     pub models: ModelVersions,
+    /// The after-sales case the shop's rules draft for an escalated message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<crate::aftersales::CaseFields>,
 }
 
 impl Decision {

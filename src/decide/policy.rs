@@ -2,7 +2,7 @@
 //! a FAQ entry answers it with confidence, the message is not negative, and the answer was not
 //! already sent in this conversation. Everything else escalates, with the most specific reason.
 
-use super::{Action, ConversationContext, Escalation, Extracted, IntentPrediction, SentimentScore, draft};
+use super::{Action, ConversationContext, Escalation, Extracted, IntentPrediction, SentimentScore, Standalone, draft};
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel};
 use crate::knowledge::{KnowledgeBase, Route};
 use crate::retrieve::FaqMatch;
@@ -71,11 +71,23 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
     let found = Candidates::find(inp);
     let intent_def = inp.kb.intent(&inp.intent.name);
     let route = intent_def.map(|i| i.route).unwrap_or(Route::Escalate);
-    let reason = escalation_reason(inp, &found, route, intent_def.and_then(|i| i.escalation_reason()));
+    let intent_reason = intent_def.and_then(|i| i.escalation_reason());
+    let reason = escalation_reason(inp, &found, route, intent_reason);
     let considered = found.escalation_faq.clone().or(found.best_for_intent.clone());
     match reason {
         None => answer(inp, &found, considered),
-        Some(reason) => escalate(inp, &found, route, reason, considered),
+        Some(reason) => {
+            let mut verdict = escalate(inp, &found, route, reason, considered);
+            if inp.ctx.open_ticket_id.is_some()
+                && let Action::Escalate(e) = &mut verdict.action
+            {
+                // The same message in a new conversation: what re-scores the open ticket.
+                let alone = ConversationContext { open_ticket_id: None, ..inp.ctx.clone() };
+                let standalone_reason = escalation_reason(&Inputs { ctx: &alone, ..*inp }, &found, route, intent_reason);
+                e.standalone = standalone_reason.map(|r| Standalone { reason: r, priority: priority(r, inp.sentiment) });
+            }
+            verdict
+        }
     }
 }
 
@@ -196,6 +208,7 @@ fn escalate(inp: &Inputs<'_>, found: &Candidates, route: Route, reason: Escalati
             priority: priority(reason, inp.sentiment),
             draft,
             acknowledgement: kb.acknowledgement.get(inp.lang, inp.ctx.agents_online).to_string(),
+            standalone: None,
         }),
         considered,
     }
@@ -297,6 +310,7 @@ mod tests {
             },
             quick_phrases: vec![],
             concepts: vec![],
+            case_rules: vec![],
             version: "test".into(),
         }
     }

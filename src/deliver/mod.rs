@@ -33,6 +33,55 @@ pub(crate) fn reply_payload(shop: &str, conversation_id: &str, text: &str, agent
     })
 }
 
+/// The `survey` event (version 1) for a shop's callback: the shop's page renders it and sends
+/// the rating back signed (`docs/aftersales.md`).
+pub(crate) fn survey_payload(shop: &str, survey_id: &str, conversation_id: &str, ticket_id: &str, prompt: &serde_json::Value) -> String {
+    serde_json::json!({
+        "event": "survey",
+        "version": 1,
+        "message_id": survey_id,
+        "survey_id": survey_id,
+        "shop": shop,
+        "conversation_id": conversation_id,
+        "ticket_id": ticket_id,
+        "scale": { "min": 1, "max": 5 },
+        "prompt": prompt,
+        "rate_path": format!("/v1/shops/{shop}/surveys/{survey_id}"),
+        "sent_at": crate::store::rfc3339(crate::store::now_ms()),
+    })
+    .to_string()
+}
+
+/// The `case` event (version 1): a submitted after-sales case for the shop's system.
+pub(crate) fn case_payload() -> crate::store::CasePayload {
+    Box::new(|case: &crate::store::CaseRow| {
+        let f = &case.fields;
+        serde_json::json!({
+            "event": "case",
+            "version": 1,
+            "message_id": case.id,
+            "case_id": case.id,
+            "shop": case.shop,
+            "ticket_id": case.ticket_id,
+            "conversation_id": case.conversation_id,
+            "customer_id": case.customer_id,
+            "type": f.case_type,
+            "reason": f.reason,
+            "responsibility": f.responsibility,
+            "order_number": f.order_number,
+            "items": f.items,
+            "refund_amount": f.refund_amount,
+            "tracking_number": f.tracking_number,
+            "evidence_requested": f.evidence_requested,
+            "evidence": f.evidence,
+            "note": f.note,
+            "submitted_by": case.submitted_by,
+            "submitted_at": case.submitted_at,
+        })
+        .to_string()
+    })
+}
+
 /// Retry delay after `attempts` failed attempts: exponential, capped, with jitter so that many
 /// failed rows do not retry in lock-step ("equal jitter": half fixed, half random).
 pub(crate) fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {

@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for Agent {
             .agents
             .iter()
             .find(|a| constant_time_eq(a.token.expose(), token))
-            .map(|a| Agent { name: a.name.clone(), shops: a.shops.clone() })
+            .map(|a| Agent { name: a.name.clone(), shops: a.shops.clone(), roles: a.roles.clone() })
             .ok_or_else(|| ApiError::Unauthorized("unknown agent token".into()))
     }
 }

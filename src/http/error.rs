@@ -36,6 +36,16 @@ pub(crate) enum ApiError {
     /// 413: body too large.
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// 422: a record (an after-sales case) with missing or wrong fields: field → message.
+    #[error("{message}")]
+    Unprocessable {
+        /// The code, e.g. `invalid_case`.
+        code: &'static str,
+        /// For people.
+        message: String,
+        /// Field → what is wrong with it.
+        fields: std::collections::BTreeMap<&'static str, String>,
+    },
     /// 408: the request took longer than the configured limit.
     #[error("the request took longer than {} ms", .0.as_millis())]
     Timeout(Duration),
@@ -60,6 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(StoreError::Overloaded) => StatusCode::SERVICE_UNAVAILABLE,
@@ -76,6 +87,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::Timeout(_) => "timeout",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Store(StoreError::Overloaded) => "overloaded",
@@ -97,7 +109,11 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (status, error_body(self.code(), &message)).into_response();
+        let mut body = error_body(self.code(), &message);
+        if let ApiError::Unprocessable { fields, .. } = &self {
+            body.0["error"]["fields"] = serde_json::json!(fields);
+        }
+        let mut response = (status, body).into_response();
         if let ApiError::RateLimited(wait) = &self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs(*wait).to_string())
         {
@@ -147,6 +163,37 @@ impl From<TicketError> for ApiError {
             e @ TicketError::AlreadyResolved => ApiError::Conflict(e.to_string()),
             TicketError::Invalid(message) => ApiError::BadRequest(message),
             TicketError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+/// After-sales case actions' failures, mapped to the contract once.
+impl From<crate::app::cases::CaseError> for ApiError {
+    fn from(e: crate::app::cases::CaseError) -> Self {
+        use crate::app::cases::CaseError;
+        match e {
+            CaseError::NotFound(message) => ApiError::NotFound(message),
+            e @ CaseError::AlreadySubmitted => ApiError::Conflict(e.to_string()),
+            e @ CaseError::Invalid(_) => {
+                let message = e.to_string();
+                let CaseError::Invalid(fields) = e else { unreachable!("matched above") };
+                ApiError::Unprocessable { code: "invalid_case", message, fields }
+            }
+            CaseError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+/// Ratings', votes' and inspections' failures, mapped to the contract once.
+impl From<crate::app::quality::QualityError> for ApiError {
+    fn from(e: crate::app::quality::QualityError) -> Self {
+        use crate::app::quality::QualityError;
+        match e {
+            QualityError::NotFound(message) => ApiError::NotFound(message),
+            e @ QualityError::AlreadyRated => ApiError::Conflict(e.to_string()),
+            QualityError::Invalid(message) => ApiError::BadRequest(message),
+            QualityError::Forbidden(message) => ApiError::Forbidden(message),
+            QualityError::Store(e) => ApiError::Store(e),
         }
     }
 }

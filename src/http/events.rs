@@ -132,7 +132,7 @@ fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) 
 async fn render(c: &Cursor, row: &StoredEvent) -> Option<Event> {
     let event = || Event::default().id(row.seq.to_string()).event(row.kind.as_str());
     match (&c.audience, row.kind) {
-        (Audience::Visitor(_), EventKind::Message) => Some(event().data(&row.payload)),
+        (Audience::Visitor(_), EventKind::Message | EventKind::Survey) => Some(event().data(&row.payload)),
         (Audience::Agents, EventKind::Message) if row.ticket_id.is_some() => Some(event().data(&row.payload)),
         (Audience::Agents, EventKind::Ticket) => {
             // Always the ticket's current state, however many changes happened since.
@@ -140,6 +140,6 @@ async fn render(c: &Cursor, row: &StoredEvent) -> Option<Event> {
             let data = serde_json::to_string(&ticket).ok()?;
             Some(event().data(data))
         }
-        (Audience::Visitor(_), EventKind::Ticket) | (Audience::Agents, EventKind::Message) => None,
+        (Audience::Visitor(_), EventKind::Ticket) | (Audience::Agents, EventKind::Message | EventKind::Survey) => None,
     }
 }

@@ -2,11 +2,13 @@
 //! and the cross-cutting layers (body limit, timeout, tracing, panic catching).
 
 mod auth;
+mod cases;
 mod chatwoot;
 mod error;
 mod events;
 mod messages;
 mod ops;
+mod quality;
 mod tickets;
 mod widget;
 
@@ -42,6 +44,8 @@ pub(crate) fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(messages::routes())
         .merge(tickets::routes())
+        .merge(cases::routes())
+        .merge(quality::routes())
         .merge(widget::routes())
         .merge(ops::routes())
         .merge(chatwoot::routes())

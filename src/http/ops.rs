@@ -61,6 +61,13 @@ fn describe() {
     describe_counter!("smartreply_chatwoot_events_total", "Chatwoot agent-bot events received, by outcome (accepted, duplicate, ignored)");
     describe_counter!("smartreply_chatwoot_events_processed_total", "Stored Chatwoot events worked off, by outcome (done, retry, failed)");
     describe_counter!("smartreply_chatwoot_calls_total", "Calls to Chatwoot's API (reply, acknowledgement, note, handoff), by outcome");
+    describe_counter!("smartreply_survey_ratings_total", "Customers' ratings of resolved tickets, by shop and stars (1-5)");
+    describe_counter!(
+        "smartreply_answer_feedback_total",
+        "Votes on bot answers in the widget or from storefronts, by shop and helpful (true, false)"
+    );
+    describe_counter!("smartreply_inspections_total", "Inspection items scored by inspectors, by shop and passed (true, false)");
+    describe_counter!("smartreply_cases_total", "After-sales cases submitted, by shop and type");
 }
 
 async fn healthz() -> Json<serde_json::Value> {

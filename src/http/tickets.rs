@@ -23,6 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/tickets/{id}/claim", post(claim))
         .route("/v1/tickets/{id}/reply", post(reply))
         .route("/v1/tickets/{id}/resolve", post(resolve))
+        .route("/v1/tickets/{id}/transfer", post(transfer))
         .route("/v1/stats", get(stats))
         .route("/v1/stats/timeseries", get(timeseries))
         .route("/v1/stats/drafts", get(drafts))
@@ -35,10 +36,11 @@ struct ShopQuery {
     shop: String,
     status: Option<String>,
     hours: Option<i64>,
+    tier: Option<String>,
 }
 
 async fn me(agent: Agent) -> Json<Value> {
-    Json(json!({ "name": agent.name, "shops": agent.shops }))
+    Json(json!({ "name": agent.name, "shops": agent.shops, "roles": agent.roles }))
 }
 
 async fn queue(State(state): State<AppState>, agent: Agent, Query(q): Query<ShopQuery>) -> Result<Json<Value>, ApiError> {
@@ -46,14 +48,20 @@ async fn queue(State(state): State<AppState>, agent: Agent, Query(q): Query<Shop
     let status = q.status.as_deref().unwrap_or("open");
     let status =
         TicketStatus::parse(status).ok_or_else(|| ApiError::BadRequest(format!("status {status:?}: use open, claimed or resolved")))?;
-    let tickets = views::queue(&state, shop, status).await?;
+    let tier = match q.tier.as_deref() {
+        None | Some("") => None,
+        Some(t @ ("first" | "second")) => Some(t),
+        Some(t) => return Err(ApiError::BadRequest(format!("tier {t:?}: use first or second"))),
+    };
+    let tickets = views::queue(&state, shop, status, tier).await?;
     Ok(Json(json!({ "tickets": tickets })))
 }
 
 async fn ticket(State(state): State<AppState>, agent: Agent, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (ticket, messages) = tickets::with_conversation(&state, &agent, &id).await?;
+    let (ticket, messages, survey) = tickets::with_conversation(&state, &agent, &id).await?;
     let mut value = serde_json::to_value(&ticket)?;
     value["messages"] = serde_json::to_value(messages)?;
+    value["survey"] = serde_json::to_value(survey)?;
     Ok(Json(value))
 }
 
@@ -63,6 +71,18 @@ async fn claim(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
 
 async fn resolve(State(state): State<AppState>, agent: Agent, Path(id): Path<String>) -> Result<Json<TicketRow>, ApiError> {
     Ok(Json(tickets::resolve(&state, &agent, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    note: String,
+}
+
+async fn transfer(State(state): State<AppState>, agent: Agent, Path(id): Path<String>, body: Body) -> Result<Json<TicketRow>, ApiError> {
+    let bytes = super::messages::read_body(&state, body).await?;
+    let body: TransferBody = super::error::parse_json(&bytes)?;
+    Ok(Json(tickets::transfer(&state, &agent, &id, &body.note).await?))
 }
 
 #[derive(Deserialize)]

@@ -24,6 +24,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/widget/{shop}/messages", post(send).get(history).options(preflight))
         .route("/v1/widget/{shop}/events", options(preflight))
         .route("/v1/widget/{shop}/config", get(widget_config).options(preflight))
+        .route("/v1/widget/{shop}/surveys/{id}", post(rate).options(preflight_with_id))
+        .route("/v1/widget/{shop}/answers/{message_id}/feedback", post(feedback).options(preflight_with_id))
 }
 
 /// The origin to echo in CORS headers, when the request came cross-origin from an allowed one.
@@ -109,6 +111,60 @@ async fn preflight(State(state): State<AppState>, Path(shop): Path<String>, head
     );
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     Ok(with_cors(response, cors))
+}
+
+async fn preflight_with_id(
+    state: State<AppState>,
+    Path((shop, _)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    preflight(state, Path(shop), headers).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WidgetRating {
+    visitor_id: String,
+    rating: i64,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// The visitor rates the survey of their own conversation.
+async fn rate(
+    State(state): State<AppState>,
+    Path((shop, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = super::messages::read_body(&state, body).await?;
+    let r: WidgetRating = super::error::parse_json(&bytes)?;
+    let cors = authorize(&state, &shop, &headers, Some(&r.visitor_id))?;
+    let conversation = widget_conversation_id(&r.visitor_id);
+    crate::app::quality::rate(&state, find_shop(&state, &shop)?, &id, Some(&conversation), r.rating, r.comment).await?;
+    Ok(json(StatusCode::OK, serde_json::json!({ "survey_id": id, "rating": r.rating }), cors))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WidgetFeedback {
+    visitor_id: String,
+    helpful: bool,
+}
+
+/// 👍/👎 on a bot answer of the visitor's own conversation.
+async fn feedback(
+    State(state): State<AppState>,
+    Path((shop, message_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = super::messages::read_body(&state, body).await?;
+    let f: WidgetFeedback = super::error::parse_json(&bytes)?;
+    let cors = authorize(&state, &shop, &headers, Some(&f.visitor_id))?;
+    let conversation = widget_conversation_id(&f.visitor_id);
+    crate::app::quality::answer_feedback(&state, find_shop(&state, &shop)?, &message_id, Some(&conversation), f.helpful).await?;
+    Ok(json(StatusCode::OK, serde_json::json!({ "message_id": message_id, "helpful": f.helpful }), cors))
 }
 
 fn json(status: StatusCode, value: serde_json::Value, cors: Cors) -> Response {

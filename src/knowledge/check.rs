@@ -89,6 +89,12 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         None
     };
 
+    let aftersales = if dir.join(files::AFTERSALES).exists() {
+        parse::<files::AftersalesFile>(dir, files::AFTERSALES, &mut problems, &mut hasher)
+    } else {
+        None
+    };
+
     // Names of the intents, when intents.toml parsed (otherwise nothing can be cross-checked).
     let intent_names = intents.as_ref().map(|(file, src, path)| check_intents(file, &mut reporter(path, src, &mut problems)));
     if let Some((file, src, path)) = &faqs {
@@ -103,6 +109,9 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
     }
     if let Some((file, src, path)) = &concepts {
         check_concepts(file, &mut reporter(path, src, &mut problems));
+    }
+    if let Some((file, src, path)) = &aftersales {
+        check_case_rules(file, intent_names.as_ref(), &mut reporter(path, src, &mut problems));
     }
 
     if !problems.is_empty() {
@@ -121,8 +130,36 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
         acknowledgement: drafts.0.acknowledgement.into_inner(),
         quick_phrases: phrases.0.phrase.into_iter().map(|s| s.into_inner()).collect(),
         concepts: concepts.map(|c| c.0.concept.into_iter().map(|s| s.into_inner()).collect()).unwrap_or_default(),
+        case_rules: aftersales.map(|a| a.0.case.into_iter().map(|s| s.into_inner()).collect()).unwrap_or_default(),
         version: hex::encode(&hasher.finalize()[..6]),
     })
+}
+
+/// `aftersales.toml`: rules name known intents and escalation reasons, and no empty keyword.
+fn check_case_rules(file: &files::AftersalesFile, intent_names: Option<&HashSet<String>>, r: &mut Reporter<'_>) {
+    for spanned in &file.case {
+        let at = spanned.span().start;
+        let rule = spanned.get_ref();
+        if rule.intents.is_empty() {
+            r.at(at, "case rule names no intent".to_string());
+        }
+        for intent in &rule.intents {
+            if intent_names.is_some_and(|known| !known.contains(intent)) {
+                r.at(at, format!("case rule: unknown intent `{intent}`"));
+            }
+        }
+        for reason in &rule.reasons {
+            if EscalationReason::parse(reason).is_none() {
+                r.at(at, format!("case rule: unknown escalation reason `{reason}`"));
+            }
+        }
+        if rule.keywords.iter().any(|k| k.trim().is_empty()) {
+            r.at(at, "case rule: empty keyword".to_string());
+        }
+        if rule.keywords.iter().any(|k| k.to_lowercase() != *k) {
+            r.at(at, "case rule: keywords are matched in lower case; write them so".to_string());
+        }
+    }
 }
 
 fn reporter<'a>(path: &Path, src: &'a str, problems: &'a mut Vec<Problem>) -> Reporter<'a> {

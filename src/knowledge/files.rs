@@ -1,7 +1,7 @@
 //! The on-disk shape of each knowledge-base file, with source spans so that problems can be
 //! reported as `file:line`.
 
-use super::{Acknowledgements, Bilingual, Concept, DraftTemplate, Faq, IntentDef, QuickPhrase, ShopInfo};
+use super::{Acknowledgements, Bilingual, CaseRule, Concept, DraftTemplate, Faq, IntentDef, QuickPhrase, ShopInfo};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -14,6 +14,8 @@ pub(super) const DRAFTS: &str = "drafts.toml";
 pub(super) const QUICK_PHRASES: &str = "quick_phrases.toml";
 /// Optional: a shop without synonym groups simply has none.
 pub(super) const CONCEPTS: &str = "concepts.toml";
+/// Optional: a shop without case rules drafts no after-sales cases.
+pub(super) const AFTERSALES: &str = "aftersales.toml";
 
 /// `shop.toml` is the table itself.
 pub(super) type ShopFile = ShopInfo;
@@ -54,6 +56,13 @@ pub(super) struct QuickPhrasesFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct ConceptsFile {
     pub(super) concept: Vec<Spanned<Concept>>,
+}
+
+/// `aftersales.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AftersalesFile {
+    pub(super) case: Vec<Spanned<CaseRule>>,
 }
 
 /// 1-based line of a byte offset.

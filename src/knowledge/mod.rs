@@ -9,6 +9,7 @@ mod files;
 
 pub use check::{Problem, check_dir};
 
+use crate::aftersales::{CaseReason, CaseType, Responsibility};
 use crate::domain::{EscalationReason, Lang, SentimentLabel};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -238,6 +239,32 @@ pub struct Concept {
     pub en: Vec<String>,
 }
 
+/// Which escalated messages open which after-sales case (`aftersales.toml`, optional). The
+/// first rule that fits a message drafts its case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRule {
+    /// Intents the rule applies to.
+    pub intents: Vec<String>,
+    /// Escalation reasons it applies to (wire names); empty: any.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Words of which one must be in the message (matched in the normalised, lower-case text);
+    /// empty: any message of the intents.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// The case it drafts.
+    #[serde(rename = "type")]
+    pub case_type: CaseType,
+    /// Why.
+    pub reason: CaseReason,
+    /// Who is responsible, until the agent says otherwise.
+    pub responsibility: Responsibility,
+    /// What to ask the customer for (`photo`).
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
 /// A whole, validated knowledge base.
 #[derive(Debug, Clone)]
 pub struct KnowledgeBase {
@@ -257,6 +284,8 @@ pub struct KnowledgeBase {
     pub quick_phrases: Vec<QuickPhrase>,
     /// Synonym groups for the intent classifier (empty when the shop has no `concepts.toml`).
     pub concepts: Vec<Concept>,
+    /// After-sales case rules (empty when the shop has no `aftersales.toml`).
+    pub case_rules: Vec<CaseRule>,
     /// Content hash of the files: changes whenever a support lead edits them.
     pub version: String,
 }

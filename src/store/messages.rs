@@ -2,6 +2,7 @@
 //! the bot's reply and the ticket are committed together, or not at all.
 
 use super::{Store, StoreError, Tx, now_ms, opt_text};
+use crate::aftersales::CaseFields;
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel, TicketStatus};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -46,6 +47,8 @@ pub(crate) enum EventKind {
     Message,
     /// A ticket changed (payload empty: readers load its current state).
     Ticket,
+    /// A resolved ticket's survey opened (payload: what the widget shows).
+    Survey,
 }
 
 impl EventKind {
@@ -54,6 +57,7 @@ impl EventKind {
         match self {
             EventKind::Message => "message",
             EventKind::Ticket => "ticket",
+            EventKind::Survey => "survey",
         }
     }
 
@@ -62,6 +66,7 @@ impl EventKind {
         match s {
             "message" => Some(EventKind::Message),
             "ticket" => Some(EventKind::Ticket),
+            "survey" => Some(EventKind::Survey),
             _ => None,
         }
     }
@@ -137,14 +142,41 @@ pub(crate) enum TicketPlan {
     Join {
         /// Ticket id.
         id: String,
+        /// How the message alone would have been escalated: a stronger judgement re-scores
+        /// the ticket.
+        rescore: Option<Rescore>,
     },
+}
+
+/// A later message's own judgement of its conversation's ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rescore {
+    /// The message's priority.
+    pub priority: Priority,
+    /// The message's reason.
+    pub reason: EscalationReason,
+    /// The first response that priority calls for from now, Unix ms.
+    pub due_at: i64,
+    /// The draft for this message: it replaces the ticket's when the message re-scores it, so
+    /// the agent is not offered an answer to the calmer first message.
+    pub draft: String,
+}
+
+/// What a ticket becomes when a later message re-scores it, or `None` when the message is no
+/// stronger: a higher priority or a stronger reason is taken, and the deadline only moves in.
+pub(crate) fn rescored(current: (Priority, EscalationReason, i64), by: &Rescore) -> Option<(Priority, EscalationReason, i64)> {
+    let (priority, reason, due_at) = current;
+    let higher = by.priority.rank() < priority.rank();
+    let stronger = by.reason.strength() > reason.strength();
+    (higher || stronger)
+        .then(|| (if higher { by.priority } else { priority }, if stronger { by.reason } else { reason }, due_at.min(by.due_at)))
 }
 
 impl TicketPlan {
     /// The ticket id.
     pub(crate) fn id(&self) -> &str {
         match self {
-            TicketPlan::New { id, .. } | TicketPlan::Join { id } => id,
+            TicketPlan::New { id, .. } | TicketPlan::Join { id, .. } => id,
         }
     }
 }
@@ -192,6 +224,10 @@ pub(crate) struct InboundRecord {
     pub ticket: Option<TicketPlan>,
     /// The exact HTTP answer, replayed for a repeated message id.
     pub response: String,
+    /// The after-sales case the router drafted for the ticket, if any.
+    pub case: Option<CaseFields>,
+    /// The bot's answer is in the inspection sample.
+    pub inspect_answer: bool,
 }
 
 /// Outcome of recording an inbound message.
@@ -405,6 +441,9 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
     }
     insert_bot_reply(tx, rec, now).await?;
     if let Some(id) = ticket_id {
+        if let Some(case) = &rec.case {
+            super::cases::insert_draft(tx, rec, id, case, now).await?;
+        }
         insert_event(tx, &rec.shop, EventKind::Ticket, &rec.conversation_id, Some(id), "{}", now).await?;
     }
     Ok(Tx::Commit(Recorded::Stored))
@@ -484,17 +523,45 @@ async fn open_or_join_ticket(tx: &mut AnyConnection, rec: &InboundRecord, now: i
                 Err(e) => Err(e.into()),
             }
         }
-        Some(TicketPlan::Join { id }) => {
+        Some(TicketPlan::Join { id, rescore }) => {
             sqlx::query("UPDATE tickets SET last_message = $1, updated_at = $2 WHERE id = $3")
                 .bind(&preview)
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(by) = rescore {
+                rescore_ticket(tx, id, by, now).await?;
+            }
             Ok(true)
         }
         None => Ok(true),
     }
+}
+
+/// Applies a later message's judgement to its ticket when it is stronger ([`rescored`]).
+async fn rescore_ticket(tx: &mut AnyConnection, id: &str, by: &Rescore, now: i64) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT priority, reason, due_at FROM tickets WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+    let current = (
+        super::parsed(&row, "priority", Priority::parse)?,
+        super::parsed(&row, "reason", EscalationReason::parse)?,
+        row.try_get::<i64, _>("due_at")?,
+    );
+    if let Some((priority, reason, due_at)) = rescored(current, by) {
+        sqlx::query(
+            "UPDATE tickets SET priority = $1, priority_rank = $2, reason = $3, due_at = $4, rescored_at = $5, draft = $6 WHERE id = $7",
+        )
+        .bind(priority.as_str())
+        .bind(priority.rank())
+        .bind(reason.as_str())
+        .bind(due_at)
+        .bind(now)
+        .bind(&by.draft)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The bot's reply (answer or acknowledgement), linked to the FAQ entry it sent.
@@ -521,6 +588,9 @@ async fn insert_bot_reply(tx: &mut AnyConnection, rec: &InboundRecord, now: i64)
         &answer,
     )
     .await?;
+    if rec.inspect_answer && rec.faq_id.is_some() {
+        super::quality::sample(tx, &rec.shop, &bot_id, None, None, super::quality::Why::Sampled, now).await?;
+    }
     Ok(())
 }
 
@@ -534,4 +604,30 @@ async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -
         Some(r) => opt_text(&r, "response")?,
         None => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Rescore, rescored};
+    use crate::domain::{EscalationReason as R, Priority as P};
+
+    const DUE: i64 = 1_000_000;
+
+    #[test]
+    fn only_a_stronger_message_re_scores_and_the_deadline_only_moves_in() {
+        let ticket = (P::Normal, R::HumanRequested, DUE);
+        let by = |priority, reason, due_at| Rescore { priority, reason, due_at, draft: String::new() };
+        let threat = &by(P::Urgent, R::Complaint, DUE - 900);
+        assert_eq!(rescored(ticket, threat), Some((P::Urgent, R::Complaint, DUE - 900)));
+        // A complaint's own deadline is a day away: the earlier one stays.
+        let complaint = &by(P::High, R::Complaint, DUE + 86_400_000);
+        assert_eq!(rescored(ticket, complaint), Some((P::High, R::Complaint, DUE)));
+        // Higher priority, weaker reason: the priority rises, the reason stays.
+        let shouting = &by(P::Urgent, R::NoConfidentAnswer, DUE - 1);
+        assert_eq!(rescored((P::High, R::Complaint, DUE), shouting), Some((P::Urgent, R::Complaint, DUE - 1)));
+        // Nothing stronger: nothing changes.
+        let calm = &by(P::Normal, R::NoConfidentAnswer, DUE - 5);
+        assert_eq!(rescored(ticket, calm), None);
+        assert_eq!(rescored((P::Urgent, R::Complaint, DUE), threat), None);
+    }
 }

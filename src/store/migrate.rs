@@ -4,10 +4,16 @@
 
 use super::{Backend, StoreError};
 
-const SQLITE: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/sqlite/0001_init.sql")), (2, include_str!("../../migrations/sqlite/0002_chatwoot.sql"))];
-const POSTGRES: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/postgres/0001_init.sql")), (2, include_str!("../../migrations/postgres/0002_chatwoot.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_chatwoot.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_aftersales.sql")),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_chatwoot.sql")),
+    (3, include_str!("../../migrations/postgres/0003_aftersales.sql")),
+];
 
 /// Arbitrary constant naming smartreply's migration lock.
 const LOCK_KEY: i64 = 0x5eed_5e11;

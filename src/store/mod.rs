@@ -11,15 +11,19 @@
 //! in groups (`writer.rs`), so no write ever meets "database is locked"; on PostgreSQL each
 //! write is a transaction on the pool.
 
+mod cases;
 pub(crate) mod chatwoot;
 mod messages;
 mod migrate;
 pub(crate) mod outbox;
+mod quality;
 mod tickets;
 mod writer;
 
-pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Recorded, StoredEvent, TicketPlan, rfc3339};
-pub(crate) use tickets::{OutboxBody, Stats, TicketRow, TimeBucket};
+pub(crate) use cases::{CaseOf, CasePayload, CaseRow, CaseSaved, CaseSubmitted};
+pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Recorded, Rescore, StoredEvent, TicketPlan, rfc3339};
+pub(crate) use quality::{InspectionRow, RateOutcome, SurveyPlan, SurveyRow};
+pub(crate) use tickets::{OutboxBody, ReplyPlan, Stats, TicketRow, TimeBucket};
 pub(crate) use writer::Tx;
 
 use futures_util::future::BoxFuture;

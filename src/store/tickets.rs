@@ -2,6 +2,7 @@
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
 use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
+use super::quality::SurveyPlan;
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::domain::{EscalationReason, Priority, ReplyOutcome, SentimentLabel, TicketStatus};
 use serde::Serialize;
@@ -59,9 +60,15 @@ pub(crate) struct TicketRow {
     pub resolved_at: Option<String>,
     /// Deadline missed.
     pub sla_breached: bool,
+    /// `first` or `second` (line).
+    pub tier: String,
+    /// The note written when it was transferred to the second line.
+    pub transfer_note: Option<String>,
+    /// When a later message last raised its priority or reason, RFC 3339.
+    pub rescored_at: Option<String>,
 }
 
-const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached";
+const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached, tier, transfer_note, rescored_at";
 
 fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
     use super::messages::rfc3339;
@@ -94,6 +101,9 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         first_response_at: first.map(rfc3339),
         resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(rfc3339),
         sla_breached: breached,
+        tier: row.try_get("tier")?,
+        transfer_note: opt_text(row, "transfer_note")?,
+        rescored_at: row.try_get::<Option<i64>, _>("rescored_at")?.map(rfc3339),
     })
 }
 
@@ -196,9 +206,12 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 
 impl Store {
     /// The queue of a shop: most urgent first (priority, then deadline).
-    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 ORDER BY priority_rank, due_at LIMIT 500");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).fetch_all(self.pool()).await?;
+    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus, tier: Option<&str>) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 AND ($3 = '' OR tier = $3) ORDER BY priority_rank, due_at LIMIT 500"
+        );
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).bind(tier.unwrap_or("")).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -216,24 +229,59 @@ impl Store {
             agent,
             "claim",
             "UPDATE tickets SET status = 'claimed', claimed_by = $1, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+            None,
         )
         .await
     }
 
-    /// Closes the ticket. False when it does not exist or was already resolved.
-    pub(crate) async fn resolve(&self, id: &str, agent: &str) -> Result<bool, StoreError> {
+    /// Closes the ticket and opens its survey, when one is given. False when it does not exist
+    /// or was already resolved.
+    pub(crate) async fn resolve(&self, id: &str, agent: &str, survey: Option<SurveyPlan>) -> Result<bool, StoreError> {
         self.transition(
             id,
             agent,
             "resolve",
             "UPDATE tickets SET status = 'resolved', claimed_by = COALESCE(claimed_by, $1), resolved_at = $2, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+            survey,
         )
         .await
     }
 
+    /// Moves the ticket to the second line, open and unclaimed, with the agent's note. False
+    /// when it does not exist or is resolved.
+    pub(crate) async fn transfer(&self, id: &str, agent: &str, note: &str) -> Result<bool, StoreError> {
+        let (id, agent, note) = (id.to_string(), agent.to_string(), note.to_string());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let now = now_ms();
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "UPDATE tickets SET tier = 'second', status = 'open', claimed_by = NULL, transfer_note = $1, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+                )
+                .bind(&note)
+                .bind(now)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
+                record_action(tx, &id, &shop, &agent, "transfer", None, now).await?;
+                insert_event(tx, &shop, EventKind::Ticket, &conversation, Some(&id), "{}", now).await?;
+                Ok(Tx::Commit(true))
+            })
+        })
+        .await
+    }
+
     /// Applies a status change (`sql` binds agent, now, id and returns shop and conversation),
-    /// recording the action and a `ticket` event in the same transaction.
-    async fn transition(&self, id: &str, agent: &str, action: &'static str, sql: &'static str) -> Result<bool, StoreError> {
+    /// recording the action, a `ticket` event and (for a resolution) the survey in the same
+    /// transaction.
+    async fn transition(
+        &self,
+        id: &str,
+        agent: &str,
+        action: &'static str,
+        sql: &'static str,
+        survey: Option<SurveyPlan>,
+    ) -> Result<bool, StoreError> {
         let (id, agent) = (id.to_string(), agent.to_string());
         self.write(move |tx| {
             Box::pin(async move {
@@ -242,6 +290,9 @@ impl Store {
                 let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
                 record_action(tx, &id, &shop, &agent, action, None, now).await?;
                 insert_event(tx, &shop, EventKind::Ticket, &conversation, Some(&id), "{}", now).await?;
+                if let Some(plan) = &survey {
+                    super::quality::open_survey(tx, &shop, &id, &conversation, plan, now).await?;
+                }
                 Ok(Tx::Commit(true))
             })
         })
@@ -251,17 +302,9 @@ impl Store {
     /// Records an agent reply: the message, the draft outcome, the first-response time and
     /// SLA, optionally the resolution, and (when `outbox` is given: the JSON body builder and
     /// the shop has a callback) the delivery row — all in one transaction.
-    pub(crate) async fn reply(
-        &self,
-        ticket: &TicketRow,
-        agent: &str,
-        text: &str,
-        outcome: ReplyOutcome,
-        resolve: bool,
-        outbox: Option<OutboxBody>,
-    ) -> Result<AgentReply, StoreError> {
-        let (ticket, agent, text) = (ticket.clone(), agent.to_string(), text.to_string());
-        self.write(move |tx| Box::pin(async move { reply(tx, &ticket, &agent, &text, outcome, resolve, outbox).await })).await
+    pub(crate) async fn reply(&self, ticket: &TicketRow, agent: &str, reply: ReplyPlan) -> Result<AgentReply, StoreError> {
+        let (ticket, agent) = (ticket.clone(), agent.to_string());
+        self.write(move |tx| Box::pin(async move { record_reply(tx, &ticket, &agent, reply).await })).await
     }
     /// Counters for `/v1/stats`.
     pub(crate) async fn stats(&self, shop: &str) -> Result<Stats, StoreError> {
@@ -402,16 +445,24 @@ impl Store {
     }
 }
 
+/// An agent's reply as the store records it.
+pub(crate) struct ReplyPlan {
+    /// What the customer receives.
+    pub text: String,
+    /// What became of the draft.
+    pub outcome: ReplyOutcome,
+    /// Resolve the ticket with it: its survey.
+    pub resolve: Option<SurveyPlan>,
+    /// The shop's callback payload builder, when the reply travels through the outbox.
+    pub outbox: Option<OutboxBody>,
+    /// The reply is in the inspection sample.
+    pub inspect: bool,
+}
+
 /// An agent reply's statements (see [`Store::reply`]).
-async fn reply(
-    tx: &mut AnyConnection,
-    ticket: &TicketRow,
-    agent: &str,
-    text: &str,
-    outcome: ReplyOutcome,
-    resolve: bool,
-    outbox: Option<OutboxBody>,
-) -> Result<Tx<AgentReply>, StoreError> {
+async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, plan: ReplyPlan) -> Result<Tx<AgentReply>, StoreError> {
+    let ReplyPlan { text, outcome, resolve: survey, outbox, inspect } = plan;
+    let (text, resolve) = (text.as_str(), survey.is_some());
     let now = now_ms();
     let in_reply_to: Option<String> = sqlx::query_scalar(
         "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
@@ -460,6 +511,13 @@ async fn reply(
         None => None,
     };
     insert_event(tx, &ticket.shop, EventKind::Ticket, &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
+    if inspect {
+        super::quality::sample(tx, &ticket.shop, &message_id, Some(&ticket.id), Some(agent), super::quality::Why::Sampled, now).await?;
+    }
+    if let Some(plan) = &survey {
+        record_action(tx, &ticket.id, &ticket.shop, agent, "resolve", None, now).await?;
+        super::quality::open_survey(tx, &ticket.shop, &ticket.id, &ticket.conversation_id, plan, now).await?;
+    }
     Ok(Tx::Commit(AgentReply {
         message: MessageRow {
             id: message_id,

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use smartreply::config::{AgentSettings, ChatwootSettings, DeliverySettings, LimitSettings, Secret, Settings, ShopSettings};
+use smartreply::config::{AgentSettings, ChatwootSettings, DeliverySettings, LimitSettings, Role, Secret, Settings, ShopSettings};
 use smartreply::engine::{Engine, ShopSource};
 use smartreply::ingest::signature::sign;
 use std::path::Path;
@@ -16,6 +16,8 @@ pub const DEMO_SECRET: &str = "demo-secret-for-tests";
 pub const RIVAL_SECRET: &str = "rival-secret-for-tests";
 pub const ALICE: &str = "alice-token-demo";
 pub const MALLORY: &str = "mallory-token-rival";
+/// An agent of the demo shop who is also a quality inspector.
+pub const INES: &str = "ines-token-demo";
 pub const WIDGET_KEY: &str = "pk_test_demo";
 /// The demo shop's Chatwoot agent bot.
 pub const CHATWOOT_SECRET: &str = "chatwoot-bot-secret-for-tests";
@@ -118,6 +120,9 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             inboxes: vec![CHATWOOT_INBOX],
             admin_token: Some(Secret::new(CHATWOOT_ADMIN_TOKEN)),
         }),
+        // Nothing sampled unless a test asks (`tune`), so samples are exactly what a test made.
+        inspection_sample_rate: 0.0,
+        scorecard: Default::default(),
     };
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
@@ -125,8 +130,14 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
         models_dir: "models".into(),
         shops: vec![shop("demo", DEMO_SECRET), shop("rival", RIVAL_SECRET)],
         agents: vec![
-            AgentSettings { name: "alice".into(), token: Secret::new(ALICE), shops: vec!["demo".into()] },
-            AgentSettings { name: "mallory".into(), token: Secret::new(MALLORY), shops: vec!["rival".into()] },
+            AgentSettings { name: "alice".into(), token: Secret::new(ALICE), shops: vec!["demo".into()], roles: vec![Role::Agent] },
+            AgentSettings {
+                name: "ines".into(),
+                token: Secret::new(INES),
+                shops: vec!["demo".into()],
+                roles: vec![Role::Agent, Role::Inspector],
+            },
+            AgentSettings { name: "mallory".into(), token: Secret::new(MALLORY), shops: vec!["rival".into()], roles: vec![Role::Agent] },
         ],
         delivery: DeliverySettings {
             timeout_ms: 2_000,
@@ -255,6 +266,25 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    pub async fn agent_put(&self, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client.put(format!("{}{path}", self.address)).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+
+    /// A signed POST of a storefront to any of the shop's signed paths.
+    pub async fn post_signed_to(&self, path: &str, secret: &str, body: &serde_json::Value) -> reqwest::Response {
+        let body = body.to_string();
+        let ts = now();
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .header("X-Smartreply-Timestamp", ts.to_string())
+            .header("X-Smartreply-Signature", sign(secret, ts, body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn agent_post(&self, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {

@@ -6,13 +6,16 @@
 
 mod abuse;
 mod agents;
+mod cases;
 mod chatwoot;
 mod chatwoot_payloads;
 mod delivery;
 mod errors;
+mod followup;
 mod helpers;
 mod inbound;
 mod operations;
+mod quality;
 mod scale_out;
 mod under_load;
 mod widget;

@@ -1,0 +1,189 @@
+//! Satisfaction, inspection and the scorecard (`docs/aftersales.md`): ratings and answer votes
+//! from signed storefronts, the inspection sample and inspectors' scores, the scorecard as
+//! JSON and CSV. The widget's ratings and votes are in `widget.rs`.
+
+use super::auth::agents_shop;
+use super::error::{Path, Query};
+use super::{ApiError, AppState, find_shop};
+use crate::app::Agent;
+use crate::app::quality;
+use crate::ingest::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::quality::{Checklist, Period, ScoreRow};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/shops/{shop}/surveys/{id}", post(signed_rating))
+        .route("/v1/shops/{shop}/answers/{message_id}/feedback", post(signed_feedback))
+        .route("/v1/inspections", get(inspections))
+        .route("/v1/inspections/{id}", post(score))
+        .route("/v1/scorecard", get(scorecard))
+        .route("/v1/scorecard/export", get(export))
+}
+
+/// A rating as the widget or the storefront sends it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RatingBody {
+    pub(super) rating: i64,
+    #[serde(default)]
+    pub(super) comment: Option<String>,
+}
+
+/// A vote on a bot answer.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FeedbackBody {
+    pub(super) helpful: bool,
+}
+
+/// The body of a storefront's call, checked against the shop's webhook signature.
+async fn signed_body(state: &AppState, shop: &str, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    let shop = find_shop(state, shop)?;
+    let bytes = super::messages::read_body(state, body).await?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let secret = shop.settings.webhook_secret.expose();
+    signature::verify(secret, header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER), &bytes, jiff::Timestamp::now().as_second())?;
+    Ok(bytes)
+}
+
+async fn signed_rating(
+    State(state): State<AppState>,
+    Path((shop, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = signed_body(&state, &shop, &headers, body).await?;
+    let rating: RatingBody = super::error::parse_json(&bytes)?;
+    quality::rate(&state, find_shop(&state, &shop)?, &id, None, rating.rating, rating.comment).await?;
+    Ok(Json(json!({ "survey_id": id, "rating": rating.rating })))
+}
+
+async fn signed_feedback(
+    State(state): State<AppState>,
+    Path((shop, message_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = signed_body(&state, &shop, &headers, body).await?;
+    let vote: FeedbackBody = super::error::parse_json(&bytes)?;
+    quality::answer_feedback(&state, find_shop(&state, &shop)?, &message_id, None, vote.helpful).await?;
+    Ok(Json(json!({ "message_id": message_id, "helpful": vote.helpful })))
+}
+
+#[derive(Deserialize)]
+struct InspectionQuery {
+    shop: String,
+    status: Option<String>,
+}
+
+async fn inspections(State(state): State<AppState>, agent: Agent, Query(q): Query<InspectionQuery>) -> Result<Json<Value>, ApiError> {
+    let shop = agents_shop(&state, &agent, &q.shop)?;
+    let scored = match q.status.as_deref() {
+        None | Some("") => None,
+        Some("pending") => Some(false),
+        Some("scored") => Some(true),
+        Some(s) => return Err(ApiError::BadRequest(format!("status {s:?}: use pending or scored"))),
+    };
+    Ok(Json(json!({ "inspections": quality::inspections(&state, shop, scored).await? })))
+}
+
+// The checklist refuses unknown fields itself (`deny_unknown_fields` does not combine with
+// `flatten` on this struct).
+#[derive(Deserialize)]
+struct ScoreBody {
+    #[serde(flatten)]
+    checklist: Checklist,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn score(State(state): State<AppState>, agent: Agent, Path(id): Path<String>, body: Body) -> Result<Json<Value>, ApiError> {
+    let bytes = super::messages::read_body(&state, body).await?;
+    let body: ScoreBody = super::error::parse_json(&bytes)?;
+    Ok(Json(serde_json::to_value(quality::score(&state, &agent, &id, body.checklist, body.note).await?)?))
+}
+
+#[derive(Deserialize)]
+struct ScorecardQuery {
+    shop: String,
+    period: Option<String>,
+    date: Option<String>,
+}
+
+async fn scorecard_of(
+    state: &AppState,
+    agent: &Agent,
+    q: &ScorecardQuery,
+) -> Result<(Period, jiff::civil::Date, crate::quality::Scorecard), ApiError> {
+    let shop = agents_shop(state, agent, &q.shop)?;
+    let period = match q.period.as_deref() {
+        None | Some("") | Some("day") => Period::Day,
+        Some("week") => Period::Week,
+        Some(p) => return Err(ApiError::BadRequest(format!("period {p:?}: use day or week"))),
+    };
+    let date = super::cases::date("date", q.date.as_deref())?;
+    let (start, card) = quality::scorecard(state, shop, period, date).await?;
+    Ok((period, start, card))
+}
+
+async fn scorecard(State(state): State<AppState>, agent: Agent, Query(q): Query<ScorecardQuery>) -> Result<Json<Value>, ApiError> {
+    let (period, start, card) = scorecard_of(&state, &agent, &q).await?;
+    let mut value = serde_json::to_value(&card)?;
+    value["shop"] = json!(q.shop);
+    value["period"] = json!({ "kind": period, "start": start.to_string() });
+    Ok(Json(value))
+}
+
+async fn export(State(state): State<AppState>, agent: Agent, Query(q): Query<ScorecardQuery>) -> Result<Response, ApiError> {
+    let (_, start, card) = scorecard_of(&state, &agent, &q).await?;
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
+    let ms = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+    let line = |r: &ScoreRow| {
+        [
+            start.to_string(),
+            r.agent.clone(),
+            r.tickets.to_string(),
+            r.resolved.to_string(),
+            opt(r.resolution_rate),
+            ms(r.first_response_ms.p50),
+            ms(r.first_response_ms.p90),
+            r.ratings.to_string(),
+            opt(r.csat),
+            r.inspected.to_string(),
+            opt(r.compliance),
+            r.sla_breaches.to_string(),
+            opt(r.speed),
+            opt(r.draft_acceptance),
+            r.score.map_or(String::new(), |s| format!("{s:.1}")),
+        ]
+    };
+    let body = crate::app::cases::csv(
+        [
+            "period_start",
+            "agent",
+            "tickets",
+            "resolved",
+            "resolution_rate",
+            "first_response_ms_p50",
+            "first_response_ms_p90",
+            "ratings",
+            "csat",
+            "inspected",
+            "compliance",
+            "sla_breaches",
+            "speed",
+            "draft_acceptance",
+            "score",
+        ],
+        card.agents.iter().chain(std::iter::once(&card.team)).map(line),
+    );
+    Ok(super::cases::csv_response(&format!("scorecard-{}-{start}.csv", q.shop), body))
+}
