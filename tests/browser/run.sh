@@ -76,7 +76,7 @@ trap cleanup EXIT INT TERM
 node "$HERE/callback-receiver.mjs" "$CB_PORT" "$TMP/callbacks.jsonl" &
 RECEIVER_PID=$!
 
-# 5. The service: two shops on the demo knowledge base, one agent each.
+# 5. The service: two shops on the demo knowledge base, one agent each (alice also inspects).
 cat > "$TMP/smartreply.toml" <<TOML
 listen = "127.0.0.1:$PORT"
 database_url = "sqlite://$TMP/smartreply.db"
@@ -88,6 +88,8 @@ webhook_secret = "browser-test-secret-demo"
 callback_url = "http://127.0.0.1:$CB_PORT/replies"
 widget_key = "pk_test_demo"
 widget_origins = ["$BASE"]
+# no random sample: the inspection queue holds exactly the 👎 answers and low-rated replies
+inspection_sample_rate = 0.0
 
 [[shops]]
 id = "rival"
@@ -100,6 +102,7 @@ widget_origins = ["$BASE"]
 name = "alice"
 token = "browser-test-alice"
 shops = ["demo"]
+roles = ["agent", "inspector"]
 
 [[agents]]
 name = "mallory"

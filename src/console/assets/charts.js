@@ -24,7 +24,8 @@
     return new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour: '2-digit', minute: '2-digit' }).format(d);
   }
 
-  // opts: {title, times[], series: [{name, values[], cls}], type: 'bar'|'line', stacked, integer, max, format, lang, empty}
+  // opts: {title, times[] (or labels[]: categories such as agent names), series: [{name, values[], cls}],
+  //        type: 'bar'|'line', stacked, integer, max, format, lang, empty}
   function chart(opts) {
     const fig = document.createElement('figure');
     fig.className = 'chart';
@@ -44,7 +45,9 @@
     cap.append(legend);
     fig.append(cap);
 
-    const n = opts.times.length;
+    const cats = Array.isArray(opts.labels) ? opts.labels : null;
+    const n = cats ? cats.length : (opts.times || []).length;
+    const at = (i) => (cats ? String(cats[i]) : hourLabel(opts.times[i], opts.lang));
     const fmt = opts.format || ((v) => String(Math.round(v * 10) / 10));
     const all = [];
     if (opts.stacked) {
@@ -69,7 +72,7 @@
     }
     const step = Math.max(1, Math.ceil(n / 8));
     for (let i = 0; i < n; i += step) {
-      root.append(svg('text', { x: opts.type === 'bar' ? PAD.l + (i + 0.5) * (iw / n) : x(i), y: H - 8, 'text-anchor': 'middle', class: 'axis' }, hourLabel(opts.times[i], opts.lang)));
+      root.append(svg('text', { x: opts.type === 'bar' ? PAD.l + (i + 0.5) * (iw / n) : x(i), y: H - 8, 'text-anchor': 'middle', class: 'axis' }, at(i)));
     }
 
     if (!hasData || n === 0) {
@@ -86,7 +89,8 @@
           const w = opts.stacked ? inner : inner / opts.series.length;
           const top = opts.stacked ? base + v : v;
           const rect = svg('rect', { x: bx, y: y(top), width: w, height: Math.max(1, y(opts.stacked ? base : 0) - y(top)), class: 'bar ' + s.cls, rx: 1.5 });
-          rect.append(svg('title', {}, `${hourLabel(opts.times[i], opts.lang)} · ${s.name}: ${fmt(v)}`));
+          rect.append(svg('title', {}, `${at(i)} · ${s.name}: ${fmt(v)}`));
+          if (cats) rect.setAttribute('data-label', at(i));
           root.append(rect);
           if (opts.stacked) base += v;
         });
@@ -103,7 +107,7 @@
         s.values.forEach((v, i) => {
           if (typeof v !== 'number') return;
           const dot = svg('circle', { cx: x(i), cy: y(v), r: 3, class: 'dot ' + s.cls });
-          dot.append(svg('title', {}, `${hourLabel(opts.times[i], opts.lang)} · ${s.name}: ${fmt(v)}`));
+          dot.append(svg('title', {}, `${at(i)} · ${s.name}: ${fmt(v)}`));
           root.append(dot);
         });
       }

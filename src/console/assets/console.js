@@ -1,5 +1,6 @@
-// The agent console: sign-in, the live queue, one ticket's conversation with the draft
-// editor and quick phrases, and the stats view.
+// The agent console: sign-in, the live queue (first and second line), one ticket's
+// conversation with the draft editor, quick phrases and its after-sales case, the stats, the
+// scorecard, the after-sales cases and (for inspectors) the quality inspection views.
 //
 // Security: every text that comes from the service (customer messages above all) is put on
 // the page with textContent or as an attribute value through the DOM; nothing is ever parsed
@@ -33,8 +34,25 @@
     retry: 1000,
     view: 'queue',
     pendingG: false,
-    sending: false
+    sending: false,
+    tier: '', // queue filter: '' both lines, 'first', 'second'
+    caseData: null, // the open ticket's after-sales case (null: none yet)
+    caseTicket: null, // whose case the panel shows
+    caseDirty: false, // the agent changed the case form since it was loaded
+    caseBusy: false,
+    caseErrors: false, // field errors are on screen
+    inspections: []
   };
+
+  const CASE_FIELDS = ['type', 'reason', 'responsibility', 'order_number', 'items', 'refund_amount', 'tracking_number', 'evidence', 'note'];
+  // What a case of each type needs besides type, reason, responsibility and order number
+  // (docs/aftersales.md); only a hint on the form, the service decides.
+  const CASE_REQUIRED = {
+    reshipment: ['items'], exchange: ['items'], return_refund: ['items', 'refund_amount'],
+    refund_only: ['refund_amount'], recall_resend: ['tracking_number'], goodwill: ['items']
+  };
+  const VIEWS = ['queue', 'stats', 'scorecard', 'cases', 'inspection'];
+  function hasRole(role) { return !!(state.me && Array.isArray(state.me.roles) && state.me.roles.includes(role)); }
 
   // ---------- small DOM helpers (no HTML parsing anywhere) ----------
   function el(tag, props, ...children) {
@@ -66,7 +84,7 @@
 
   // ---------- API ----------
   class ApiError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
+    constructor(status, message, error) { super(message); this.status = status; this.error = error || null; }
   }
 
   async function api(path, options = {}) {
@@ -86,9 +104,33 @@
     const data = type.includes('json') ? await res.json().catch(() => null) : null;
     if (!res.ok) {
       const msg = data && data.error && data.error.message ? data.error.message : res.status + ' ' + res.statusText;
-      throw new ApiError(res.status, msg);
+      throw new ApiError(res.status, msg, data && data.error);
     }
     return data;
+  }
+
+  // Downloads an authenticated export (the bearer token cannot ride on a plain link) through
+  // a Blob URL; the file name comes from Content-Disposition when the service sends one.
+  async function download(path, fallbackName) {
+    let res;
+    try {
+      res = await fetch(path, { headers: { Authorization: 'Bearer ' + state.token, Accept: 'text/csv' }, cache: 'no-store' });
+    } catch (e) { toast(t('signin.net')); return; }
+    if (!res.ok) {
+      const data = await res.json().catch(() => null);
+      toast(t('export.failed') + ' ' + (data && data.error && data.error.message ? data.error.message : res.status));
+      return;
+    }
+    const blob = await res.blob();
+    const disp = res.headers.get('content-disposition') || '';
+    const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disp);
+    const name = m ? decodeURIComponent(m[1]) : fallbackName;
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
   const q = encodeURIComponent;
 
@@ -151,6 +193,8 @@
     $('signin').hidden = true;
     $('app').hidden = false;
     $('agent-name').textContent = me.name || '';
+    $('tab-inspection').hidden = !hasRole('inspector');
+    if (state.view === 'inspection' && !hasRole('inspector')) showView('queue');
     const select = $('shop');
     clear(select);
     for (const shop of me.shops || []) select.append(el('option', { value: shop, text: shop }));
@@ -184,26 +228,34 @@
     loadPhrases();
     await loadQueue();
     connectStream();
-    if (state.view === 'stats') loadStats();
+    loadView();
+    if (hasRole('inspector')) loadInspections();
   }
 
   // ---------- queue ----------
   async function loadQueue() {
     const shop = state.shop;
     const lists = await Promise.all(['open', 'claimed'].map((status) =>
-      api('/v1/tickets?shop=' + q(shop) + '&status=' + status).then((d) => (d && d.tickets) || [], (e) => {
+      api('/v1/tickets?shop=' + q(shop) + '&status=' + status + (state.tier ? '&tier=' + q(state.tier) : '')).then((d) => (d && d.tickets) || [], (e) => {
         if (status === 'open') toast(e.message);
         return [];
       })));
     if (shop !== state.shop) return;
     state.tickets.clear();
-    for (const tk of lists.flat()) if (tk.status !== 'resolved') state.tickets.set(tk.id, tk);
+    for (const tk of lists.flat()) if (tk.status !== 'resolved' && inTier(tk)) state.tickets.set(tk.id, tk);
     if (!state.selectedId || !state.tickets.has(state.selectedId)) state.selectedId = sortedTickets()[0]?.id || null;
     renderQueue();
   }
 
+  function tierOf(tk) { return tk && tk.tier === 'second' ? 'second' : 'first'; }
+  function inTier(tk) { return !state.tier || tierOf(tk) === state.tier; }
+
   function sortedTickets() {
+    // a second-line agent sees the second-line queue first
+    const secondFirst = hasRole('second_line');
+    const tierRank = (tk) => (secondFirst && tierOf(tk) === 'second' ? 0 : 1);
     return [...state.tickets.values()].sort((a, b) =>
+      tierRank(a) - tierRank(b) ||
       (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) ||
       String(a.due_at || '').localeCompare(String(b.due_at || '')) ||
       String(a.created_at || '').localeCompare(String(b.created_at || '')));
@@ -230,6 +282,7 @@
         el('span', { class: 'chip reason', text: label('reason', tk.reason) }),
         el('span', { class: 'chip intent', text: intent.name || '—' }),
         el('span', { class: 'chip sent ' + (sent.label || ''), text: label('sent', sent.label) }),
+        tierOf(tk) === 'second' ? el('span', { class: 'chip tier second', text: t('tier.second') }) : null,
         tk.status === 'claimed' ? el('span', { class: 'chip claimed', text: t('claimed') + (tk.claimed_by ? ' · ' + tk.claimed_by : '') }) : null));
       list.append(li);
     }
@@ -277,6 +330,8 @@
     $('reply-error').textContent = '';
     hidePhrases();
     updateDraftState();
+    hideTransfer();
+    loadCase(id, true);
   }
 
   function draftOf(tk) {
@@ -290,6 +345,10 @@
     $('ticket').hidden = true;
     $('no-ticket').hidden = false;
     clear($('details'));
+    $('case-panel').hidden = true;
+    state.caseData = null;
+    state.caseTicket = null;
+    state.caseDirty = false;
   }
 
   function renderTicketHead() {
@@ -301,6 +360,11 @@
     claim.disabled = tk.status !== 'open' && !!mine;
     claim.textContent = tk.status === 'claimed' ? t('claimed') + (tk.claimed_by ? ' · ' + tk.claimed_by : '') : t('claim');
     $('resolve').disabled = tk.status === 'resolved';
+    const badge = $('tier-badge');
+    badge.textContent = t('tier.' + tierOf(tk));
+    badge.className = 'tier-badge ' + tierOf(tk);
+    badge.dataset.tier = tierOf(tk);
+    $('transfer').disabled = tk.status === 'resolved' || tierOf(tk) === 'second';
   }
 
   function messageNode(m) {
@@ -355,6 +419,9 @@
     detailRow(dl, 'd.intent', (intent.name || '—') + (typeof intent.confidence === 'number' ? ' · ' + Math.round(intent.confidence * 100) + '%' : ''));
     detailRow(dl, 'd.sentiment', el('span', { class: 'chip sent ' + (sent.label || ''),
       text: label('sent', sent.label) + (typeof sent.score === 'number' ? ' ' + sent.score.toFixed(2) : '') }));
+    detailRow(dl, 'd.tier', t('tier.' + tierOf(tk)));
+    detailRow(dl, 'd.transfer_note', tk.transfer_note || tk.tier_note || (tk.transfer && tk.transfer.note));
+    detailRow(dl, 'd.rescored', tk.rescored_at ? fmtTime(tk.rescored_at) : null);
     detailRow(dl, 'd.claimed', tk.claimed_by);
     detailRow(dl, 'd.customer', tk.customer_id);
     detailRow(dl, 'd.lang', tk.lang);
@@ -640,6 +707,11 @@
   }
 
   function handleEvent(name, data) {
+    // ratings and votes change the inspection sample: keep the inspector's count fresh
+    if (hasRole('inspector')) {
+      clearTimeout(handleEvent.inspTimer);
+      handleEvent.inspTimer = setTimeout(() => (state.view === 'inspection' ? loadInspections() : refreshInspectionCount()), 800);
+    }
     if (name === 'ticket') {
       if (data.shop && data.shop !== state.shop) return;
       const known = state.tickets.has(data.id);
@@ -650,14 +722,24 @@
           renderTicketHead();
           renderDetails();
         }
+      } else if (!inTier(data)) {
+        // moved to the other line than the one the queue shows
+        state.tickets.delete(data.id);
+        if (state.openId === data.id && state.detail) {
+          Object.assign(state.detail, summaryOf(data));
+          renderTicketHead();
+          renderDetails();
+        }
       } else {
         state.tickets.set(data.id, Object.assign(state.tickets.get(data.id) || {}, summaryOf(data)));
         if (!known) toast(t('toast.new') + ': ' + (data.last_message || data.customer_id || data.id));
         if (!state.selectedId) state.selectedId = data.id;
         if (state.openId === data.id && state.detail) {
+          // priority, reason, deadline, tier: live; a later message may have drafted a case
           Object.assign(state.detail, summaryOf(data));
           renderTicketHead();
           renderDetails();
+          if (!state.caseDirty && !state.caseBusy) loadCase(data.id, false);
         }
       }
       renderQueue();
@@ -726,13 +808,426 @@
   }
 
   function showView(view) {
+    if (!VIEWS.includes(view) || (view === 'inspection' && !hasRole('inspector'))) view = 'queue';
     state.view = view;
-    $('view-queue').hidden = view !== 'queue';
-    $('view-stats').hidden = view !== 'stats';
-    $('tab-queue').setAttribute('aria-selected', String(view === 'queue'));
-    $('tab-stats').setAttribute('aria-selected', String(view === 'stats'));
-    if (view === 'stats') loadStats();
-    else $('queue').focus();
+    for (const v of VIEWS) {
+      $('view-' + v).hidden = v !== view;
+      $('tab-' + v).setAttribute('aria-selected', String(v === view));
+    }
+    loadView();
+    if (view === 'queue') $('queue').focus();
+  }
+
+  function loadView() {
+    if (state.view === 'stats') loadStats();
+    else if (state.view === 'scorecard') loadScorecard();
+    else if (state.view === 'cases') loadCases();
+    else if (state.view === 'inspection') loadInspections();
+  }
+
+  // ---------- second line ----------
+  function showTransfer() {
+    if (!state.detail) return;
+    $('transfer-form').hidden = false;
+    $('transfer-error').textContent = '';
+    $('transfer-note').focus();
+  }
+  function hideTransfer() {
+    $('transfer-form').hidden = true;
+    $('transfer-note').value = '';
+    $('transfer-error').textContent = '';
+  }
+  async function transferTicket() {
+    if (!state.detail) return;
+    const id = state.detail.id;
+    const note = $('transfer-note').value.trim();
+    if (!note) { $('transfer-error').textContent = t('transfer.empty'); $('transfer-note').focus(); return; }
+    $('transfer-go').disabled = true;
+    try {
+      await api('/v1/tickets/' + q(id) + '/transfer', { method: 'POST', body: { note } });
+      hideTransfer();
+      toast(t('transfer.done'));
+      const keep = $('reply-text').value, rejected = state.rejected;
+      await refreshOpenTicket();
+      $('reply-text').value = keep;
+      state.rejected = rejected;
+      updateDraftState();
+      if (state.detail && !inTier(state.detail)) { state.tickets.delete(id); renderQueue(); }
+    } catch (e) {
+      $('transfer-error').textContent = e.message;
+    } finally {
+      $('transfer-go').disabled = false;
+    }
+  }
+
+  // ---------- the after-sales case of the open ticket ----------
+  function caseControl(field) { return $('case-' + field); }
+
+  async function loadCase(ticketId, fresh) {
+    if (fresh) {
+      state.caseData = null;
+      state.caseTicket = ticketId;
+      state.caseDirty = false;
+      $('case-panel').hidden = true;
+    }
+    let c = null;
+    try {
+      c = await api('/v1/tickets/' + q(ticketId) + '/case');
+    } catch (e) {
+      if (e.status !== 404) { if (state.openId === ticketId) toast(e.message); return; }
+    }
+    // a live reload never overwrites what the agent typed or the errors on screen
+    if (state.openId !== ticketId || (!fresh && (state.caseDirty || state.caseBusy || state.caseErrors))) return;
+    state.caseTicket = ticketId;
+    state.caseData = c && (c.case || c);
+    $('case-panel').hidden = false;
+    if (state.caseData) {
+      $('case-none').hidden = true;
+      $('case-form').hidden = false;
+      fillCase(state.caseData);
+    } else {
+      $('case-none').hidden = false;
+      $('case-form').hidden = true;
+      fillCase({});
+    }
+  }
+
+  function setSelectValue(select, value) {
+    if (value && ![...select.options].some((o) => o.value === value)) {
+      select.append(el('option', { value, text: String(value) })); // a value this page does not know yet
+    }
+    select.value = value || '';
+  }
+
+  function fillCase(c) {
+    for (const f of CASE_FIELDS) {
+      const ctl = caseControl(f);
+      const v = c[f];
+      const text = v === null || v === undefined ? '' : Array.isArray(v) ? v.join('\n') : String(v);
+      if (ctl.tagName === 'SELECT') setSelectValue(ctl, text);
+      else ctl.value = text;
+    }
+    state.caseDirty = false;
+    clearCaseErrors();
+    renderCaseMeta();
+  }
+
+  function caseStatus() {
+    const c = state.caseData;
+    return c ? c.status || 'draft' : 'new';
+  }
+
+  function renderCaseMeta() {
+    const c = state.caseData || {};
+    const status = caseStatus();
+    const badge = $('case-status');
+    badge.textContent = t('case.status.' + status);
+    badge.className = 'badge case-' + status;
+    badge.dataset.status = status;
+    const readOnly = status === 'submitted';
+    $('case-form').classList.toggle('readonly', readOnly);
+    for (const f of CASE_FIELDS) {
+      const ctl = caseControl(f);
+      ctl.disabled = readOnly;
+      if (ctl.tagName !== 'SELECT') ctl.readOnly = readOnly;
+    }
+    $('case-actions').hidden = readOnly;
+    // required marks for the chosen type
+    const requested = Array.isArray(c.evidence_requested) ? c.evidence_requested : [];
+    const need = ['type', 'reason', 'responsibility', 'order_number'].concat(CASE_REQUIRED[caseControl('type').value] || [], requested.length ? ['evidence'] : []);
+    const hint = $('case-evidence-hint');
+    hint.textContent = requested.length ? t('case.requested', { what: requested.map((r) => label('evid', r)).join(', ') }) : '';
+    for (const f of CASE_FIELDS) {
+      const req = need.includes(f);
+      caseControl(f).setAttribute('aria-required', String(req));
+      caseControl(f).closest('.field').classList.toggle('required', req);
+    }
+    const meta = $('case-meta');
+    clear(meta);
+    const row = (key, value) => { if (value) meta.append(el('dt', { text: t(key) }), el('dd', { text: String(value) })); };
+    row('case.f.submitted_by', c.submitted_by);
+    row('case.f.submitted_at', c.submitted_at ? fmtTime(c.submitted_at) : '');
+  }
+
+  function clearCaseErrors() {
+    for (const node of $('case-panel').querySelectorAll('[data-field-error]')) node.textContent = '';
+    for (const f of CASE_FIELDS) caseControl(f).removeAttribute('aria-invalid');
+    $('case-error').textContent = '';
+    state.caseErrors = false;
+  }
+
+  function showCaseErrors(e) {
+    clearCaseErrors();
+    const fields = (e.error && e.error.fields) || {};
+    let first = null;
+    for (const [f, msg] of Object.entries(fields)) {
+      const slot = $('case-panel').querySelector('[data-field-error="' + CSS.escape(f) + '"]');
+      if (slot) slot.textContent = String(msg);
+      const ctl = CASE_FIELDS.includes(f) ? caseControl(f) : null;
+      if (ctl) { ctl.setAttribute('aria-invalid', 'true'); first = first || ctl; }
+    }
+    $('case-error').textContent = Object.keys(fields).length ? t('case.invalid') : e.message;
+    state.caseErrors = true;
+    if (first) first.focus();
+  }
+
+  function onCaseInput(ev) {
+    state.caseDirty = true;
+    const f = ev.target && ev.target.name;
+    if (f) {
+      const slot = $('case-panel').querySelector('[data-field-error="' + CSS.escape(f) + '"]');
+      if (slot && ev.type === 'input') slot.textContent = '';
+    }
+    if (f === 'type') renderCaseMeta();
+  }
+
+  function caseBody() {
+    // every field, empty ones as null; the amount as written ("59.00"), the service checks it
+    const body = {};
+    for (const f of CASE_FIELDS) {
+      const v = caseControl(f).value.trim();
+      body[f] = v === '' ? null : v;
+    }
+    return body; // what the rule asked the customer for (evidence_requested) stays with the case
+  }
+
+  function createCase() {
+    state.caseData = null;
+    $('case-none').hidden = true;
+    $('case-form').hidden = false;
+    fillCase({});
+    state.caseDirty = true;
+    caseControl('type').focus();
+  }
+
+  // PUT the form; returns the stored case, or null (errors shown next to the fields).
+  async function saveCase(announce) {
+    const id = state.caseTicket;
+    if (!id || state.caseBusy) return null;
+    state.caseBusy = true;
+    $('case-save').disabled = true;
+    $('case-submit').disabled = true;
+    try {
+      const c = await api('/v1/tickets/' + q(id) + '/case', { method: 'PUT', body: caseBody() });
+      if (state.caseTicket !== id) return null;
+      state.caseData = (c && (c.case || c)) || state.caseData;
+      state.caseDirty = false;
+      clearCaseErrors();
+      renderCaseMeta();
+      if (announce) toast(t('case.saved'));
+      return state.caseData;
+    } catch (e) {
+      if (state.caseTicket === id) showCaseErrors(e);
+      return null;
+    } finally {
+      state.caseBusy = false;
+      $('case-save').disabled = false;
+      $('case-submit').disabled = false;
+    }
+  }
+
+  async function submitCase() {
+    const id = state.caseTicket;
+    if (!id) return;
+    if (state.caseDirty || !state.caseData) {
+      if (!(await saveCase(false))) return;
+    }
+    state.caseBusy = true;
+    $('case-save').disabled = true;
+    $('case-submit').disabled = true;
+    try {
+      const c = await api('/v1/tickets/' + q(id) + '/case/submit', { method: 'POST', body: {} });
+      if (state.caseTicket !== id) return;
+      state.caseData = (c && (c.case || c)) || state.caseData;
+      if (state.caseData && !state.caseData.status) state.caseData.status = 'submitted';
+      fillCase(state.caseData);
+      toast(t('case.submitted'));
+    } catch (e) {
+      if (state.caseTicket === id) showCaseErrors(e); // the form keeps what the agent typed
+    } finally {
+      state.caseBusy = false;
+      $('case-save').disabled = false;
+      $('case-submit').disabled = false;
+    }
+  }
+
+  // ---------- formatting of rates ----------
+  const pct = (x) => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 1000) / 10 + '%' : '—');
+  const dur = (ms) => (typeof ms === 'number' && Number.isFinite(ms) ? fmtDuration(ms) : '—');
+  const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? String(Math.round(x * 10) / 10) : '—');
+
+  // ---------- scorecard ----------
+  function scorecardQuery() {
+    const parts = ['shop=' + q(state.shop), 'period=' + q($('sc-period').value)];
+    if ($('sc-date').value) parts.push('date=' + q($('sc-date').value));
+    return parts.join('&');
+  }
+
+  function scoreRow(name, r, team) {
+    const frt = r.first_response_ms || {};
+    const cell = (col, text) => el('td', { dataset: { col }, text });
+    return el('tr', { class: team ? 'team' : '', dataset: { agent: team ? '' : name, row: team ? 'team' : 'agent' } },
+      el('th', { scope: 'row', dataset: { col: 'agent' }, text: team ? t('sc.team') : name }),
+      cell('tickets', typeof r.tickets === 'number' ? String(r.tickets) : '—'),
+      cell('frt_p50', dur(frt.p50)),
+      cell('frt_p90', dur(frt.p90)),
+      cell('resolution_rate', pct(r.resolution_rate)),
+      cell('csat', pct(r.csat)),
+      cell('compliance', pct(r.compliance)),
+      cell('sla_breaches', typeof r.sla_breaches === 'number' ? String(r.sla_breaches) : '—'),
+      cell('draft_acceptance', pct(r.draft_acceptance)),
+      cell('score', num(r.score)));
+  }
+
+  async function loadScorecard() {
+    const shop = state.shop;
+    let data = null;
+    try { data = await api('/v1/scorecard?' + scorecardQuery()); } catch (e) { toast(e.message); }
+    if (shop !== state.shop || state.view !== 'scorecard') return;
+    const body = $('scorecard-body');
+    clear(body);
+    const agents = (data && data.agents) || [];
+    const nameOf = (a) => a.agent || a.name || '';
+    for (const a of agents) body.append(scoreRow(nameOf(a), a, false));
+    if (data && data.team) body.append(scoreRow('', data.team, true));
+    $('sc-empty').hidden = agents.length > 0;
+    const w = (data && data.weights) || {};
+    const wparts = ['satisfaction', 'speed', 'resolution', 'compliance'].filter((k) => typeof w[k] === 'number').map((k) => t('sc.w.' + k) + ' ' + w[k]);
+    $('sc-weights').textContent = wparts.length ? t('sc.weights') + ': ' + wparts.join(' · ') : '';
+    const bot = (data && data.team && data.team.bot) || (data && data.bot);
+    $('sc-bot').textContent = bot ? t('sc.bot') + ': ' + (bot.answers ?? 0) + ' ' + t('sc.bot.answers') + ' · ' + t('sc.bot.helpful') + ' ' + (bot.helpful ?? 0) +
+      ' · ' + t('sc.bot.not_helpful') + ' ' + (bot.not_helpful ?? 0) +
+      (bot.first_response_ms && typeof bot.first_response_ms.p50 === 'number' ? ' · p50 ' + bot.first_response_ms.p50 + ' ms' : '') : '';
+    const chart = $('sc-chart');
+    clear(chart);
+    chart.append(window.SmartreplyCharts.chart({
+      title: t('sc.chart'), labels: agents.map(nameOf), lang: I.lang, type: 'bar', max: 100, empty: t('c.nodata'),
+      format: (v) => String(Math.round(v)), series: [{ name: t('sc.score'), values: agents.map((a) => (typeof a.score === 'number' ? a.score : 0)), cls: 's1' }]
+    }));
+  }
+
+  // ---------- after-sales cases ----------
+  function casesQuery(withStatus) {
+    const parts = ['shop=' + q(state.shop)];
+    if (withStatus && $('cases-status').value) parts.push('status=' + q($('cases-status').value));
+    if ($('cases-from').value) parts.push('from=' + q($('cases-from').value));
+    if ($('cases-to').value) parts.push('to=' + q($('cases-to').value));
+    return parts.join('&');
+  }
+
+  async function loadCases() {
+    const shop = state.shop;
+    let data = null;
+    try { data = await api('/v1/cases?' + casesQuery(true)); } catch (e) { toast(e.message); }
+    if (shop !== state.shop || state.view !== 'cases') return;
+    const body = $('cases-body');
+    clear(body);
+    const cases = (data && data.cases) || [];
+    for (const c of cases) {
+      const cell = (col, text) => el('td', { dataset: { col }, text: text === null || text === undefined || text === '' ? '—' : String(text) });
+      body.append(el('tr', { dataset: { id: c.id || c.case_id || '', ticket: c.ticket_id || '' } },
+        cell('created_at', fmtTime(c.created_at || c.submitted_at)),
+        cell('status', t('case.status.' + (c.status || 'draft'))),
+        cell('type', label('ctype', c.type)),
+        cell('reason', label('creason', c.reason)),
+        cell('responsibility', label('cresp', c.responsibility)),
+        cell('order_number', c.order_number),
+        cell('items', c.items),
+        cell('refund_amount', c.refund_amount),
+        cell('tracking_number', c.tracking_number),
+        cell('submitted_by', c.submitted_by)));
+    }
+    $('cases-empty').hidden = cases.length > 0;
+  }
+
+  // ---------- inspection ----------
+  const INSPECTION_CHECKS = ['correct', 'polite', 'compliant', 'no_blind_canned'];
+  function textOf(v) { return v && typeof v === 'object' ? v.text : v; }
+
+  async function loadInspections() {
+    if (!hasRole('inspector')) return;
+    const shop = state.shop, status = $('insp-status').value;
+    let data = null;
+    try { data = await api('/v1/inspections?shop=' + q(shop) + '&status=' + q(status)); } catch (e) { if (state.view === 'inspection') toast(e.message); }
+    if (shop !== state.shop || status !== $('insp-status').value) return;
+    state.inspections = (data && (data.inspections || data.items)) || [];
+    if (status === 'pending') $('inspection-count').textContent = String(state.inspections.length);
+    renderInspections();
+  }
+
+  async function refreshInspectionCount() {
+    const shop = state.shop;
+    try {
+      const data = await api('/v1/inspections?shop=' + q(shop) + '&status=pending');
+      if (shop === state.shop) $('inspection-count').textContent = String(((data && data.inspections) || []).length);
+    } catch (e) { /* the count waits for the next event */ }
+  }
+
+  function renderInspections() {
+    const list = $('inspections');
+    clear(list);
+    const scoredView = $('insp-status').value === 'scored';
+    for (const it of state.inspections) {
+      const msg = it.message && typeof it.message === 'object' ? it.message : {};
+      const role = it.author_type === 'bot' || it.author_type === 'agent' ? it.author_type : (it.agent ? 'agent' : 'bot');
+      const author = role === 'bot' ? t('role.bot') : (it.agent || it.author || t('role.agent'));
+      const why = it.why || it.reason || 'sampled';
+      const rating = typeof it.rating === 'number' ? it.rating : null;
+      const id = String(it.id);
+      const form = el('form', { class: 'insp-form', dataset: { id } });
+      const checks = el('div', { class: 'insp-checks' });
+      for (const c of INSPECTION_CHECKS) {
+        const prior = !!(it.checklist && it.checklist[c] === true);
+        checks.append(el('label', { class: 'check' },
+          el('input', { type: 'checkbox', name: c, checked: prior, disabled: scoredView, dataset: { testid: 'insp-' + c } }),
+          el('span', { text: t('insp.' + c) })));
+      }
+      form.append(checks,
+        el('label', { class: 'small muted', for: 'insp-note-' + id, text: t('insp.note') }),
+        el('textarea', { id: 'insp-note-' + id, name: 'note', rows: '2', maxlength: '1000', disabled: scoredView, dataset: { testid: 'insp-note' } }),
+        el('p', { class: 'error', role: 'alert' }),
+        scoredView ? el('p', { class: 'small ' + (it.passed ? 'ok' : 'bad'), text: it.passed ? t('insp.passed') : t('insp.failed') })
+          : el('div', { class: 'row-actions' }, el('button', { type: 'submit', class: 'btn small primary', dataset: { testid: 'insp-score' }, text: t('insp.score') })));
+      if (scoredView && it.note) form.querySelector('textarea').value = it.note;
+      const li = el('li', { class: 'insp-item', dataset: { id, why, role, agent: it.agent || '', messageId: it.message_id || msg.id || '' } },
+        el('div', { class: 'insp-top' },
+          el('span', { class: 'chip why ' + why, dataset: { testid: 'insp-why' }, text: label('why', why) }),
+          el('span', { class: 'insp-author', dataset: { testid: 'insp-author' }, text: author }),
+          el('span', { class: 'insp-rating', dataset: { testid: 'insp-rating', rating: rating === null ? '' : String(rating) },
+            text: rating === null ? (it.helpful === false ? t('sc.bot.not_helpful') : '') : '★'.repeat(rating) + '☆'.repeat(Math.max(0, 5 - rating)) + ' ' + rating + '/5' }),
+          el('span', { class: 'spacer' }),
+          el('time', { class: 'muted small', text: fmtTime(it.created_at || msg.created_at) })),
+        el('div', { class: 'insp-q' }, el('span', { class: 'muted small', text: t('insp.customer') }),
+          el('div', { class: 'bubble customer', dataset: { testid: 'insp-customer' }, text: textOf(it.customer_message) || it.customer_text || '—' })),
+        el('div', { class: 'insp-a' }, el('span', { class: 'muted small', text: t('insp.reply') }),
+          el('div', { class: 'bubble ' + (role === 'bot' ? 'bot' : 'agent'), dataset: { testid: 'insp-text' }, text: it.text || msg.text || '' })),
+        form);
+      list.append(li);
+    }
+    $('insp-empty').hidden = state.inspections.length > 0;
+  }
+
+  async function onInspectionSubmit(ev) {
+    ev.preventDefault();
+    const form = ev.target.closest('form.insp-form');
+    if (!form) return;
+    const id = form.dataset.id;
+    const body = {};
+    for (const c of INSPECTION_CHECKS) body[c] = form.elements[c].checked;
+    const note = form.elements.note.value.trim();
+    body.note = note || null;
+    const button = form.querySelector('button[type="submit"]');
+    if (button) button.disabled = true;
+    try {
+      await api('/v1/inspections/' + q(id), { method: 'POST', body });
+      toast(t('insp.done'));
+      state.inspections = state.inspections.filter((it) => String(it.id) !== id);
+      $('inspection-count').textContent = String(state.inspections.length);
+      renderInspections();
+    } catch (e) {
+      form.querySelector('.error').textContent = e.message;
+      if (button) button.disabled = false;
+    }
   }
 
   // ---------- keyboard ----------
@@ -746,6 +1241,9 @@
       state.pendingG = false;
       if (ev.key === 's') { showView('stats'); ev.preventDefault(); return; }
       if (ev.key === 'q') { showView('queue'); ev.preventDefault(); return; }
+      if (ev.key === 'p') { showView('scorecard'); ev.preventDefault(); return; }
+      if (ev.key === 'a') { showView('cases'); ev.preventDefault(); return; }
+      if (ev.key === 'i' && hasRole('inspector')) { showView('inspection'); ev.preventDefault(); return; }
     }
     const inQueue = state.view === 'queue';
     switch (ev.key) {
@@ -772,7 +1270,8 @@
         if (!$('app').hidden) {
           renderQueue();
           if (state.detail) { renderTicketHead(); renderMessages(); renderDetails(); updateDraftState(); }
-          if (state.view === 'stats') loadStats();
+          if (state.caseTicket) renderCaseMeta();
+          if (state.view !== 'queue') loadView();
           setLive($('live').dataset.state);
         }
       });
@@ -811,6 +1310,25 @@
     $('help-close').addEventListener('click', () => $('help').close());
     $('stats-refresh').addEventListener('click', loadStats);
     $('stats-hours').addEventListener('change', loadStats);
+    $('tier').addEventListener('change', (ev) => { state.tier = ev.target.value; loadQueue(); });
+    $('transfer').addEventListener('click', showTransfer);
+    $('transfer-cancel').addEventListener('click', hideTransfer);
+    $('transfer-form').addEventListener('submit', (ev) => { ev.preventDefault(); transferTicket(); });
+    $('case-create').addEventListener('click', createCase);
+    $('case-save').addEventListener('click', () => saveCase(true));
+    $('case-form').addEventListener('submit', (ev) => { ev.preventDefault(); submitCase(); });
+    $('case-form').addEventListener('input', onCaseInput);
+    $('case-form').addEventListener('change', onCaseInput);
+    $('sc-refresh').addEventListener('click', loadScorecard);
+    $('sc-period').addEventListener('change', loadScorecard);
+    $('sc-date').addEventListener('change', loadScorecard);
+    $('sc-export').addEventListener('click', () => download('/v1/scorecard/export?' + scorecardQuery(), 'scorecard-' + state.shop + '.csv'));
+    $('cases-refresh').addEventListener('click', loadCases);
+    for (const id of ['cases-status', 'cases-from', 'cases-to']) $(id).addEventListener('change', loadCases);
+    $('cases-export').addEventListener('click', () => download('/v1/cases/export?' + casesQuery(false), 'cases-' + state.shop + '.csv'));
+    $('insp-refresh').addEventListener('click', loadInspections);
+    $('insp-status').addEventListener('change', loadInspections);
+    $('inspections').addEventListener('submit', onInspectionSubmit);
     document.addEventListener('keydown', onGlobalKey);
     setInterval(tickSla, 1000);
 

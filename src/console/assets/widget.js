@@ -2,6 +2,8 @@
  *  <script src="https://SERVICE/widget.js" data-shop="SHOP" data-key="PUBLIC_WIDGET_KEY" defer></script>
  * Optional attributes: data-lang="zh|en", data-title="...".
  * Talks to the service's public widget channel only (docs/widget.md); holds no secret.
+ * Bot answers carry 👍/👎; a resolved conversation's satisfaction survey arrives as a
+ * `survey` event and is answered with stars and an optional comment.
  * Every text is put on the page with textContent: nothing is parsed as HTML.
  */
 (function () {
@@ -23,13 +25,20 @@
       welcome: 'Hi! Ask us about orders, shipping, returns or our products.', placeholder: 'Type your message…',
       send: 'Send', you: 'You', bot: 'Assistant', agent: 'Agent', failed: 'Not sent. Please try again.',
       slow: 'You are sending messages too quickly. Please wait a moment.', offline: 'Connection lost, reconnecting…',
-      unread: 'new messages'
+      unread: 'new messages', helpful: 'Helpful', notHelpful: 'Not helpful', feedbackThanks: 'Thanks for your feedback',
+      star: '{n} of {max} stars', comment: 'Comment (optional)', rate: 'Send rating',
+      surveyThanks: 'Thank you for rating our service!', surveyFailed: 'The rating was not sent. Please try again.',
+      surveyPrompt: 'How did we do?'
     },
     zh: {
       open: '在线客服', close: '关闭', title: '在线客服', subtitle: '机器人即时回答，需要时转人工',
       welcome: '您好！订单、物流、退换货或商品问题，都可以问我们。', placeholder: '请输入消息…',
       send: '发送', you: '我', bot: '智能助手', agent: '客服', failed: '发送失败，请重试。',
-      slow: '发送太频繁了，请稍候再试。', offline: '连接已断开，正在重连…', unread: '条新消息'
+      slow: '发送太频繁了，请稍候再试。', offline: '连接已断开，正在重连…', unread: '条新消息',
+      helpful: '有帮助', notHelpful: '没帮助', feedbackThanks: '感谢您的反馈',
+      star: '{n} 星（满分 {max} 星）', comment: '留言（选填）', rate: '提交评分',
+      surveyThanks: '感谢您对本次服务的评价！', surveyFailed: '评分未发送，请重试。',
+      surveyPrompt: '请为本次服务打分'
     }
   };
   var T = TEXT[lang] || TEXT.en;
@@ -137,7 +146,9 @@
       if (!s.matched && s.source === other && s.role === role && s.text === text.trim()) {
         s.matched = true;
         if (m.id) { seen[m.id] = true; s.id = m.id; }
+        if (m.kind && !s.kind) s.kind = m.kind;
         if (source === 'event' && s.node) s.node.classList.remove('sr-pending');
+        if (s.id && s.kind === 'answer' && s.role === 'bot') addFeedback(s);
         return s;
       }
     }
@@ -150,8 +161,9 @@
     li.appendChild(el('div', 'sr-text', text));
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
-    var rec = { role: role, text: text.trim(), id: m.id || null, source: source, matched: false, node: li };
+    var rec = { role: role, text: text.trim(), id: m.id || null, kind: m.kind || null, source: source, matched: false, node: li };
     shown.push(rec);
+    if (rec.id && rec.kind === 'answer' && role === 'bot') addFeedback(rec);
     if (shown.length > 60) shown.shift();
     if (panel.hidden && role !== 'customer' && source === 'event' && historyLoaded) {
       unread += 1;
@@ -273,10 +285,165 @@
       else if (field === 'id') id = val;
     });
     if (id !== null) lastEventId = id;
-    if (name !== 'message' || !data.length) return;
+    if ((name !== 'message' && name !== 'survey') || !data.length) return;
     var m;
     try { m = JSON.parse(data.join('\n')); } catch (e) { return; }
-    addBubble(m, 'event');
+    if (name === 'survey') showSurvey(m);
+    else addBubble(m, 'event');
+  }
+
+  // ---------- 👍 / 👎 under bot answers ----------
+  function fill(text, vars) {
+    Object.keys(vars).forEach(function (k) { text = text.split('{' + k + '}').join(String(vars[k])); });
+    return text;
+  }
+
+  function addFeedback(rec) {
+    if (!rec.node || rec.feedback) return;
+    var box = el('div', 'sr-feedback');
+    box.setAttribute('data-testid', 'answer-feedback');
+    box.setAttribute('data-message-id', rec.id);
+    var note = el('span', 'sr-feedback-note');
+    note.setAttribute('role', 'status');
+    function button(helpful) {
+      var b = el('button', 'sr-vote', helpful ? '👍' : '👎');
+      b.type = 'button';
+      b.setAttribute('aria-label', helpful ? T.helpful : T.notHelpful);
+      b.title = helpful ? T.helpful : T.notHelpful;
+      b.setAttribute('aria-pressed', 'false');
+      b.setAttribute('data-testid', helpful ? 'feedback-up' : 'feedback-down');
+      b.addEventListener('click', function () { vote(rec, helpful, up, down, note); });
+      return b;
+    }
+    var up = button(true), down = button(false);
+    box.appendChild(up);
+    box.appendChild(down);
+    box.appendChild(note);
+    rec.node.appendChild(box);
+    rec.feedback = box;
+  }
+
+  function vote(rec, helpful, up, down, note) {
+    if (!rec.id || !visitor) return;
+    up.disabled = true;
+    down.disabled = true;
+    call('POST', shopPath + '/answers/' + encodeURIComponent(rec.id) + '/feedback', { visitor_id: visitor.visitor_id, helpful: helpful }).then(function () {
+      up.setAttribute('aria-pressed', String(helpful));
+      down.setAttribute('aria-pressed', String(!helpful));
+      note.textContent = T.feedbackThanks;
+    }, function () {
+      note.textContent = T.failed;
+    }).then(function () {
+      up.disabled = false; // the last vote counts: the shopper may change their mind
+      down.disabled = false;
+    });
+  }
+
+  // ---------- satisfaction survey ----------
+  var SURVEY_KEY = 'smartreply.surveys.' + shop;
+  var surveysShown = {};
+  function ratedSurveys() {
+    try { return JSON.parse(localStorage.getItem(SURVEY_KEY) || '[]') || []; } catch (e) { return []; }
+  }
+  function rememberRated(id) {
+    try {
+      var done = ratedSurveys();
+      if (done.indexOf(id) < 0) done.push(id);
+      localStorage.setItem(SURVEY_KEY, JSON.stringify(done.slice(-50)));
+    } catch (e) { /* private mode */ }
+  }
+
+  function showSurvey(sv) {
+    var id = sv && sv.survey_id;
+    if (!id || surveysShown[id] || ratedSurveys().indexOf(String(id)) >= 0) return;
+    surveysShown[id] = true;
+    var scale = sv.scale || {};
+    var min = typeof scale.min === 'number' ? scale.min : 1;
+    var max = typeof scale.max === 'number' ? scale.max : 5;
+    var prompt = (sv.prompt && (sv.prompt[lang] || sv.prompt.en || sv.prompt.zh)) || T.surveyPrompt;
+    var li = el('li', 'sr-msg sr-bot sr-survey');
+    li.setAttribute('data-testid', 'survey');
+    li.setAttribute('data-survey-id', id);
+    var card = el('div', 'sr-survey-card');
+    var title = el('div', 'sr-survey-prompt', prompt);
+    title.id = 'sr-survey-' + String(id).replace(/[^A-Za-z0-9_-]/g, '');
+    var stars = el('div', 'sr-stars');
+    stars.setAttribute('role', 'radiogroup');
+    stars.setAttribute('aria-labelledby', title.id);
+    var chosen = 0;
+    var buttons = [];
+    function paint() {
+      buttons.forEach(function (b) {
+        var n = Number(b.getAttribute('data-value'));
+        b.textContent = n <= chosen ? '★' : '☆';
+        b.setAttribute('aria-checked', String(n === chosen));
+        b.classList.toggle('sr-on', n <= chosen);
+      });
+      submit.disabled = chosen < min;
+    }
+    for (var n = min; n <= max; n++) {
+      var b = el('button', 'sr-star', '☆');
+      b.type = 'button';
+      b.setAttribute('role', 'radio');
+      b.setAttribute('data-value', String(n));
+      b.setAttribute('data-testid', 'survey-star-' + n);
+      b.setAttribute('aria-label', fill(T.star, { n: n, max: max }));
+      b.addEventListener('click', (function (v) { return function () { chosen = v; paint(); }; })(n));
+      buttons.push(b);
+      stars.appendChild(b);
+    }
+    var comment = el('textarea', 'sr-survey-comment');
+    comment.rows = 2;
+    comment.maxLength = 1000;
+    comment.placeholder = T.comment;
+    comment.setAttribute('aria-label', T.comment);
+    comment.setAttribute('data-testid', 'survey-comment');
+    var submit = el('button', 'sr-survey-submit', T.rate);
+    submit.type = 'button';
+    submit.setAttribute('data-testid', 'survey-submit');
+    var err = el('div', 'sr-survey-error');
+    err.setAttribute('role', 'alert');
+    submit.addEventListener('click', function () {
+      if (chosen < min || !visitor) return;
+      submit.disabled = true;
+      err.textContent = '';
+      var text = comment.value.trim();
+      var body = { visitor_id: visitor.visitor_id, rating: chosen };
+      if (text) body.comment = text;
+      call('POST', shopPath + '/surveys/' + encodeURIComponent(id), body).then(thanks, function (e) {
+        if (e.status === 409) { thanks(); return; } // rated already (another tab)
+        err.textContent = T.surveyFailed;
+        submit.disabled = false;
+      });
+    });
+    function thanks() {
+      rememberRated(String(id));
+      while (card.firstChild) card.removeChild(card.firstChild);
+      var done = el('div', 'sr-survey-thanks', T.surveyThanks);
+      done.setAttribute('data-testid', 'survey-thanks');
+      done.setAttribute('role', 'status');
+      card.appendChild(done);
+      if (chosen) {
+        var given = el('div', 'sr-stars sr-given', '★★★★★★★★★★'.slice(0, chosen) + '☆☆☆☆☆☆☆☆☆☆'.slice(0, Math.max(0, max - chosen)));
+        given.setAttribute('aria-label', fill(T.star, { n: chosen, max: max }));
+        card.appendChild(given);
+      }
+    }
+    card.appendChild(title);
+    card.appendChild(stars);
+    card.appendChild(comment);
+    card.appendChild(submit);
+    card.appendChild(err);
+    li.appendChild(card);
+    log.appendChild(li);
+    paint();
+    log.scrollTop = log.scrollHeight;
+    if (panel.hidden) {
+      unread += 1;
+      badge.textContent = String(unread);
+      badge.hidden = false;
+      bubble.setAttribute('aria-label', T.open + ' (' + unread + ' ' + T.unread + ')');
+    }
   }
 
   // ---------- sending ----------
