@@ -11,13 +11,14 @@ pub(crate) fn kb_check(path: &Path) -> bool {
             for (dir, kb) in shops {
                 let examples: usize = kb.intents.iter().map(|i| i.examples_zh.len() + i.examples_en.len()).sum();
                 println!(
-                    "{}: ok — {} intents ({} examples), {} FAQ entries, {} drafts, {} quick phrases, version {}",
+                    "{}: ok — {} intents ({} examples), {} FAQ entries, {} drafts, {} quick phrases, {} after-sales case rules, version {}",
                     dir.display(),
                     kb.intents.len(),
                     examples,
                     kb.faqs.len(),
                     kb.drafts.len(),
                     kb.quick_phrases.len(),
+                    kb.case_rules.len(),
                     kb.version
                 );
             }

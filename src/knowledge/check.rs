@@ -468,6 +468,30 @@ offline_en = "Agents start at 9:00"
     }
 
     #[test]
+    fn case_rules_name_known_intents_reasons_and_values() {
+        let dir = write_kb(&[]);
+        let good = "[[case]]\nintents = [\"complaint\"]\nkeywords = [\"少发\"]\ntype = \"reshipment\"\nreason = \"missing_item\"\nresponsibility = \"warehouse\"\n";
+        std::fs::write(dir.path().join(files::AFTERSALES), good).unwrap();
+        let kb = load_checked(dir.path()).unwrap();
+        assert_eq!(kb.case_rules.len(), 1);
+        assert_eq!(kb.case_rules[0].case_type, crate::aftersales::CaseType::Reshipment);
+
+        let bad = format!(
+            "{good}\n[[case]]\nintents = [\"nope\"]\nreasons = [\"bored\"]\nkeywords = [\"Wrong\", \" \"]\ntype = \"exchange\"\nreason = \"wrong_item\"\nresponsibility = \"shop\"\n"
+        );
+        std::fs::write(dir.path().join(files::AFTERSALES), bad).unwrap();
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("aftersales.toml:8:") && p.contains("unknown intent `nope`")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("unknown escalation reason `bored`")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("empty keyword")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("lower case")), "{problems:?}");
+
+        std::fs::write(dir.path().join(files::AFTERSALES), good.replace("reshipment", "teleport")).unwrap();
+        let problems: Vec<String> = load_checked(dir.path()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(problems.iter().any(|p| p.contains("aftersales.toml:") && p.contains("teleport")), "{problems:?}");
+    }
+
+    #[test]
     fn unknown_keys_and_missing_files_are_problems() {
         let dir = write_kb(&[(files::SHOP, "name_zh = \"a\"\nname_en = \"b\"\ncolour = \"red\"\n")]);
         std::fs::remove_file(dir.path().join(files::QUICK_PHRASES)).unwrap();
