@@ -4,8 +4,8 @@
 
 use super::error::Path;
 use super::{ApiError, AppState, find_shop};
-use crate::app::Budget;
 use crate::app::inbound::{self, StoredAnswer};
+use crate::app::{Budget, Shop};
 use crate::ingest::InboundBody;
 use crate::ingest::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use axum::Router;
@@ -25,12 +25,24 @@ pub(super) async fn read_body(state: &AppState, body: Body) -> Result<axum::body
     axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge(limit))
 }
 
-async fn inbound(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let shop = find_shop(&state, &shop)?;
-    let bytes = read_body(&state, body).await?;
+/// The shop and the body of a storefront's call, the body checked against the shop's webhook
+/// signature: every signed path of a shop goes through this.
+pub(super) async fn signed_body<'a>(
+    state: &'a AppState,
+    shop: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(&'a Shop, axum::body::Bytes), ApiError> {
+    let shop = find_shop(state, shop)?;
+    let bytes = read_body(state, body).await?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let secret = shop.settings.webhook_secret.expose();
     signature::verify(secret, header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER), &bytes, jiff::Timestamp::now().as_second())?;
+    Ok((shop, bytes))
+}
+
+async fn inbound(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let (shop, bytes) = signed_body(&state, &shop, &headers, body).await?;
     let mut message = super::error::parse_json::<InboundBody>(&bytes)?.parse()?;
     message.channel.get_or_insert_with(|| "webhook".into());
     Ok(json_response(inbound::receive(&state, shop, message, Budget::Webhook).await?))

@@ -4,10 +4,9 @@
 
 use super::auth::agents_shop;
 use super::error::{Path, Query};
-use super::{ApiError, AppState, find_shop};
+use super::{ApiError, AppState};
 use crate::app::Agent;
 use crate::app::quality;
-use crate::ingest::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::quality::{Checklist, Period, ScoreRow};
 use axum::body::Body;
 use axum::extract::State;
@@ -44,25 +43,15 @@ pub(super) struct FeedbackBody {
     pub(super) helpful: bool,
 }
 
-/// The body of a storefront's call, checked against the shop's webhook signature.
-async fn signed_body(state: &AppState, shop: &str, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
-    let shop = find_shop(state, shop)?;
-    let bytes = super::messages::read_body(state, body).await?;
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let secret = shop.settings.webhook_secret.expose();
-    signature::verify(secret, header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER), &bytes, jiff::Timestamp::now().as_second())?;
-    Ok(bytes)
-}
-
 async fn signed_rating(
     State(state): State<AppState>,
     Path((shop, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes = signed_body(&state, &shop, &headers, body).await?;
+    let (shop, bytes) = super::messages::signed_body(&state, &shop, &headers, body).await?;
     let rating: RatingBody = super::error::parse_json(&bytes)?;
-    quality::rate(&state, find_shop(&state, &shop)?, &id, None, rating.rating, rating.comment).await?;
+    quality::rate(&state, shop, &id, None, rating.rating, rating.comment).await?;
     Ok(Json(json!({ "survey_id": id, "rating": rating.rating })))
 }
 
@@ -72,9 +61,9 @@ async fn signed_feedback(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes = signed_body(&state, &shop, &headers, body).await?;
+    let (shop, bytes) = super::messages::signed_body(&state, &shop, &headers, body).await?;
     let vote: FeedbackBody = super::error::parse_json(&bytes)?;
-    quality::answer_feedback(&state, find_shop(&state, &shop)?, &message_id, None, vote.helpful).await?;
+    quality::answer_feedback(&state, shop, &message_id, None, vote.helpful).await?;
     Ok(Json(json!({ "message_id": message_id, "helpful": vote.helpful })))
 }
 

@@ -14,13 +14,6 @@ async fn ticket_for(app: &TestApp, conversation: &str, text: &str) -> String {
     answer["ticket_id"].as_str().expect("escalated").to_string()
 }
 
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let got = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 #[tokio::test]
 async fn a_missing_item_drafts_a_reshipment_case_with_the_order_number_from_the_chat() {
     let app = spawn_app().await;

@@ -292,6 +292,58 @@ impl TestApp {
     }
 }
 
+/// The JSON body of a response that must have `status` (the body is shown when it has not).
+pub async fn json_of(response: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+impl TestApp {
+    /// A new widget visitor of the demo shop: its id and token.
+    pub async fn visitor(&self) -> (String, String) {
+        let v = json_of(
+            self.client
+                .post(format!("{}/v1/widget/demo/visitors", self.address))
+                .header("X-Widget-Key", WIDGET_KEY)
+                .header("Origin", "http://shop.example")
+                .send()
+                .await
+                .unwrap(),
+            201,
+        )
+        .await;
+        (v["visitor_id"].as_str().unwrap().into(), v["visitor_token"].as_str().unwrap().into())
+    }
+
+    /// A widget call of the demo shop (`path` below `/v1/widget/demo/`) from the shop's page.
+    pub async fn widget_post(&self, token: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/widget/demo/{path}", self.address))
+            .header("X-Widget-Key", WIDGET_KEY)
+            .header("Origin", "http://shop.example")
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A widget visitor's conversation.
+    pub async fn widget_history(&self, visitor: &str, token: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(format!("{}/v1/widget/demo/messages?visitor_id={visitor}", self.address))
+            .header("X-Widget-Key", WIDGET_KEY)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        json_of(response, 200).await
+    }
+}
+
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }

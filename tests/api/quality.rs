@@ -8,43 +8,9 @@ use serde_json::{Value, json};
 use smartreply::ingest::signature::verify;
 use std::time::Duration;
 
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let got = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 async fn reply(app: &TestApp, id: &str, text: &str, draft: &str, resolve: bool) {
     let body = json!({"text": text, "draft": draft, "resolve": resolve});
     json_of(app.agent_post(ALICE, &format!("/v1/tickets/{id}/reply"), body).await, 200).await;
-}
-
-async fn visitor(app: &TestApp) -> (String, String) {
-    let v = json_of(
-        app.client
-            .post(format!("{}/v1/widget/demo/visitors", app.address))
-            .header("X-Widget-Key", WIDGET_KEY)
-            .header("Origin", "http://shop.example")
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
-    (v["visitor_id"].as_str().unwrap().into(), v["visitor_token"].as_str().unwrap().into())
-}
-
-async fn widget_post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
-    app.client
-        .post(format!("{}/v1/widget/demo/{path}", app.address))
-        .header("X-Widget-Key", WIDGET_KEY)
-        .header("Origin", "http://shop.example")
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Reads the visitor's event stream from the start until `needle` appears (10 s at most).
@@ -76,9 +42,9 @@ fn survey_id_in(stream: &str) -> String {
 #[tokio::test]
 async fn a_resolved_ticket_asks_the_widget_shopper_to_rate_it_once() {
     let app = spawn_app().await;
-    let (visitor_id, token) = visitor(&app).await;
+    let (visitor_id, token) = app.visitor().await;
     let sent = json_of(
-        widget_post(&app, &token, "messages", json!({"visitor_id": visitor_id, "client_message_id": "1", "text": "少发了一瓶精华"})).await,
+        app.widget_post(&token, "messages", json!({"visitor_id": visitor_id, "client_message_id": "1", "text": "少发了一瓶精华"})).await,
         200,
     )
     .await;
@@ -88,17 +54,14 @@ async fn a_resolved_ticket_asks_the_widget_shopper_to_rate_it_once() {
     let survey = survey_id_in(&stream);
 
     // Another visitor cannot rate it; the shopper rates it once, 1 to 5.
-    let (other, other_token) = visitor(&app).await;
-    assert_eq!(
-        widget_post(&app, &other_token, &format!("surveys/{survey}"), json!({"visitor_id": other, "rating": 5})).await.status(),
-        404
-    );
+    let (other, other_token) = app.visitor().await;
+    assert_eq!(app.widget_post(&other_token, &format!("surveys/{survey}"), json!({"visitor_id": other, "rating": 5})).await.status(), 404);
     let path = format!("surveys/{survey}");
-    assert_eq!(widget_post(&app, &token, &path, json!({"visitor_id": visitor_id, "rating": 6})).await.status(), 400);
-    let rated = widget_post(&app, &token, &path, json!({"visitor_id": visitor_id, "rating": 2, "comment": "太慢了"})).await;
+    assert_eq!(app.widget_post(&token, &path, json!({"visitor_id": visitor_id, "rating": 6})).await.status(), 400);
+    let rated = app.widget_post(&token, &path, json!({"visitor_id": visitor_id, "rating": 2, "comment": "太慢了"})).await;
     assert_eq!(rated.status(), 200);
     assert_eq!(rated.headers()["access-control-allow-origin"], "http://shop.example");
-    assert_eq!(widget_post(&app, &token, &path, json!({"visitor_id": visitor_id, "rating": 5})).await.status(), 409);
+    assert_eq!(app.widget_post(&token, &path, json!({"visitor_id": visitor_id, "rating": 5})).await.status(), 409);
 
     // Two stars put the agent's reply in the inspection sample, with the rating.
     let sample = json_of(app.agent_get(INES, "/v1/inspections?shop=demo&status=pending").await, 200).await;
@@ -146,28 +109,18 @@ async fn a_webhook_shop_gets_a_signed_survey_event_and_sends_the_rating_back_sig
 #[tokio::test]
 async fn a_thumbs_down_puts_the_answer_in_the_sample_and_only_inspectors_score_it() {
     let app = spawn_app().await;
-    let (visitor_id, token) = visitor(&app).await;
+    let (visitor_id, token) = app.visitor().await;
     json_of(
-        widget_post(&app, &token, "messages", json!({"visitor_id": visitor_id, "client_message_id": "1", "text": "满多少包邮"})).await,
+        app.widget_post(&token, "messages", json!({"visitor_id": visitor_id, "client_message_id": "1", "text": "满多少包邮"})).await,
         200,
     )
     .await;
-    let history: Value = app
-        .client
-        .get(format!("{}/v1/widget/demo/messages?visitor_id={visitor_id}", app.address))
-        .header("X-Widget-Key", WIDGET_KEY)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = app.widget_history(&visitor_id, &token).await;
     let answer = history["messages"].as_array().unwrap().iter().find(|m| m["kind"] == "answer").expect("the bot answered");
     let path = format!("answers/{}/feedback", answer["id"].as_str().unwrap());
-    let (other, other_token) = visitor(&app).await;
-    assert_eq!(widget_post(&app, &other_token, &path, json!({"visitor_id": other, "helpful": false})).await.status(), 404);
-    assert_eq!(widget_post(&app, &token, &path, json!({"visitor_id": visitor_id, "helpful": false})).await.status(), 200);
+    let (other, other_token) = app.visitor().await;
+    assert_eq!(app.widget_post(&other_token, &path, json!({"visitor_id": other, "helpful": false})).await.status(), 404);
+    assert_eq!(app.widget_post(&token, &path, json!({"visitor_id": visitor_id, "helpful": false})).await.status(), 200);
 
     let sample = json_of(app.agent_get(INES, "/v1/inspections?shop=demo&status=pending").await, 200).await;
     let item = &sample["inspections"][0];

@@ -3,25 +3,10 @@
 use crate::helpers::*;
 use serde_json::json;
 
-async fn visitor(app: &TestApp) -> (String, String) {
-    let v: serde_json::Value = app
-        .client
-        .post(format!("{}/v1/widget/demo/visitors", app.address))
-        .header("X-Widget-Key", WIDGET_KEY)
-        .header("Origin", "http://shop.example")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (v["visitor_id"].as_str().unwrap().into(), v["visitor_token"].as_str().unwrap().into())
-}
-
 #[tokio::test]
 async fn a_shopper_gets_an_answer_through_the_widget_and_a_retry_is_idempotent() {
     let app = spawn_app().await;
-    let (id, token) = visitor(&app).await;
+    let (id, token) = app.visitor().await;
     let send = || {
         app.client
             .post(format!("{}/v1/widget/demo/messages", app.address))
@@ -38,17 +23,7 @@ async fn a_shopper_gets_an_answer_through_the_widget_and_a_retry_is_idempotent()
     let answer: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(answer["decision"], "answered");
     assert_eq!(send().await.unwrap().text().await.unwrap(), first);
-    let history: serde_json::Value = app
-        .client
-        .get(format!("{}/v1/widget/demo/messages?visitor_id={id}", app.address))
-        .header("X-Widget-Key", WIDGET_KEY)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = app.widget_history(&id, &token).await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 2);
     app.finish().await;
 }
@@ -56,7 +31,7 @@ async fn a_shopper_gets_an_answer_through_the_widget_and_a_retry_is_idempotent()
 #[tokio::test]
 async fn the_widget_refuses_foreign_origins_wrong_keys_and_forged_visitors() {
     let app = spawn_app().await;
-    let (id, _) = visitor(&app).await;
+    let (id, _) = app.visitor().await;
     let post = |origin: &str, key: &str, token: &str| {
         app.client
             .post(format!("{}/v1/widget/demo/messages", app.address))

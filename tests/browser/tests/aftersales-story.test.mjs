@@ -10,15 +10,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  BASE, SHOP, AGENT_TOKEN, AGENT, CALLBACK_LOG, ARTIFACTS, FAQ_QUESTION,
+  launchBrowser, openPage, shot, shopperSays, signIn, agentApi, callbacks, waitFor,
+} from '../lib.mjs';
 
-const BASE = process.env.SR_BASE_URL || 'http://127.0.0.1:8080';
-const SHOP = process.env.SR_SHOP || 'demo';
-const AGENT_TOKEN = process.env.SR_AGENT_TOKEN || 'change-me-too';
-const AGENT = process.env.SR_AGENT_NAME || 'alice';
-const CALLBACK_LOG = process.env.SR_CALLBACK_LOG || '';
-const ARTIFACTS = process.env.SR_ARTIFACTS || new URL('../artifacts/', import.meta.url).pathname;
-const FAQ_QUESTION = process.env.SR_FAQ_QUESTION || 'Do you offer free shipping?';
 const ORDER = '4102938475610293';
 const MISSING = `订单号 ${ORDER} 少发了一瓶精华`;
 const ITEMS = '玻尿酸精华 30ml ×1';
@@ -35,66 +31,8 @@ let shopper;
 let ticketId;
 let downloadsDir;
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-
-async function newPage(opts = {}) {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, locale: 'en-US', acceptDownloads: true, ...opts });
-  const page = await context.newPage();
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
-  page.on('pageerror', (e) => console.error('[page error]', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.error('[console]', m.text()); });
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, name) });
-}
-
-/** Opens the demo storefront and the widget (first time), sends one message; returns the service's answer. */
-async function shopperSays(page, text) {
-  if (!page.url().endsWith('/demo')) {
-    await page.goto(BASE + '/demo');
-    await page.locator('.sr-bubble').click();
-    await page.locator('.sr-input').waitFor();
-  }
-  const answer = page.waitForResponse((r) => r.url().includes(`/v1/widget/${SHOP}/messages`) && r.request().method() === 'POST');
-  await page.locator('.sr-input').fill(text);
-  await page.locator('.sr-input').press('Enter');
-  const res = await answer;
-  assert.equal(res.status(), 200, `widget message answered ${res.status()}: ${await res.text()}`);
-  return res.json();
-}
-
-async function signIn(page, token) {
-  await page.goto(BASE + '/console');
-  await page.locator('#token').fill(token);
-  await page.locator('#token').press('Enter');
-  await page.locator('#app').waitFor();
-  await page.locator('#live[data-state="on"]').waitFor({ timeout: 10_000 });
-}
-
-async function agentApi(pathAndQuery, init = {}) {
-  const res = await fetch(BASE + pathAndQuery, {
-    ...init,
-    headers: { Authorization: 'Bearer ' + AGENT_TOKEN, ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...(init.headers || {}) },
-  });
-  const type = res.headers.get('content-type') || '';
-  return { status: res.status, body: type.includes('json') ? await res.json() : await res.text() };
-}
-
-function callbacks() {
-  return fs.existsSync(CALLBACK_LOG) ? fs.readFileSync(CALLBACK_LOG, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-}
-
-async function waitFor(what, fn, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() < deadline, `${what}: not within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+// a taller page than the other story's, and downloads for the CSV exports
+const newPage = (opts) => openPage(browser, dialogs, { viewport: { width: 1360, height: 900 }, acceptDownloads: true, ...opts });
 
 /** Clicks `button`, waits for the download it starts and returns its bytes. */
 async function downloaded(page, button) {
@@ -114,10 +52,7 @@ function weighted(w, row) {
 
 before(async () => {
   downloadsDir = fs.mkdtempSync(path.join(ARTIFACTS, 'downloads-'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

@@ -5,74 +5,26 @@
 // the console, and an agent of another shop sees none of it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  BASE, SHOP, AGENT_TOKEN, OTHER_TOKEN, OTHER_SHOP, CALLBACK_LOG, FAQ_QUESTION,
+  launchBrowser, openPage, shot, shopperSays, signIn, agentApi, callbacks, waitFor,
+} from '../lib.mjs';
 
-const BASE = process.env.SR_BASE_URL || 'http://127.0.0.1:8080';
-const SHOP = process.env.SR_SHOP || 'demo';
-const AGENT_TOKEN = process.env.SR_AGENT_TOKEN || 'change-me-too';
-const OTHER_TOKEN = process.env.SR_OTHER_TOKEN || '';
-const OTHER_SHOP = process.env.SR_OTHER_SHOP || 'rival';
-const CALLBACK_LOG = process.env.SR_CALLBACK_LOG || '';
-const ARTIFACTS = process.env.SR_ARTIFACTS || new URL('../artifacts/', import.meta.url).pathname;
-const FAQ_QUESTION = process.env.SR_FAQ_QUESTION || 'Do you offer free shipping?';
 const ANGRY_MESSAGE = 'This is unacceptable!! The serum arrived broken and nobody helps me. I want my money back now!';
 const XSS = '<img src=x onerror=alert(1)>';
 const XSS_MESSAGE = XSS + ' I want to talk to a human agent, this is the third time!';
 
 let browser;
 const dialogs = []; // every JS dialog any page opened: there must be none
-const pages = [];
 let consolePage;
 let angryShopper;
 let angryTicketId;
 let insertedPhrase;
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-
-async function newPage(opts = {}) {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'en-US', ...opts });
-  const page = await context.newPage();
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
-  page.on('pageerror', (e) => console.error('[page error]', e.message));
-  page.on('console', (m) => { if (m.type() === 'error') console.error('[console]', m.text()); });
-  pages.push(page);
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, name) });
-}
-
-/** Opens the demo storefront, opens the widget and sends one message; returns the service's answer. */
-async function shopperSays(page, text) {
-  if (!page.url().endsWith('/demo')) {
-    await page.goto(BASE + '/demo');
-    await page.locator('.sr-bubble').click();
-    await page.locator('.sr-input').waitFor();
-  }
-  const answer = page.waitForResponse((r) => r.url().includes(`/v1/widget/${SHOP}/messages`) && r.request().method() === 'POST');
-  await page.locator('.sr-input').fill(text);
-  await page.locator('.sr-input').press('Enter');
-  const res = await answer;
-  assert.equal(res.status(), 200, `widget message answered ${res.status()}: ${await res.text()}`);
-  return res.json();
-}
-
-async function signIn(page, token) {
-  await page.goto(BASE + '/console');
-  await page.locator('#token').fill(token);
-  await page.locator('#token').press('Enter');
-  await page.locator('#app').waitFor();
-  await page.locator('#live[data-state="on"]').waitFor({ timeout: 10_000 });
-}
+const newPage = (opts) => openPage(browser, dialogs, opts);
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -147,12 +99,10 @@ test('the agent edits the draft with a quick phrase and sends it', async () => {
   const box = page.locator('#reply-text');
   const draft = await box.inputValue();
 
-  const phrases = await (await fetch(`${BASE}/v1/shops/${SHOP}/quick-phrases`, {
-    headers: { Authorization: 'Bearer ' + AGENT_TOKEN },
-  })).json();
+  const phrases = (await agentApi(`/v1/shops/${SHOP}/quick-phrases`)).body;
   assert.ok(phrases.phrases.length > 0, 'the shop has quick phrases');
   const phrase = phrases.phrases[0];
-  const lang = (await (await fetch(`${BASE}/v1/tickets/${angryTicketId}`, { headers: { Authorization: 'Bearer ' + AGENT_TOKEN } })).json()).lang;
+  const lang = (await agentApi(`/v1/tickets/${angryTicketId}`)).body.lang;
   insertedPhrase = lang === 'zh' ? phrase.zh : phrase.en;
 
   // type "/" and the start of the keyword at the beginning of the box: the phrases pop up
@@ -208,18 +158,9 @@ test('a returning shopper sees the conversation again after a reload', async () 
 });
 
 test('the agent reply is delivered to the shop callback, signed', { skip: !CALLBACK_LOG && 'no callback receiver' }, async () => {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const lines = fs.existsSync(CALLBACK_LOG) ? fs.readFileSync(CALLBACK_LOG, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-    const hit = lines.find((l) => l.body && l.body.text && l.body.text.startsWith(insertedPhrase));
-    if (hit) {
-      assert.equal(hit.body.event, 'reply');
-      assert.match(hit.headers['x-smartreply-signature'] || '', /^sha256=[0-9a-f]{64}$/);
-      return;
-    }
-    assert.ok(Date.now() < deadline, 'no delivery within 15 s');
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const hit = await waitFor('the reply callback', () => callbacks().find((l) => l.body && l.body.text && l.body.text.startsWith(insertedPhrase)));
+  assert.equal(hit.body.event, 'reply');
+  assert.match(hit.headers['x-smartreply-signature'] || '', /^sha256=[0-9a-f]{64}$/);
 });
 
 test('a message with HTML renders as text in the widget and in the console', async () => {
