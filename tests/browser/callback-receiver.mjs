@@ -1,5 +1,5 @@
 // A shop's callback endpoint for the browser tests: answers 200 to every POST and appends
-// {headers, body} as one JSON line to the log file. Usage: node callback-receiver.mjs PORT LOGFILE
+// {method, url, headers, body} as one JSON line to the log file. Usage: node callback-receiver.mjs PORT LOGFILE
 import http from 'node:http';
 import fs from 'node:fs';
 
