@@ -192,6 +192,12 @@ impl ShopEngine {
     /// executor (health checks, event streams), and more concurrent passes than cores only
     /// add switching. Waiting messages queue on the permits.
     pub async fn route_off_executor(self: Arc<Self>, text: String, ctx: ConversationContext) -> Decision {
+        // A text whose embedding is cached (a shop's canonical phrasings come again and again)
+        // costs a tenth of a millisecond: handing it to another thread would cost more than
+        // routing it here.
+        if self.encoder.as_ref().is_none_or(|e| e.is_cached(Kind::Query, &normalize(&text).text)) {
+            return self.route(&text, &ctx);
+        }
         static CORES: std::sync::LazyLock<tokio::sync::Semaphore> =
             std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
         let _permit = CORES.acquire().await.expect("the routing semaphore is never closed");

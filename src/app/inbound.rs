@@ -82,14 +82,20 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
     let store = app.store();
     let id = shop.id();
     // A retry of a processed message costs no rate-limit token and creates nothing.
-    if let Some(stored) = store.find_response(id, &message.message_id).await? {
+    let (stored, first_state) = store.inbound_state(id, Some(&message.message_id), &message.conversation_id).await?;
+    if let Some(stored) = stored {
         metrics::counter!("smartreply_duplicate_messages_total").increment(1);
         return Ok(StoredAnswer(stored));
     }
     app.shop_budget(budget).check(id).map_err(ReceiveError::RateLimited)?;
     app.customer_limiter().check(&format!("{id}/{}", message.customer_id)).map_err(ReceiveError::RateLimited)?;
+    let mut first_state = Some(first_state);
     for _attempt in 0..2 {
-        let state = store.conversation_state(id, &message.conversation_id).await?;
+        // The state read with the duplicate check, then (after a lost ticket race) again.
+        let state = match first_state.take() {
+            Some(state) => state,
+            None => store.conversation_state(id, &message.conversation_id).await?,
+        };
         let now = jiff::Timestamp::now();
         let ctx = ConversationContext {
             answered_faq_ids: state.answered_faq_ids,

@@ -2,6 +2,7 @@
 //! edits, the submission (with the outbox row of the signed `case` event, in one transaction)
 //! and the lists per shop and period.
 
+use super::batch::{Statement, params};
 use super::messages::{EventKind, InboundRecord, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
 use super::{Store, StoreError, Tx, now_ms, opt_text};
@@ -117,14 +118,7 @@ fn case_from_row(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
 }
 
 /// Writes a case row (a new draft, or every field of an existing draft).
-async fn upsert(
-    tx: &mut AnyConnection,
-    of: &CaseOf,
-    fields: &CaseFields,
-    drafted_by: &str,
-    now: i64,
-    overwrite: bool,
-) -> Result<(), sqlx::Error> {
+fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrite: bool) -> Statement {
     let sql = if overwrite {
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
@@ -134,45 +128,42 @@ async fn upsert(
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) ON CONFLICT (ticket_id) DO NOTHING"
     };
-    sqlx::query(sql)
-        .bind(format!("case-{}", uuid::Uuid::now_v7()))
-        .bind(&of.shop)
-        .bind(&of.ticket_id)
-        .bind(&of.conversation_id)
-        .bind(of.customer_id.as_deref())
-        .bind(fields.case_type.map(CaseType::as_str))
-        .bind(fields.reason.map(CaseReason::as_str))
-        .bind(fields.responsibility.map(Responsibility::as_str))
-        .bind(fields.order_number.as_deref())
-        .bind(fields.items.as_deref())
-        .bind(fields.refund_amount.as_deref())
-        .bind(fields.tracking_number.as_deref())
-        .bind(fields.evidence_requested.join(","))
-        .bind(fields.evidence.as_deref())
-        .bind(fields.note.as_deref())
-        .bind(drafted_by)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    let id = format!("case-{}", uuid::Uuid::now_v7());
+    let requested = fields.evidence_requested.join(",");
+    Statement {
+        sql,
+        params: params![
+            id.as_str(),
+            &of.shop,
+            &of.ticket_id,
+            &of.conversation_id,
+            of.customer_id.as_deref(),
+            fields.case_type.map(CaseType::as_str),
+            fields.reason.map(CaseReason::as_str),
+            fields.responsibility.map(Responsibility::as_str),
+            fields.order_number.as_deref(),
+            fields.items.as_deref(),
+            fields.refund_amount.as_deref(),
+            fields.tracking_number.as_deref(),
+            requested.as_str(),
+            fields.evidence.as_deref(),
+            fields.note.as_deref(),
+            drafted_by,
+            now,
+        ],
+    }
 }
 
 /// The router's draft for the ticket an inbound message opened or joined; a case the ticket
 /// already has (drafted earlier or edited by an agent) is left as it is.
-pub(super) async fn insert_draft(
-    tx: &mut AnyConnection,
-    rec: &InboundRecord,
-    ticket_id: &str,
-    case: &CaseFields,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+pub(super) fn draft_statement(rec: &InboundRecord, ticket_id: &str, case: &CaseFields, now: i64) -> Statement {
     let of = CaseOf {
         ticket_id: ticket_id.into(),
         shop: rec.shop.clone(),
         conversation_id: rec.conversation_id.clone(),
         customer_id: Some(rec.customer_id.clone()),
     };
-    upsert(tx, &of, case, "router", now, false).await
+    upsert(&of, case, "router", now, false)
 }
 
 async fn case_of_ticket(conn: &mut AnyConnection, ticket_id: &str) -> Result<Option<CaseRow>, StoreError> {
@@ -197,7 +188,7 @@ impl Store {
                     return Ok(Tx::Rollback(CaseSaved::AlreadySubmitted));
                 }
                 let now = now_ms();
-                upsert(tx, &of, &fields, &agent, now, true).await?;
+                upsert(&of, &fields, &agent, now, true).execute(tx).await?;
                 insert_event(tx, &of.shop, EventKind::Ticket, &of.conversation_id, Some(&of.ticket_id), "{}", now).await?;
                 let saved = case_of_ticket(tx, &of.ticket_id).await?.ok_or_else(|| StoreError::Corrupt("saved case vanished".into()))?;
                 Ok(Tx::Commit(CaseSaved::Saved(Box::new(saved))))

@@ -1,6 +1,7 @@
 //! Messages, decisions and the inbound transaction: a customer message, the router's decision,
 //! the bot's reply and the ticket are committed together, or not at all.
 
+use super::batch::{Batch, Statement, params};
 use super::{Store, StoreError, Tx, now_ms, opt_text};
 use crate::aftersales::CaseFields;
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel, TicketStatus};
@@ -254,16 +255,22 @@ pub(crate) async fn insert_event(
     payload: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO events (shop, kind, conversation_id, ticket_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(shop)
-        .bind(kind.as_str())
-        .bind(conversation_id)
-        .bind(ticket_id)
-        .bind(payload)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    event_statement(shop, kind, conversation_id, ticket_id, payload, now).execute(tx).await.map(|_| ())
+}
+
+/// An event row, for live streams (see [`insert_event`]).
+pub(super) fn event_statement(
+    shop: &str,
+    kind: EventKind,
+    conversation_id: &str,
+    ticket_id: Option<&str>,
+    payload: &str,
+    now: i64,
+) -> Statement {
+    Statement {
+        sql: "INSERT INTO events (shop, kind, conversation_id, ticket_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        params: params![shop, kind.as_str(), conversation_id, ticket_id, payload, now],
+    }
 }
 
 /// Columns only some messages carry, written by the same `INSERT` (every statement is a round
@@ -333,35 +340,43 @@ pub(crate) async fn insert_message(
 }
 
 impl Store {
-    /// The stored answer of an inbound message, if it was already processed.
-    pub(crate) async fn find_response(&self, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
-        find_response(&mut *self.pool().acquire().await?, shop, message_id).await
-    }
-
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
     pub(crate) async fn conversation_state(&self, shop: &str, conversation_id: &str) -> Result<ConversationState, StoreError> {
-        // One query (one round trip) for both: rows of part 0 are answered FAQ ids in order,
-        // a row of part 1 is the unresolved ticket.
+        Ok(self.inbound_state(shop, None, conversation_id).await?.1)
+    }
+
+    /// Before routing a message: its stored answer when `message_id` was processed already,
+    /// and the conversation's state. One query (every statement is a round trip to SQLite's
+    /// worker thread): rows of part 0 are answered FAQ ids in order, a row of part 1 is the
+    /// unresolved ticket, a row of part 2 the stored answer.
+    pub(crate) async fn inbound_state(
+        &self,
+        shop: &str,
+        message_id: Option<&str>,
+        conversation_id: &str,
+    ) -> Result<(Option<String>, ConversationState), StoreError> {
         let rows = sqlx::query(
             "SELECT CAST(0 AS BIGINT) AS part, seq, faq_id AS value FROM messages \
              WHERE shop = $1 AND conversation_id = $2 AND role = 'bot' AND faq_id IS NOT NULL \
              UNION ALL SELECT CAST(1 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, id AS value FROM tickets WHERE shop = $1 AND conversation_id = $2 AND status <> 'resolved' \
+             UNION ALL SELECT CAST(2 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, COALESCE(response, '') AS value FROM messages WHERE shop = $1 AND message_id = $3 AND role = 'customer' \
              ORDER BY part, seq",
         )
         .bind(shop)
         .bind(conversation_id)
+        .bind(message_id.unwrap_or(""))
         .fetch_all(self.pool())
         .await?;
-        let (mut faq_ids, mut ticket) = (Vec::new(), None);
+        let (mut faq_ids, mut ticket, mut response) = (Vec::new(), None, None);
         for row in &rows {
             let value: String = row.try_get("value")?;
-            if row.try_get::<i64, _>("part")? == 0 {
-                faq_ids.push(value);
-            } else {
-                ticket = Some(value);
+            match row.try_get::<i64, _>("part")? {
+                0 => faq_ids.push(value),
+                1 => ticket = Some(value),
+                _ => response = Some(value),
             }
         }
-        Ok(ConversationState { answered_faq_ids: faq_ids, open_ticket_id: ticket })
+        Ok((response, ConversationState { answered_faq_ids: faq_ids, open_ticket_id: ticket }))
     }
 
     /// Commits an inbound message, its decision, the bot's reply and the ticket in one
@@ -418,64 +433,140 @@ impl Store {
 }
 
 /// The inbound transaction's statements, on the writer's connection (or a pool transaction).
+///
+/// Three round trips on SQLite whatever the decision: both messages in one `INSERT` (the
+/// customer's carries the idempotency key), a rescored ticket's current state when a later
+/// message joins one, and everything else as one [`Batch`].
 async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<Tx<Recorded>, StoreError> {
     let now = now_ms();
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
-    let customer = MessageExtras {
-        customer_id: Some(&rec.customer_id),
-        channel: rec.channel.as_deref(),
-        response: Some(&rec.response),
-        ..MessageExtras::default()
-    };
-    let Some(seq) =
-        insert_message(tx, &rec.shop, &rec.message_id, &rec.conversation_id, "customer", None, None, &rec.text, ticket_id, now, &customer)
-            .await?
-    else {
+    let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
+    let Some((customer_seq, bot_seq)) = insert_both_messages(tx, rec, &bot_id, now).await? else {
         // Read on this connection: the first copy may be in the same uncommitted batch.
         let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
         return Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())));
     };
-    insert_decision(tx, rec, seq, now).await?;
-    if !open_or_join_ticket(tx, rec, now).await? {
-        return Ok(Tx::Rollback(Recorded::TicketRace));
+    let mut batch = Batch::default();
+    let customer = MessageRow {
+        id: rec.message_id.clone(),
+        conversation_id: rec.conversation_id.clone(),
+        role: "customer".into(),
+        text: rec.text.clone(),
+        kind: None,
+        author: None,
+        ticket_id: ticket_id.map(Into::into),
+        created_at: rfc3339(now),
+        seq: customer_seq,
+    };
+    batch.push(message_event(&rec.shop, &customer, now));
+    batch.push(decision_statement(rec, customer_seq, now));
+    ticket_statements(tx, &mut batch, rec, now).await?;
+    let bot = MessageRow {
+        id: bot_id.clone(),
+        role: "bot".into(),
+        text: rec.reply_text.clone(),
+        kind: Some(rec.reply_kind.into()),
+        seq: bot_seq,
+        ..customer
+    };
+    batch.push(message_event(&rec.shop, &bot, now));
+    if rec.inspect_answer && rec.faq_id.is_some() {
+        batch.push(super::quality::sample_statement(&rec.shop, &bot_id, None, None, super::quality::Why::Sampled, now));
     }
-    insert_bot_reply(tx, rec, now).await?;
     if let Some(id) = ticket_id {
         if let Some(case) = &rec.case {
-            super::cases::insert_draft(tx, rec, id, case, now).await?;
+            batch.push(super::cases::draft_statement(rec, id, case, now));
         }
-        insert_event(tx, &rec.shop, EventKind::Ticket, &rec.conversation_id, Some(id), "{}", now).await?;
+        batch.push(event_statement(&rec.shop, EventKind::Ticket, &rec.conversation_id, Some(id), "{}", now));
     }
-    Ok(Tx::Commit(Recorded::Stored))
+    match batch.execute(tx).await {
+        Ok(()) => Ok(Tx::Commit(Recorded::Stored)),
+        // The only unique index the batch can meet: another message of the conversation
+        // opened a ticket first (the caller routes again and joins it).
+        Err(e) if is_unique_violation(&e) && matches!(rec.ticket, Some(TicketPlan::New { .. })) => Ok(Tx::Rollback(Recorded::TicketRace)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The customer's message and the bot's reply (answer or acknowledgement, linked to the FAQ
+/// entry it sent: that keeps the same answer from being sent twice) in one `INSERT`; their
+/// sequence numbers, or none when the customer's message id was stored before (the bot's row
+/// is then rolled back with the job).
+async fn insert_both_messages(
+    tx: &mut AnyConnection,
+    rec: &InboundRecord,
+    bot_id: &str,
+    now: i64,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
+    let rows = sqlx::query(
+        "INSERT INTO messages (id, shop, message_id, conversation_id, role, kind, author, text, ticket_id, created_at, \
+         customer_id, channel, response, faq_id, in_reply_to) VALUES \
+         ($1, $2, $3, $4, 'customer', NULL, NULL, $5, $6, $7, $8, $9, $10, NULL, NULL), \
+         ($11, $2, $12, $4, 'bot', $13, NULL, $14, $6, $7, NULL, NULL, NULL, $15, $16) \
+         ON CONFLICT (shop, message_id) DO NOTHING RETURNING seq, role",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&rec.shop)
+    .bind(&rec.message_id)
+    .bind(&rec.conversation_id)
+    .bind(&rec.text)
+    .bind(ticket_id)
+    .bind(now)
+    .bind(&rec.customer_id)
+    .bind(rec.channel.as_deref())
+    .bind(&rec.response)
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(bot_id)
+    .bind(rec.reply_kind)
+    .bind(&rec.reply_text)
+    .bind(rec.faq_id.as_deref())
+    .bind(rec.faq_id.as_ref().map(|_| rec.message_id.as_str()))
+    .fetch_all(&mut *tx)
+    .await?;
+    let seq_of = |role: &str| -> Result<Option<i64>, sqlx::Error> {
+        for r in &rows {
+            if r.try_get::<String, _>("role")? == role {
+                return Ok(Some(r.try_get("seq")?));
+            }
+        }
+        Ok(None)
+    };
+    Ok(seq_of("customer")?.zip(seq_of("bot")?))
+}
+
+/// The `message` event announcing a stored message (its payload is the message).
+fn message_event(shop: &str, message: &MessageRow, now: i64) -> Statement {
+    let payload = serde_json::to_string(message).unwrap_or_default();
+    event_statement(shop, EventKind::Message, &message.conversation_id, message.ticket_id.as_deref(), &payload, now)
 }
 
 /// The router's decision on the customer message stored as `seq`.
-async fn insert_decision(tx: &mut AnyConnection, rec: &InboundRecord, seq: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(seq)
-    .bind(&rec.shop)
-    .bind(rec.decision)
-    .bind(rec.reason.map(EscalationReason::as_str))
-    .bind(&rec.intent)
-    .bind(rec.intent_confidence)
-    .bind(rec.sentiment.as_str())
-    .bind(rec.sentiment_score)
-    .bind(rec.faq_id.as_deref())
-    .bind(&rec.models)
-    .bind(&rec.detail)
-    .bind(rec.latency_us)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+fn decision_statement(rec: &InboundRecord, seq: i64, now: i64) -> Statement {
+    Statement {
+        sql: "INSERT INTO decisions (message_seq, shop, decision, reason, intent, intent_confidence, sentiment, sentiment_score, faq_id, models, detail, latency_us, created_at) \
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        params: params![
+            seq,
+            &rec.shop,
+            rec.decision,
+            rec.reason.map(EscalationReason::as_str),
+            &rec.intent,
+            rec.intent_confidence,
+            rec.sentiment.as_str(),
+            rec.sentiment_score,
+            rec.faq_id.as_deref(),
+            &rec.models,
+            &rec.detail,
+            rec.latency_us,
+            now,
+        ],
+    }
 }
 
-/// Opens the record's new ticket or adds the message to the one it joins. False when another
-/// message of the conversation opened a ticket first (the caller retries, joining it).
-async fn open_or_join_ticket(tx: &mut AnyConnection, rec: &InboundRecord, now: i64) -> Result<bool, StoreError> {
+/// Opens the record's new ticket, or adds the message to the one it joins (re-scoring it when
+/// the message is stronger: that needs the ticket's current state, read here).
+async fn ticket_statements(tx: &mut AnyConnection, batch: &mut Batch, rec: &InboundRecord, now: i64) -> Result<(), StoreError> {
     let preview: String = rec.text.chars().take(120).collect();
     match &rec.ticket {
         Some(TicketPlan::New {
@@ -491,107 +582,59 @@ async fn open_or_join_ticket(tx: &mut AnyConnection, rec: &InboundRecord, now: i
             draft,
             extracted,
             due_at,
-        }) => {
-            let inserted = sqlx::query(
-                "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)",
-            )
-            .bind(id)
-            .bind(&rec.shop)
-            .bind(&rec.conversation_id)
-            .bind(&rec.customer_id)
-            .bind(TicketStatus::Open.as_str())
-            .bind(priority.as_str())
-            .bind(priority.rank())
-            .bind(reason.as_str())
-            .bind(intent)
-            .bind(*intent_confidence)
-            .bind(sentiment.as_str())
-            .bind(*sentiment_score)
-            .bind(lang.code())
-            .bind(faq_id.as_deref())
-            .bind(draft)
-            .bind(extracted)
-            .bind(&preview)
-            .bind(now)
-            .bind(*due_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => Ok(true),
-                Err(e) if is_unique_violation(&e) => Ok(false),
-                Err(e) => Err(e.into()),
-            }
-        }
+        }) => batch.push(Statement {
+            sql: "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)",
+            params: params![
+                id,
+                &rec.shop,
+                &rec.conversation_id,
+                &rec.customer_id,
+                TicketStatus::Open.as_str(),
+                priority.as_str(),
+                priority.rank(),
+                reason.as_str(),
+                intent,
+                *intent_confidence,
+                sentiment.as_str(),
+                *sentiment_score,
+                lang.code(),
+                faq_id.as_deref(),
+                draft,
+                extracted,
+                preview.as_str(),
+                now,
+                *due_at,
+            ],
+        }),
         Some(TicketPlan::Join { id, rescore }) => {
-            sqlx::query("UPDATE tickets SET last_message = $1, updated_at = $2 WHERE id = $3")
-                .bind(&preview)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(by) = rescore {
-                rescore_ticket(tx, id, by, now).await?;
+            batch.push(Statement {
+                sql: "UPDATE tickets SET last_message = $1, updated_at = $2 WHERE id = $3",
+                params: params![preview.as_str(), now, id],
+            });
+            if let Some(by) = rescore
+                && let Some(update) = rescore_statement(tx, id, by, now).await?
+            {
+                batch.push(update);
             }
-            Ok(true)
         }
-        None => Ok(true),
+        None => {}
     }
+    Ok(())
 }
 
-/// Applies a later message's judgement to its ticket when it is stronger ([`rescored`]).
-async fn rescore_ticket(tx: &mut AnyConnection, id: &str, by: &Rescore, now: i64) -> Result<(), StoreError> {
+/// A later message's judgement applied to its ticket when it is stronger ([`rescored`]).
+async fn rescore_statement(tx: &mut AnyConnection, id: &str, by: &Rescore, now: i64) -> Result<Option<Statement>, StoreError> {
     let row = sqlx::query("SELECT priority, reason, due_at FROM tickets WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
     let current = (
         super::parsed(&row, "priority", Priority::parse)?,
         super::parsed(&row, "reason", EscalationReason::parse)?,
         row.try_get::<i64, _>("due_at")?,
     );
-    if let Some((priority, reason, due_at)) = rescored(current, by) {
-        sqlx::query(
-            "UPDATE tickets SET priority = $1, priority_rank = $2, reason = $3, due_at = $4, rescored_at = $5, draft = $6 WHERE id = $7",
-        )
-        .bind(priority.as_str())
-        .bind(priority.rank())
-        .bind(reason.as_str())
-        .bind(due_at)
-        .bind(now)
-        .bind(&by.draft)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
-/// The bot's reply (answer or acknowledgement), linked to the FAQ entry it sent.
-async fn insert_bot_reply(tx: &mut AnyConnection, rec: &InboundRecord, now: i64) -> Result<(), StoreError> {
-    let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
-    let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
-    // The FAQ an answer sent is what keeps the same answer from being sent twice.
-    let answer = MessageExtras {
-        faq_id: rec.faq_id.as_deref(),
-        in_reply_to: rec.faq_id.as_ref().map(|_| rec.message_id.as_str()),
-        ..MessageExtras::default()
-    };
-    insert_message(
-        tx,
-        &rec.shop,
-        &bot_id,
-        &rec.conversation_id,
-        "bot",
-        Some(rec.reply_kind),
-        None,
-        &rec.reply_text,
-        ticket_id,
-        now,
-        &answer,
-    )
-    .await?;
-    if rec.inspect_answer && rec.faq_id.is_some() {
-        super::quality::sample(tx, &rec.shop, &bot_id, None, None, super::quality::Why::Sampled, now).await?;
-    }
-    Ok(())
+    Ok(rescored(current, by).map(|(priority, reason, due_at)| Statement {
+        sql: "UPDATE tickets SET priority = $1, priority_rank = $2, reason = $3, due_at = $4, rescored_at = $5, draft = $6 WHERE id = $7",
+        params: params![priority.as_str(), priority.rank(), reason.as_str(), due_at, now, by.draft.as_str(), id],
+    }))
 }
 
 async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {

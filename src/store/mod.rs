@@ -11,6 +11,7 @@
 //! in groups (`writer.rs`), so no write ever meets "database is locked"; on PostgreSQL each
 //! write is a transaction on the pool.
 
+mod batch;
 mod cases;
 pub(crate) mod chatwoot;
 mod messages;

@@ -2,6 +2,7 @@
 //! widget and, for shops with a callback, the outbox row), ratings, 👍/👎 on bot answers, the
 //! inspection sample and inspectors' scores, and the facts the scorecard is computed from.
 
+use super::batch::{Statement, params};
 use super::messages::{EventKind, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
 use super::{Store, StoreError, Tx, now_ms, opt_text};
@@ -41,23 +42,28 @@ pub(super) async fn sample(
     why: Why,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    sample_statement(shop, message_id, ticket_id, agent, why, now).execute(tx).await.map(|_| ())
+}
+
+/// [`sample`]'s statement, for a batch.
+pub(super) fn sample_statement(
+    shop: &str,
+    message_id: &str,
+    ticket_id: Option<&str>,
+    agent: Option<&str>,
+    why: Why,
+    now: i64,
+) -> Statement {
     let sql = if why == Why::Sampled {
         "INSERT INTO inspections (id, shop, message_id, ticket_id, author_type, agent, why, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (shop, message_id) DO NOTHING"
     } else {
         "INSERT INTO inspections (id, shop, message_id, ticket_id, author_type, agent, why, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (shop, message_id) DO UPDATE SET why = $7"
     };
-    sqlx::query(sql)
-        .bind(format!("insp-{}", uuid::Uuid::now_v7()))
-        .bind(shop)
-        .bind(message_id)
-        .bind(ticket_id)
-        .bind(if agent.is_some() { "agent" } else { "bot" })
-        .bind(agent)
-        .bind(why.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    let id = format!("insp-{}", uuid::Uuid::now_v7());
+    Statement {
+        sql,
+        params: params![id.as_str(), shop, message_id, ticket_id, if agent.is_some() { "agent" } else { "bot" }, agent, why.as_str(), now],
+    }
 }
 
 /// The survey a resolution opens.

@@ -162,6 +162,12 @@ impl Encoder {
         embedding
     }
 
+    /// Whether `text`'s embedding is in the cache (then embedding it costs a lookup, not a
+    /// forward pass).
+    pub fn is_cached(&self, kind: Kind, text: &str) -> bool {
+        self.cache.lock().expect("cache lock").contains(&(kind, text.to_string()))
+    }
+
     /// Embeddings of many texts, spread over the machine's cores (loading a shop).
     pub fn embed_all(&self, kind: Kind, texts: &[String]) -> Vec<Embedding> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(texts.len().max(1));
@@ -226,6 +232,10 @@ impl Cache {
         let hit = self.previous.remove(key)?;
         self.insert(key.clone(), Arc::clone(&hit));
         Some(hit)
+    }
+
+    fn contains(&self, key: &(Kind, String)) -> bool {
+        self.current.contains_key(key) || self.previous.contains_key(key)
     }
 
     fn insert(&mut self, key: (Kind, String), value: Embedding) {
