@@ -102,7 +102,7 @@ pub struct TicketFact {
     pub created_at: i64,
     /// Deadline, Unix ms.
     pub due_at: i64,
-    /// The agent's first reply in the ticket, Unix ms.
+    /// The ticket's first response, Unix ms, when this agent gave it within the period.
     pub first_reply_at: Option<i64>,
     /// Resolved (by anyone).
     pub resolved: bool,

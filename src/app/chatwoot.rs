@@ -141,7 +141,7 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
             } else {
                 ReplyOutcome::Followup
             };
-            let plan = ReplyPlan { text: text.clone(), outcome, resolve: None, outbox: None, inspect: false };
+            let plan = ReplyPlan { text: text.clone(), outcome, resolve: false, survey: None, outbox: None, sample_rate: 0.0 };
             store.reply(&ticket, agent, plan).await.map_err(|e| e.to_string())?;
             metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
             state.events().notify_waiters();

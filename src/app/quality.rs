@@ -31,16 +31,22 @@ pub(crate) enum QualityError {
 pub(crate) const MAX_COMMENT_CHARS: usize = 1000;
 
 /// The survey a resolution of `ticket` opens: the widget's prompt and, for a shop whose
-/// replies travel to its callback, the `survey` event.
-pub(crate) fn survey_plan(shop: &Shop, ticket: &TicketRow) -> SurveyPlan {
+/// replies travel to its callback, the `survey` event. None for a Chatwoot conversation:
+/// Chatwoot asks for its own rating, and no widget or callback would show ours.
+pub(crate) fn survey_plan(shop: &Shop, ticket: &TicketRow) -> Option<SurveyPlan> {
+    if crate::chatwoot::display_id(&ticket.conversation_id).is_some() && shop.settings.chatwoot.is_some() {
+        return None;
+    }
     let id = format!("survey-{}", uuid::Uuid::now_v7());
     let prompt = serde_json::json!({ "zh": "请为本次服务打分（1–5 星）", "en": "How did we do? Rate us from 1 to 5 stars." });
-    let chatwoot = crate::chatwoot::display_id(&ticket.conversation_id).is_some() && shop.settings.chatwoot.is_some();
-    let callback_payload = (shop.settings.callback_url.is_some() && !chatwoot)
+    let callback_payload = shop
+        .settings
+        .callback_url
+        .is_some()
         .then(|| crate::deliver::survey_payload(&ticket.shop, &id, &ticket.conversation_id, &ticket.id, &prompt));
     let widget_payload =
         serde_json::json!({ "survey_id": id, "ticket_id": ticket.id, "scale": { "min": 1, "max": 5 }, "prompt": prompt }).to_string();
-    SurveyPlan { id, widget_payload, callback_payload }
+    Some(SurveyPlan { id, widget_payload, callback_payload })
 }
 
 fn checked_comment(comment: Option<String>) -> Result<Option<String>, QualityError> {

@@ -58,8 +58,8 @@ pub(crate) async fn resolve(app: &AppState, agent: &Agent, id: &str) -> Result<T
     let ticket = visible(app, agent, id).await?;
     let shop = app.shop(&ticket.shop).ok_or_else(|| TicketError::NotFound(id.to_string()))?;
     let survey = super::quality::survey_plan(shop, &ticket);
-    let queued = survey.callback_payload.is_some();
-    if !app.store().resolve(id, &agent.name, Some(survey)).await? {
+    let queued = survey.as_ref().is_some_and(|s| s.callback_payload.is_some());
+    if !app.store().resolve(id, &agent.name, survey).await? {
         return Err(TicketError::AlreadyResolved);
     }
     app.events().notify_waiters();
@@ -142,10 +142,10 @@ pub(crate) async fn reply(app: &AppState, agent: &Agent, id: &str, request: Repl
     let plan = ReplyPlan {
         text: request.text.clone(),
         outcome,
-        resolve: request.resolve.then(|| super::quality::survey_plan(shop, &ticket)),
+        resolve: request.resolve,
+        survey: request.resolve.then(|| super::quality::survey_plan(shop, &ticket)).flatten(),
         outbox,
-        // A reply's id is made by the store; the ticket and the time stand in for the draw.
-        inspect: crate::quality::sampled(&format!("{}:{}", ticket.id, crate::store::now_ms()), shop.settings.inspection_sample_rate),
+        sample_rate: shop.settings.inspection_sample_rate,
     };
     let sent = app.store().reply(&ticket, &agent.name, plan).await?;
     let mut delivery = sent.outbox_id.as_ref().map(|id| Delivery { id: id.clone(), status: DeliveryStatus::Pending, via: None });

@@ -84,20 +84,22 @@ async fn inspections(State(state): State<AppState>, agent: Agent, Query(q): Quer
     Ok(Json(json!({ "inspections": quality::inspections(&state, shop, scored).await? })))
 }
 
-// The checklist refuses unknown fields itself (`deny_unknown_fields` does not combine with
-// `flatten` on this struct).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ScoreBody {
-    #[serde(flatten)]
-    checklist: Checklist,
+    correct: bool,
+    polite: bool,
+    compliant: bool,
+    no_blind_canned: bool,
     #[serde(default)]
     note: Option<String>,
 }
 
 async fn score(State(state): State<AppState>, agent: Agent, Path(id): Path<String>, body: Body) -> Result<Json<Value>, ApiError> {
     let bytes = super::messages::read_body(&state, body).await?;
-    let body: ScoreBody = super::error::parse_json(&bytes)?;
-    Ok(Json(serde_json::to_value(quality::score(&state, &agent, &id, body.checklist, body.note).await?)?))
+    let b: ScoreBody = super::error::parse_json(&bytes)?;
+    let checklist = Checklist { correct: b.correct, polite: b.polite, compliant: b.compliant, no_blind_canned: b.no_blind_canned };
+    Ok(Json(serde_json::to_value(quality::score(&state, &agent, &id, checklist, b.note).await?)?))
 }
 
 #[derive(Deserialize)]

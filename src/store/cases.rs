@@ -123,7 +123,8 @@ fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrit
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
          ON CONFLICT (ticket_id) DO UPDATE SET case_type = $6, reason = $7, responsibility = $8, order_number = $9, items = $10, \
-         refund_amount = $11, tracking_number = $12, evidence_requested = $13, evidence = $14, note = $15, updated_at = $17"
+         refund_amount = $11, tracking_number = $12, evidence_requested = $13, evidence = $14, note = $15, updated_at = $17 \
+         WHERE cases.status = 'draft'"
     } else {
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) ON CONFLICT (ticket_id) DO NOTHING"
@@ -184,11 +185,12 @@ impl Store {
         let agent = agent.to_string();
         self.write(move |tx| {
             Box::pin(async move {
-                if case_of_ticket(tx, &of.ticket_id).await?.is_some_and(|c| c.status == "submitted") {
+                let now = now_ms();
+                // Only a draft changes: a submission that committed meanwhile wins (the
+                // condition is checked again on the locked row).
+                if upsert(&of, &fields, &agent, now, true).execute(tx).await? == 0 {
                     return Ok(Tx::Rollback(CaseSaved::AlreadySubmitted));
                 }
-                let now = now_ms();
-                upsert(&of, &fields, &agent, now, true).execute(tx).await?;
                 insert_event(tx, &of.shop, EventKind::Ticket, &of.conversation_id, Some(&of.ticket_id), "{}", now).await?;
                 let saved = case_of_ticket(tx, &of.ticket_id).await?.ok_or_else(|| StoreError::Corrupt("saved case vanished".into()))?;
                 Ok(Tx::Commit(CaseSaved::Saved(Box::new(saved))))
@@ -212,12 +214,19 @@ impl Store {
                     return Ok(Tx::Rollback(CaseSubmitted::Incomplete(missing)));
                 }
                 let now = now_ms();
-                sqlx::query("UPDATE cases SET status = 'submitted', submitted_by = $1, submitted_at = $2, updated_at = $2 WHERE id = $3")
-                    .bind(&agent)
-                    .bind(now)
-                    .bind(&case.id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Submitted once: of two submissions at the same time only one finds the draft.
+                let submitted = sqlx::query(
+                    "UPDATE cases SET status = 'submitted', submitted_by = $1, submitted_at = $2, updated_at = $2 WHERE id = $3 AND status = 'draft'",
+                )
+                .bind(&agent)
+                .bind(now)
+                .bind(&case.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if submitted == 0 {
+                    return Ok(Tx::Rollback(CaseSubmitted::AlreadySubmitted));
+                }
                 let submitted =
                     case_of_ticket(tx, &of.ticket_id).await?.ok_or_else(|| StoreError::Corrupt("submitted case vanished".into()))?;
                 if let Some(body) = payload {

@@ -625,7 +625,14 @@ async fn ticket_statements(tx: &mut AnyConnection, batch: &mut Batch, rec: &Inbo
 
 /// A later message's judgement applied to its ticket when it is stronger ([`rescored`]).
 async fn rescore_statement(tx: &mut AnyConnection, id: &str, by: &Rescore, now: i64) -> Result<Option<Statement>, StoreError> {
-    let row = sqlx::query("SELECT priority, reason, due_at FROM tickets WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+    // On PostgreSQL two messages of the conversation may be written at once: the row is locked
+    // so the second reads what the first wrote (SQLite has one writer and no FOR UPDATE).
+    let sql = if tx.backend_name().eq_ignore_ascii_case("sqlite") {
+        "SELECT priority, reason, due_at FROM tickets WHERE id = $1"
+    } else {
+        "SELECT priority, reason, due_at FROM tickets WHERE id = $1 FOR UPDATE"
+    };
+    let row = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
     let current = (
         super::parsed(&row, "priority", Priority::parse)?,
         super::parsed(&row, "reason", EscalationReason::parse)?,

@@ -77,7 +77,8 @@ pub(crate) struct SurveyPlan {
     pub callback_payload: Option<String>,
 }
 
-/// Opens the resolved ticket's survey: who answered (an agent when one replied, else the bot),
+/// Opens the resolved ticket's survey, credited to `agent`, who resolved it: who answered (an
+/// agent when one replied, else the bot),
 /// the `survey` event on the conversation's stream and, for a shop with a callback, its
 /// outbox row. A ticket is surveyed once.
 pub(super) async fn open_survey(
@@ -85,12 +86,13 @@ pub(super) async fn open_survey(
     shop: &str,
     ticket_id: &str,
     conversation_id: &str,
+    agent: &str,
     plan: &SurveyPlan,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let opened = sqlx::query(
         "INSERT INTO surveys (id, shop, ticket_id, conversation_id, agent, answered_by, created_at) \
-         SELECT $1, $2, $3, $4, t.claimed_by, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = $3 AND m.role = 'agent') THEN 'agent' ELSE 'bot' END, $5 \
+         SELECT $1, $2, $3, $4, $6, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = $3 AND m.role = 'agent') THEN 'agent' ELSE 'bot' END, $5 \
          FROM tickets t WHERE t.id = $3 ON CONFLICT (ticket_id) DO NOTHING",
     )
     .bind(&plan.id)
@@ -98,6 +100,7 @@ pub(super) async fn open_survey(
     .bind(ticket_id)
     .bind(conversation_id)
     .bind(now)
+    .bind(agent)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -222,13 +225,18 @@ impl Store {
                     return Ok(Tx::Rollback(RateOutcome::Duplicate));
                 }
                 let now = now_ms();
-                sqlx::query("UPDATE surveys SET rating = $1, comment = $2, rated_at = $3 WHERE id = $4")
+                // Rated once: of two ratings at the same time only one finds it unrated.
+                let rated = sqlx::query("UPDATE surveys SET rating = $1, comment = $2, rated_at = $3 WHERE id = $4 AND rating IS NULL")
                     .bind(rating)
                     .bind(comment.as_deref())
                     .bind(now)
                     .bind(&id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if rated == 0 {
+                    return Ok(Tx::Rollback(RateOutcome::Duplicate));
+                }
                 if rating <= 2 {
                     let replies =
                         sqlx::query("SELECT message_id, author FROM messages WHERE shop = $1 AND ticket_id = $2 AND role = 'agent'")
@@ -295,11 +303,16 @@ impl Store {
 
     /// The shop's inspection sample, newest first; `scored` picks scored or pending items.
     pub(crate) async fn inspections(&self, shop: &str, scored: Option<bool>) -> Result<Vec<InspectionRow>, StoreError> {
-        let filter = match scored {
+        self.inspections_where(shop, scored, None).await
+    }
+
+    async fn inspections_where(&self, shop: &str, scored: Option<bool>, id: Option<&str>) -> Result<Vec<InspectionRow>, StoreError> {
+        let status = match scored {
             None => "",
             Some(true) => " AND i.scored_at IS NOT NULL",
             Some(false) => " AND i.scored_at IS NULL",
         };
+        let filter = if id.is_some() { format!("{status} AND i.id = $2") } else { status.to_string() };
         let sql = format!(
             "SELECT i.id, i.message_id, i.ticket_id, i.author_type, i.agent, i.why, i.created_at, i.inspector, i.correct, i.polite, i.compliant, \
              i.no_blind_canned, i.passed, i.note, m.text AS text, c.text AS customer_text, s.rating AS rating, f.helpful AS helpful \
@@ -309,8 +322,11 @@ impl Store {
              LEFT JOIN answer_feedback f ON f.shop = i.shop AND f.message_id = i.message_id \
              WHERE i.shop = $1{filter} ORDER BY i.created_at DESC, i.id DESC LIMIT 500"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).fetch_all(self.pool()).await?;
-        rows.iter().map(inspection_from_row).collect()
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop);
+        if let Some(id) = id {
+            query = query.bind(id);
+        }
+        query.fetch_all(self.pool()).await?.iter().map(inspection_from_row).collect()
     }
 
     /// An inspector scores an item of the shop; the item as scored, none when the shop has no
@@ -350,17 +366,18 @@ impl Store {
         if !updated {
             return Ok(None);
         }
-        Ok(self.inspections(shop, Some(true)).await?.into_iter().find(|i| i.id == id))
+        Ok(self.inspections_where(shop, Some(true), Some(id)).await?.into_iter().next())
     }
 
     /// The facts of the scorecard of `[from, to)` (Unix ms).
     pub(crate) async fn score_facts(&self, shop: &str, from: i64, to: i64) -> Result<ScoreFacts, StoreError> {
         let pool = self.pool();
         let mut facts = ScoreFacts::default();
-        // A ticket counts for every agent who acted on it in the period.
+        // A ticket counts for every agent who acted on it in the period; its first response
+        // only for the agent who gave it, and only in the period it was given.
         for r in sqlx::query(
-            "SELECT a.agent AS agent, t.id AS ticket_id, t.created_at AS created_at, t.due_at AS due_at, t.status AS status, \
-             (SELECT MIN(m.created_at) FROM messages m WHERE m.ticket_id = t.id AND m.role = 'agent' AND m.author = a.agent) AS first_reply_at \
+            "SELECT a.agent AS agent, t.id AS ticket_id, t.created_at AS created_at, t.due_at AS due_at, t.status AS status, t.first_response_at AS first_response_at, \
+             (SELECT m.author FROM messages m WHERE m.ticket_id = t.id AND m.role = 'agent' ORDER BY m.seq LIMIT 1) AS first_author \
              FROM (SELECT DISTINCT agent, ticket_id FROM agent_actions WHERE shop = $1 AND created_at >= $2 AND created_at < $3 AND action IN ('claim', 'reply', 'resolve')) a \
              JOIN tickets t ON t.id = a.ticket_id ORDER BY a.agent, t.id",
         )
@@ -370,12 +387,15 @@ impl Store {
         .fetch_all(pool)
         .await?
         {
+            let agent: String = r.try_get("agent")?;
+            let first: Option<i64> = r.try_get("first_response_at")?;
+            let by_this_agent = opt_text(&r, "first_author")?.as_deref() == Some(agent.as_str());
             facts.tickets.push(TicketFact {
-                agent: r.try_get("agent")?,
                 ticket_id: r.try_get("ticket_id")?,
                 created_at: r.try_get("created_at")?,
                 due_at: r.try_get("due_at")?,
-                first_reply_at: r.try_get("first_reply_at")?,
+                first_reply_at: first.filter(|f| by_this_agent && (from..to).contains(f)),
+                agent,
                 resolved: r.try_get::<String, _>("status")? == "resolved",
             });
         }

@@ -291,7 +291,7 @@ impl Store {
                 record_action(tx, &id, &shop, &agent, action, None, now).await?;
                 insert_event(tx, &shop, EventKind::Ticket, &conversation, Some(&id), "{}", now).await?;
                 if let Some(plan) = &survey {
-                    super::quality::open_survey(tx, &shop, &id, &conversation, plan, now).await?;
+                    super::quality::open_survey(tx, &shop, &id, &conversation, &agent, plan, now).await?;
                 }
                 Ok(Tx::Commit(true))
             })
@@ -451,18 +451,20 @@ pub(crate) struct ReplyPlan {
     pub text: String,
     /// What became of the draft.
     pub outcome: ReplyOutcome,
-    /// Resolve the ticket with it: its survey.
-    pub resolve: Option<SurveyPlan>,
+    /// Resolve the ticket with it.
+    pub resolve: bool,
+    /// The survey the resolution opens (none for a Chatwoot conversation).
+    pub survey: Option<SurveyPlan>,
     /// The shop's callback payload builder, when the reply travels through the outbox.
     pub outbox: Option<OutboxBody>,
-    /// The reply is in the inspection sample.
-    pub inspect: bool,
+    /// The shop's inspection sample rate: the reply is drawn by its message id.
+    pub sample_rate: f64,
 }
 
 /// An agent reply's statements (see [`Store::reply`]).
 async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, plan: ReplyPlan) -> Result<Tx<AgentReply>, StoreError> {
-    let ReplyPlan { text, outcome, resolve: survey, outbox, inspect } = plan;
-    let (text, resolve) = (text.as_str(), survey.is_some());
+    let ReplyPlan { text, outcome, resolve, survey, outbox, sample_rate } = plan;
+    let text = text.as_str();
     let now = now_ms();
     let in_reply_to: Option<String> = sqlx::query_scalar(
         "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
@@ -511,12 +513,14 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
         None => None,
     };
     insert_event(tx, &ticket.shop, EventKind::Ticket, &ticket.conversation_id, Some(&ticket.id), "{}", now).await?;
-    if inspect {
+    if crate::quality::sampled(&message_id, sample_rate) {
         super::quality::sample(tx, &ticket.shop, &message_id, Some(&ticket.id), Some(agent), super::quality::Why::Sampled, now).await?;
     }
-    if let Some(plan) = &survey {
+    if resolve {
         record_action(tx, &ticket.id, &ticket.shop, agent, "resolve", None, now).await?;
-        super::quality::open_survey(tx, &ticket.shop, &ticket.id, &ticket.conversation_id, plan, now).await?;
+    }
+    if let Some(plan) = survey.as_ref().filter(|_| resolve) {
+        super::quality::open_survey(tx, &ticket.shop, &ticket.id, &ticket.conversation_id, agent, plan, now).await?;
     }
     Ok(Tx::Commit(AgentReply {
         message: MessageRow {

@@ -183,3 +183,23 @@ async fn cases_are_listed_and_exported_per_shop_and_period() {
     assert!(row.contains(",draft,reshipment,missing_item,warehouse,4102938475610293,"), "{row}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_case_submitted_twice_at_once_is_submitted_and_delivered_once() {
+    let receiver = Receiver::start(200, 0).await;
+    let app = spawn_app_with(Database::fresh().await, Options { callback_url: Some(receiver.url.clone()), ..Options::default() }).await;
+    let id = ticket_for(&app, "c-1", MISSING).await;
+    let fields = json!({"type": "reshipment", "reason": "missing_item", "responsibility": "warehouse",
+        "order_number": "4102938475610293", "items": "精华 ×1", "evidence": "照片"});
+    json_of(app.agent_put(ALICE, &format!("/v1/tickets/{id}/case"), fields).await, 200).await;
+    let path = format!("/v1/tickets/{id}/case/submit");
+    let submits = (0..8).map(|_| app.agent_post(ALICE, &path, json!({})));
+    let mut statuses: Vec<u16> = futures_util::future::join_all(submits).await.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received.lock().unwrap().len(), 1, "one case event: {got:?}");
+    receiver.stop();
+    app.finish().await;
+}

@@ -134,6 +134,8 @@ async fn a_thumbs_down_puts_the_answer_in_the_sample_and_only_inspectors_score_i
     assert_eq!(app.agent_post(ALICE, &format!("/v1/inspections/{id}"), checklist.clone()).await.status(), 403);
     assert_eq!(app.agent_post(INES, "/v1/inspections/insp-nope", checklist.clone()).await.status(), 404);
     assert_eq!(app.agent_post(INES, &format!("/v1/inspections/{id}"), json!({"correct": true})).await.status(), 400);
+    let misspelt = json!({"correct": true, "polite": true, "compliant": true, "no_blind_canned": true, "notes": "x"});
+    assert_eq!(app.agent_post(INES, &format!("/v1/inspections/{id}"), misspelt).await.status(), 400, "an unknown key is refused");
     let scored = json_of(app.agent_post(INES, &format!("/v1/inspections/{id}"), checklist).await, 200).await;
     assert_eq!(
         (scored["status"].as_str(), scored["passed"].as_bool(), scored["inspector"].as_str()),
@@ -265,4 +267,24 @@ async fn surveys_of(app: &TestApp, tickets: &[&str]) -> Vec<String> {
         out.push(ticket["survey"]["id"].as_str().unwrap_or_else(|| panic!("ticket {t} has a survey: {ticket}")).to_string());
     }
     out
+}
+
+#[tokio::test]
+async fn a_survey_rated_at_once_from_two_places_keeps_one_rating_and_credits_the_resolver() {
+    let app = spawn_app().await;
+    let ticket = app.send("m-1", "c-1", "转人工").await["ticket_id"].as_str().unwrap().to_string();
+    json_of(app.agent_post(ALICE, &format!("/v1/tickets/{ticket}/claim"), json!({})).await, 200).await;
+    // Claimed by alice, resolved by ines: the rating is ines's.
+    json_of(app.agent_post(INES, &format!("/v1/tickets/{ticket}/resolve"), json!({})).await, 200).await;
+    let survey = surveys_of(&app, &[&ticket]).await.remove(0);
+    let path = format!("/v1/shops/demo/surveys/{survey}");
+    let bodies: Vec<Value> = (1..=5).map(|r| json!({"rating": r})).collect();
+    let ratings = bodies.iter().map(|b| app.post_signed_to(&path, DEMO_SECRET, b));
+    let mut statuses: Vec<u16> = futures_util::future::join_all(ratings).await.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409]);
+    let detail = json_of(app.agent_get(ALICE, &format!("/v1/tickets/{ticket}")).await, 200).await;
+    assert_eq!(detail["survey"]["agent"], "ines");
+    assert_eq!(detail["survey"]["answered_by"], "bot", "no person replied");
+    app.finish().await;
 }
