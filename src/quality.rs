@@ -18,8 +18,7 @@ pub fn sampled(message_id: &str, rate: f64) -> bool {
 }
 
 /// The inspection checklist.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Checklist {
     /// The content is right.
     pub correct: bool,

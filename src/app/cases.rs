@@ -50,7 +50,7 @@ pub(crate) async fn get(app: &AppState, agent: &Agent, ticket_id: &str) -> Resul
 }
 
 /// Creates or updates the ticket's draft case. The shop is the ticket's; the evidence the
-/// router asked for stays asked for.
+/// router asked for stays asked for (the store never overwrites it).
 pub(crate) async fn save(app: &AppState, agent: &Agent, ticket_id: &str, mut fields: CaseFields) -> Result<CaseRow, CaseError> {
     let ticket = visible(app, agent, ticket_id).await?;
     let too_long = fields.too_long();
@@ -67,11 +67,6 @@ pub(crate) async fn save(app: &AppState, agent: &Agent, ticket_id: &str, mut fie
         &mut fields.note,
     ] {
         trim(v);
-    }
-    if fields.evidence_requested.is_empty()
-        && let Some(existing) = app.store().case_of_ticket(&ticket.id).await?
-    {
-        fields.evidence_requested = existing.fields.evidence_requested;
     }
     match app.store().save_case(case_of(&ticket), fields, &agent.name).await? {
         CaseSaved::Saved(row) => {
@@ -118,29 +113,10 @@ pub(crate) async fn list(
     Ok(app.store().cases(shop.id(), from, to, status).await?)
 }
 
-/// One CSV cell: quoted when needed, and a cell that a spreadsheet would read as a formula
-/// (customer text is untrusted) starts with `'`.
-fn cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
-    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
-}
-
-/// CSV rows (with a header and a BOM so spreadsheet programs read the Chinese).
-pub(crate) fn csv<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
-    let mut out = String::from("\u{feff}");
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
-    for row in rows {
-        out.push_str(&row.iter().map(|v| cell(v)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
-
 /// The cases as CSV.
 pub(crate) fn cases_csv(cases: &[CaseRow]) -> String {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    csv(
+    super::csv::csv(
         [
             "case_id",
             "shop",
@@ -183,19 +159,4 @@ pub(crate) fn cases_csv(cases: &[CaseRow]) -> String {
             ]
         }),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cell;
-
-    #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(cell("精华 ×1"), "精华 ×1");
-        assert_eq!(cell("a,b"), "\"a,b\"");
-        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(cell("-3"), "'-3");
-        assert_eq!(cell("line\nbreak"), "\"line\nbreak\"");
-    }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod cases;
 pub(crate) mod chatwoot;
+pub(crate) mod csv;
 pub(crate) mod delivery;
 pub(crate) mod inbound;
 pub(crate) mod quality;

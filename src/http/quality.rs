@@ -156,7 +156,7 @@ async fn export(State(state): State<AppState>, agent: Agent, Query(q): Query<Sco
             r.score.map_or(String::new(), |s| format!("{s:.1}")),
         ]
     };
-    let body = crate::app::cases::csv(
+    let body = crate::app::csv::csv(
         [
             "period_start",
             "agent",

@@ -117,13 +117,14 @@ fn case_from_row(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
     })
 }
 
-/// Writes a case row (a new draft, or every field of an existing draft).
+/// Writes a case row: a new draft, or every field an agent edits of an existing draft (what
+/// the router asked the customer for, `evidence_requested`, stays as drafted).
 fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrite: bool) -> Statement {
     let sql = if overwrite {
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
          ON CONFLICT (ticket_id) DO UPDATE SET case_type = $6, reason = $7, responsibility = $8, order_number = $9, items = $10, \
-         refund_amount = $11, tracking_number = $12, evidence_requested = $13, evidence = $14, note = $15, updated_at = $17 \
+         refund_amount = $11, tracking_number = $12, evidence = $14, note = $15, updated_at = $17 \
          WHERE cases.status = 'draft'"
     } else {
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \

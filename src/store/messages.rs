@@ -322,7 +322,7 @@ pub(crate) async fn insert_message(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(seq) = seq {
-        let payload = serde_json::to_string(&MessageRow {
+        let message = MessageRow {
             id: message_id.into(),
             conversation_id: conversation_id.into(),
             role: role.into(),
@@ -332,9 +332,8 @@ pub(crate) async fn insert_message(
             ticket_id: ticket_id.map(Into::into),
             created_at: rfc3339(now),
             seq,
-        })
-        .unwrap_or_default();
-        insert_event(tx, shop, EventKind::Message, conversation_id, ticket_id, &payload, now).await?;
+        };
+        message_event(shop, &message, now).execute(tx).await?;
     }
     Ok(seq)
 }
