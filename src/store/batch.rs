@@ -2,9 +2,19 @@
 //! statement is a round trip to the connection's worker thread (a hand-off and a wake-up each
 //! way); under load those switches were most of the service's CPU. A [`Batch`] therefore goes
 //! to SQLite as one multi-statement call, its parameters numbered through (sqlx binds `$n` of
-//! every statement from the one argument list), and to PostgreSQL, which prepares one
-//! statement at a time, statement by statement. Either way it runs inside the caller's
-//! transaction, in order, and stops at the first error.
+//! every statement from the one argument list), inside the caller's transaction, in order,
+//! stopping at the first error.
+//!
+//! PostgreSQL prepares one statement at a time, and each is a round trip to another process
+//! on the same cores. There a batch can follow the insert of a conversation's messages as one
+//! statement of data-modifying `WITH` clauses ([`Batch::execute_after_messages`]): the
+//! messages' sequence numbers, which later statements store, come from the insert's
+//! `RETURNING` in the same statement ([`Param::SeqOf`], [`Param::MessageJson`]), and a single
+//! statement is its own transaction. PostgreSQL runs the clauses of such a statement in no
+//! promised order and does not let two of them change one row, so statements with the same
+//! SQL are merged into one multi-row `INSERT` (rows keep the batch's order, and with it the
+//! order of their sequence numbers: events stay in order) and a batch never changes a row
+//! twice.
 
 use sqlx::AnyConnection;
 
@@ -17,7 +27,17 @@ pub(super) enum Param {
     Int(Option<i64>),
     /// A real number.
     Real(f64),
+    /// PostgreSQL only: the sequence number the same statement gives the message of this
+    /// role (`customer` or `bot`).
+    SeqOf(&'static str),
+    /// PostgreSQL only: a message's JSON, serialised with [`SEQ_PLACEHOLDER`] as its `seq`,
+    /// stored with the sequence number the same statement gives the message of this role.
+    MessageJson(String, &'static str),
 }
+
+/// The `seq` a message's JSON carries until the statement that stores it knows the real one.
+/// In JSON text `"seq":-1` can only be that key: a quote inside a string is escaped.
+pub(super) const SEQ_PLACEHOLDER: i64 = -1;
 
 impl From<&str> for Param {
     fn from(v: &str) -> Self {
@@ -74,27 +94,34 @@ pub(super) struct Batch {
     statements: Vec<Statement>,
 }
 
-fn bind<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    params: Vec<Param>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds values in order. A sequence reference is not a value: only PostgreSQL's one-statement
+/// form places it (as SQL), so meeting one here is a bug of the caller.
+fn bind(mut q: AnyQuery<'_>, params: Vec<Param>) -> Result<AnyQuery<'_>, sqlx::Error> {
     for p in params {
         q = match p {
             Param::Text(v) => q.bind(v),
             Param::Int(v) => q.bind(v),
             Param::Real(v) => q.bind(v),
+            Param::MessageJson(v, _) => q.bind(v),
+            Param::SeqOf(role) => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "the {role} message's sequence number is only known inside one PostgreSQL statement"
+                )));
+            }
         };
     }
-    q
+    Ok(q)
 }
 
-/// `sql` with every `$n` moved up by `offset`.
-fn renumbered(sql: &str, offset: usize) -> String {
+/// `sql` with every `$n` replaced by `to(n)`.
+fn rendered(sql: &str, to: impl Fn(usize) -> String) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut chars = sql.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
-        out.push(c);
         if c != '$' {
+            out.push(c);
             continue;
         }
         let mut digits = String::new();
@@ -103,11 +130,64 @@ fn renumbered(sql: &str, offset: usize) -> String {
             chars.next();
         }
         match digits.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&digits),
+            Ok(n) => out.push_str(&to(n)),
+            Err(_) => {
+                out.push('$');
+                out.push_str(&digits);
+            }
         }
     }
     out
+}
+
+/// `sql` with every `$n` moved up by `offset`.
+fn renumbered(sql: &str, offset: usize) -> String {
+    rendered(sql, |n| format!("${}", n + offset))
+}
+
+/// The SQL of the sequence number the statement's `m` clause gave the message of `role`.
+fn seq_of(role: &'static str) -> String {
+    debug_assert!(role.chars().all(|c| c.is_ascii_lowercase()), "roles are fixed words, never input");
+    format!("(SELECT seq FROM m WHERE role = '{role}')")
+}
+
+/// One statement's SQL for the one-statement form: its `$n` renumbered into the shared
+/// argument list `args`, sequence references written as SQL.
+fn placed(statement: Statement, args: &mut Vec<Param>) -> String {
+    let mut to: Vec<String> = Vec::with_capacity(statement.params.len());
+    for p in statement.params {
+        to.push(match p {
+            Param::SeqOf(role) => seq_of(role),
+            Param::MessageJson(json, role) => {
+                args.push(Param::Text(Some(json)));
+                format!("replace(${}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {})", args.len(), seq_of(role))
+            }
+            value => {
+                args.push(value);
+                format!("${}", args.len())
+            }
+        });
+    }
+    rendered(statement.sql, |n| to.get(n.wrapping_sub(1)).cloned().unwrap_or_else(|| format!("${n}")))
+}
+
+/// The row part of `INSERT … VALUES (…)`, when a statement is exactly that (and so can take
+/// more rows).
+fn values_row(sql: &str) -> Option<usize> {
+    let row = sql.strip_prefix("INSERT INTO ").and(sql.rfind(" VALUES ("))? + " VALUES ".len();
+    // The row's parenthesis closes at the very end: no clause follows it.
+    let mut depth = 0usize;
+    for (i, c) in sql[row..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return (row + i + 1 == sql.len()).then_some(row);
+        }
+    }
+    None
 }
 
 impl Batch {
@@ -126,26 +206,113 @@ impl Batch {
                 sql.push_str(";\n");
                 params.extend(s.params);
             }
-            bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params).execute(&mut *conn).await?;
+            bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params)?.execute(&mut *conn).await?;
             return Ok(());
         }
         for s in self.statements {
-            bind(sqlx::query(s.sql), s.params).execute(&mut *conn).await?;
+            bind(sqlx::query(s.sql), s.params)?.execute(&mut *conn).await?;
         }
         Ok(())
     }
+
+    /// PostgreSQL: `messages`, an `INSERT INTO messages … RETURNING seq, role`, then the
+    /// batch, as one statement; returns the inserted messages' `(seq, role)`. On its own
+    /// connection the statement is its own transaction; an error stores nothing.
+    pub(super) async fn execute_after_messages(
+        self,
+        messages: Statement,
+        conn: &mut AnyConnection,
+    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let (sql, args) = self.one_statement(messages);
+        seqs(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)?.fetch_all(&mut *conn).await?)
+    }
+
+    /// The SQL and arguments of [`Batch::execute_after_messages`].
+    fn one_statement(self, messages: Statement) -> (String, Vec<Param>) {
+        let mut args = Vec::new();
+        let mut clauses: Vec<(&'static str, String)> = vec![("", placed(messages, &mut args))];
+        for statement in self.statements {
+            let sql = statement.sql;
+            let merged = values_row(sql).and_then(|row| clauses.iter().position(|(s, _)| *s == sql).map(|i| (i, row)));
+            let text = placed(statement, &mut args);
+            match merged {
+                // The rendered row starts where the template's does: the text before it is
+                // the same SQL, and parameters only occur after it.
+                Some((i, row)) => {
+                    clauses[i].1.push_str(", ");
+                    clauses[i].1.push_str(&text[row..]);
+                }
+                None => clauses.push((sql, text)),
+            }
+        }
+        let mut sql = String::from("WITH ");
+        for (i, (_, text)) in clauses.iter().enumerate() {
+            if i == 0 {
+                sql.push_str(&format!("m AS ({text})"));
+            } else {
+                sql.push_str(&format!(", s{i} AS ({text})"));
+            }
+        }
+        sql.push_str(" SELECT seq, role FROM m ORDER BY seq");
+        (sql, args)
+    }
+}
+
+fn seqs(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    use sqlx::Row;
+    rows.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("role")?))).collect()
 }
 
 impl Statement {
+    /// Runs this one statement, an `INSERT INTO messages … RETURNING seq, role`; returns the
+    /// inserted messages' `(seq, role)`.
+    pub(super) async fn fetch_seqs(self, conn: &mut AnyConnection) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        seqs(bind(sqlx::query(self.sql), self.params)?.fetch_all(&mut *conn).await?)
+    }
+
     /// Runs this one statement.
     pub(super) async fn execute(self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
-        Ok(bind(sqlx::query(self.sql), self.params).execute(&mut *conn).await?.rows_affected())
+        Ok(bind(sqlx::query(self.sql), self.params)?.execute(&mut *conn).await?.rows_affected())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::renumbered;
+    use super::{Batch, Param, Statement, renumbered, values_row};
+
+    #[test]
+    fn after_the_messages_one_statement_merges_rows_and_places_sequence_numbers() {
+        let event = |payload: Param| Statement { sql: "INSERT INTO e (k, p) VALUES ($1, $2)", params: vec!["message".into(), payload] };
+        let mut batch = Batch::default();
+        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), "customer")));
+        batch.push(Statement { sql: "INSERT INTO d (seq, x) VALUES ($1, $2)", params: vec![Param::SeqOf("customer"), "a".into()] });
+        batch.push(Statement { sql: "UPDATE t SET a = $1 WHERE id = $2 AND b = $1", params: vec!["v".into(), "t-1".into()] });
+        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), "bot")));
+        let messages =
+            Statement { sql: "INSERT INTO messages (id) VALUES ($1), ($2) RETURNING seq, role", params: vec!["c".into(), "b".into()] };
+        let (sql, args) = batch.one_statement(messages);
+        let customer = "(SELECT seq FROM m WHERE role = 'customer')";
+        let bot = "(SELECT seq FROM m WHERE role = 'bot')";
+        assert_eq!(
+            sql,
+            format!(
+                "WITH m AS (INSERT INTO messages (id) VALUES ($1), ($2) RETURNING seq, role), \
+                 s1 AS (INSERT INTO e (k, p) VALUES ($3, replace($4, '\"seq\":-1', '\"seq\":' || {customer})), ($8, replace($9, '\"seq\":-1', '\"seq\":' || {bot}))), \
+                 s2 AS (INSERT INTO d (seq, x) VALUES ({customer}, $5)), \
+                 s3 AS (UPDATE t SET a = $6 WHERE id = $7 AND b = $6) \
+                 SELECT seq, role FROM m ORDER BY seq"
+            )
+        );
+        assert_eq!(args.len(), 9);
+    }
+
+    #[test]
+    fn only_a_bare_values_insert_takes_more_rows() {
+        assert!(values_row("INSERT INTO e (a, b) VALUES ($1, $2)").is_some());
+        assert!(values_row("INSERT INTO e (a) VALUES ($1) ON CONFLICT (a) DO NOTHING").is_none());
+        assert!(values_row("INSERT INTO e (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = coalesce($1)").is_none());
+        assert!(values_row("UPDATE e SET a = $1 WHERE b IN ($2)").is_none());
+    }
 
     #[test]
     fn parameters_move_up_and_nothing_else_changes() {

@@ -186,3 +186,31 @@ pub(crate) fn parsed<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>
 pub(crate) fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(column)
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A fresh PostgreSQL database for the store's own PostgreSQL tests, which are ignored
+    //! unless run with `--include-ignored` (as `.ci/run` does) and then fail without
+    //! `SMARTREPLY_TEST_POSTGRES_URL`.
+    use super::Store;
+    use sqlx::Connection;
+
+    /// A migrated store on a new database, and that database's URL.
+    pub(crate) async fn fresh_postgres() -> (Store, String) {
+        let admin = std::env::var("SMARTREPLY_TEST_POSTGRES_URL").expect("this test needs PostgreSQL: set SMARTREPLY_TEST_POSTGRES_URL");
+        let name = format!("smartreply_unit_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        (Store::connect_with_queue(&url, super::DEFAULT_WRITE_QUEUE).await.unwrap(), url)
+    }
+
+    /// Drops a database [`fresh_postgres`] made.
+    pub(crate) async fn drop_postgres(url: &str) {
+        let admin = std::env::var("SMARTREPLY_TEST_POSTGRES_URL").unwrap();
+        let name = url.rsplit_once('/').map_or(url, |(_, n)| n);
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+    }
+}

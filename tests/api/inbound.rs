@@ -163,3 +163,60 @@ async fn health_readiness_metrics_and_openapi_are_served() {
     assert!(doc["paths"]["/v1/shops/{shop}/messages"].is_object());
     app.finish().await;
 }
+
+/// What an agent's stream shows of a conversation: its message events' payloads and the
+/// stream's ids, in stream order, read until `tickets` ticket events have come.
+async fn agent_stream_from_start(app: &TestApp, tickets: usize) -> (Vec<serde_json::Value>, Vec<(i64, String)>) {
+    let mut stream = app.client.get(format!("{}/v1/events?shop=demo&after=0", app.address)).bearer_auth(ALICE).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.matches("event: ticket").count() < tickets {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("events within 10 s").unwrap().expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let (mut messages, mut ids) = (Vec::new(), Vec::new());
+    for block in seen.split("\n\n") {
+        let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name).map(str::trim).map(String::from));
+        let (Some(id), Some(kind)) = (field("id:"), field("event:")) else { continue };
+        ids.push((id.parse().unwrap(), kind.clone()));
+        if kind == "message" {
+            messages.push(serde_json::from_str(&field("data:").unwrap()).unwrap());
+        }
+    }
+    (messages, ids)
+}
+
+#[tokio::test]
+async fn a_messages_events_come_in_order_and_carry_the_stored_sequence_numbers() {
+    let app = spawn_app().await;
+    // A new ticket, then a stronger message that joins and re-scores it (on PostgreSQL the
+    // first is one statement, the second a transaction after a locked read).
+    let first = app.send("o-1", "c-ord", "转人工，我要跟真人说").await;
+    let ticket = first["ticket_id"].as_str().unwrap().to_string();
+    let second = app.send("o-2", "c-ord", "你们太坑了，我要投诉，马上给我退款！！！").await;
+    assert_eq!(second["ticket_id"], ticket.as_str(), "{second}");
+
+    let (messages, ids) = agent_stream_from_start(&app, 2).await;
+    let kinds: Vec<&str> = ids.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds, ["message", "message", "ticket", "message", "message", "ticket"], "{ids:?}");
+    assert!(ids.windows(2).all(|w| w[0].0 < w[1].0), "stream ids increase: {ids:?}");
+    let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["customer", "bot", "customer", "bot"]);
+
+    // The payloads carry the sequence numbers the messages were stored with.
+    let stored = json_of(app.agent_get(ALICE, &format!("/v1/tickets/{ticket}")).await, 200).await;
+    assert!(stored["rescored_at"].is_string(), "the complaint re-scored the ticket: {stored}");
+    assert_eq!(stored["last_message"], "你们太坑了，我要投诉，马上给我退款！！！");
+    let stored: Vec<(i64, String)> = stored["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["seq"].as_i64().unwrap(), m["id"].as_str().unwrap().to_string()))
+        .collect();
+    let streamed: Vec<(i64, String)> =
+        messages.iter().map(|m| (m["seq"].as_i64().unwrap(), m["id"].as_str().unwrap().to_string())).collect();
+    assert_eq!(streamed, stored);
+    assert!(streamed.windows(2).all(|w| w[0].0 < w[1].0), "{streamed:?}");
+    app.finish().await;
+}
