@@ -2,7 +2,9 @@
 //! unique customer messages whose texts come from an evaluation file, for a fixed time; then
 //! `GET /healthz` is measured the same way (same clients, concurrency and time) in the same
 //! run, so the ratio between the two survives a noisy machine. Several `--url`s are used in
-//! turn (replicas behind nothing but the load generator).
+//! turn (replicas behind nothing but the load generator). A warm-up of the same messages comes
+//! first and is not counted: each replica embeds a text once and then serves it from its cache,
+//! so the figures are the steady state, not the first seconds' encoding.
 
 use crate::ingest::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use std::collections::BTreeMap;
@@ -25,6 +27,8 @@ pub struct LoadOptions {
     pub concurrency: usize,
     /// Length of each phase.
     pub duration: Duration,
+    /// Messages sent before the measured phases, not counted.
+    pub warmup: Duration,
     /// Evaluation file (JSON lines with a `text` field).
     pub data: Option<PathBuf>,
     /// Print the progress line.
@@ -51,6 +55,8 @@ pub struct Phase {
 /// Messages and `/healthz` of one run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
+    /// The uncounted warm-up (messages).
+    pub warmup: Phase,
     /// `POST /v1/shops/{shop}/messages`.
     pub messages: Phase,
     /// `GET /healthz`.
@@ -88,7 +94,7 @@ enum Outcome {
     Failed(String),
 }
 
-async fn phase<F, Fut>(opts: &LoadOptions, name: &str, request: F) -> Phase
+async fn phase<F, Fut>(opts: &LoadOptions, name: &str, duration: Duration, request: F) -> Phase
 where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Outcome> + Send,
@@ -96,7 +102,7 @@ where
     let request = Arc::new(request);
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let end = started + opts.duration;
+    let end = started + duration;
     let mut workers = Vec::new();
     for worker in 0..opts.concurrency.max(1) {
         let (request, done) = (request.clone(), done.clone());
@@ -193,11 +199,11 @@ pub async fn run(opts: &LoadOptions, texts: Vec<String>) -> anyhow::Result<Repor
     // Unique across runs, so a second run against the same database sends new messages.
     let run_id = uuid::Uuid::now_v7().simple().to_string();
     let run_id = Arc::new(run_id[run_id.len() - 10..].to_string());
-    let messages = {
+    let messages = |phase_tag: &'static str| {
         let (client, urls, texts, run_id) = (client.clone(), urls.clone(), texts.clone(), run_id.clone());
         let (secret, shop) = (Arc::new(opts.secret.clone()), Arc::new(opts.shop.clone()));
-        phase(opts, "messages", move |worker, n| {
-            let id = format!("lg-{run_id}-{worker}-{n}");
+        move |worker: usize, n: usize| {
+            let id = format!("lg-{run_id}-{phase_tag}{worker}-{n}");
             let body = serde_json::json!({
                 "message_id": id,
                 "conversation_id": id,
@@ -215,18 +221,19 @@ pub async fn run(opts: &LoadOptions, texts: Vec<String>) -> anyhow::Result<Repor
                 .body(body)
                 .send();
             async move { classify(send.await).await }
-        })
-        .await
+        }
     };
+    let warmup = phase(opts, "warm-up", opts.warmup, messages("w")).await;
+    let messages = phase(opts, "messages", opts.duration, messages("")).await;
     let healthz = {
         let (client, urls) = (client.clone(), urls.clone());
-        phase(opts, "/healthz", move |worker, n| {
+        phase(opts, "/healthz", opts.duration, move |worker, n| {
             let send = client.get(format!("{}/healthz", urls[(worker + n) % urls.len()])).send();
             async move { classify(send.await).await }
         })
         .await
     };
-    Ok(Report { messages, healthz })
+    Ok(Report { warmup, messages, healthz })
 }
 
 /// The in-process router alone on the same texts: messages per second over `threads` threads
@@ -254,10 +261,12 @@ pub fn router_throughput(shop: &crate::engine::ShopEngine, texts: &[String], thr
 /// The report as the command prints it.
 pub fn print(opts: &LoadOptions, source: &Path, texts: usize, report: &Report, json: bool) {
     println!(
-        "loadgen: {} target(s), {} concurrent clients, {:.0} s per phase, {texts} texts from {}",
+        "loadgen: {} target(s), {} concurrent clients, {:.0} s per phase after {:.0} s of warm-up ({} messages, not counted), {texts} texts from {}",
         opts.urls.len(),
         opts.concurrency,
         opts.duration.as_secs_f64(),
+        opts.warmup.as_secs_f64(),
+        report.warmup.requests,
         source.display()
     );
     println!("{:<16} {:>9} {:>10} {:>8} {:>8} {:>8}  errors", "", "requests", "ok/s", "p50 ms", "p95 ms", "p99 ms");

@@ -66,6 +66,9 @@ enum Command {
         /// Seconds per phase (messages, then /healthz).
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
+        /// Seconds of messages sent first and not counted (each replica's encoder cache fills).
+        #[arg(long, default_value_t = 3.0)]
+        warmup: f64,
         /// Evaluation file whose texts are sent (JSON lines with "text").
         #[arg(long)]
         data: Option<PathBuf>,
@@ -216,7 +219,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Loadgen { urls, secret, shop, concurrency, duration, data, json, router, config, quiet } => {
+        Command::Loadgen { urls, secret, shop, concurrency, duration, warmup, data, json, router, config, quiet } => {
             let (texts, source) = smartreply::loadgen::texts(data.as_deref())?;
             let opts = smartreply::loadgen::LoadOptions {
                 urls,
@@ -224,6 +227,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 shop: shop.clone(),
                 concurrency,
                 duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
+                warmup: std::time::Duration::from_secs_f64(warmup.max(0.0)),
                 data,
                 progress: !quiet,
             };

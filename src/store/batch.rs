@@ -2,19 +2,19 @@
 //! statement is a round trip to the connection's worker thread (a hand-off and a wake-up each
 //! way); under load those switches were most of the service's CPU. A [`Batch`] therefore goes
 //! to SQLite as one multi-statement call, its parameters numbered through (sqlx binds `$n` of
-//! every statement from the one argument list), inside the caller's transaction, in order,
-//! stopping at the first error.
+//! every statement from the one argument list), in order, inside a savepoint of its own: the
+//! first error stops it and undoes what ran before ([`Batch::execute_all_or_nothing`]).
 //!
-//! PostgreSQL prepares one statement at a time, and each is a round trip to another process
-//! on the same cores. There a batch can follow the insert of a conversation's messages as one
-//! statement of data-modifying `WITH` clauses ([`Batch::execute_after_messages`]): the
-//! messages' sequence numbers, which later statements store, come from the insert's
-//! `RETURNING` in the same statement ([`Param::SeqOf`], [`Param::MessageJson`]), and a single
-//! statement is its own transaction. PostgreSQL runs the clauses of such a statement in no
-//! promised order and does not let two of them change one row, so statements with the same
-//! SQL are merged into one multi-row `INSERT` (rows keep the batch's order, and with it the
-//! order of their sequence numbers: events stay in order) and a batch never changes a row
-//! twice.
+//! A statement may store the sequence number of a message inserted earlier in the batch
+//! ([`Param::SeqOf`], [`Param::MessageJson`]): run in order, that is a look-up by the
+//! message's unique key. PostgreSQL prepares one statement at a time, and each is a round trip
+//! to another process on the same cores, so there a batch that starts with the insert of a
+//! conversation's messages can also go as one statement of data-modifying `WITH` clauses
+//! ([`Batch::execute_as_one`]), which is its own transaction: the sequence numbers come from
+//! the insert's `RETURNING`. PostgreSQL runs the clauses of such a statement in no promised
+//! order and does not let two of them change one row, so statements with the same SQL are
+//! merged into one multi-row `INSERT` (rows keep the batch's order, and with it the order of
+//! their sequence numbers: events stay in order) and a batch never changes a row twice.
 
 use sqlx::AnyConnection;
 
@@ -27,12 +27,20 @@ pub(super) enum Param {
     Int(Option<i64>),
     /// A real number.
     Real(f64),
-    /// PostgreSQL only: the sequence number the same statement gives the message of this
-    /// role (`customer` or `bot`).
-    SeqOf(&'static str),
-    /// PostgreSQL only: a message's JSON, serialised with [`SEQ_PLACEHOLDER`] as its `seq`,
-    /// stored with the sequence number the same statement gives the message of this role.
-    MessageJson(String, &'static str),
+    /// The sequence number of a message the batch inserted before.
+    SeqOf(MessageKey),
+    /// A message's JSON, serialised with [`SEQ_PLACEHOLDER`] as its `seq`, stored with the
+    /// sequence number of that message, which the batch inserted before.
+    MessageJson(String, MessageKey),
+}
+
+/// A message a batch inserts: its unique key, and its role (the one-statement form's `m`
+/// clause returns one message of each role).
+#[derive(Debug, Clone)]
+pub(super) struct MessageKey {
+    pub(super) role: &'static str,
+    pub(super) shop: String,
+    pub(super) message_id: String,
 }
 
 /// The `seq` a message's JSON carries until the statement that stores it knows the real one.
@@ -96,23 +104,23 @@ pub(super) struct Batch {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Binds values in order. A sequence reference is not a value: only PostgreSQL's one-statement
-/// form places it (as SQL), so meeting one here is a bug of the caller.
-fn bind(mut q: AnyQuery<'_>, params: Vec<Param>) -> Result<AnyQuery<'_>, sqlx::Error> {
-    for p in params {
-        q = match p {
-            Param::Text(v) => q.bind(v),
-            Param::Int(v) => q.bind(v),
-            Param::Real(v) => q.bind(v),
-            Param::MessageJson(v, _) => q.bind(v),
-            Param::SeqOf(role) => {
-                return Err(sqlx::Error::Protocol(format!(
-                    "the {role} message's sequence number is only known inside one PostgreSQL statement"
-                )));
-            }
+/// A value bound to a `$n` ([`placed`] turns a statement's parameters into SQL and these).
+#[derive(Debug)]
+enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(f64),
+}
+
+fn bind(mut q: AnyQuery<'_>, values: Vec<Value>) -> AnyQuery<'_> {
+    for v in values {
+        q = match v {
+            Value::Text(v) => q.bind(v),
+            Value::Int(v) => q.bind(v),
+            Value::Real(v) => q.bind(v),
         };
     }
-    Ok(q)
+    q
 }
 
 /// `sql` with every `$n` replaced by `to(n)`.
@@ -140,33 +148,53 @@ fn rendered(sql: &str, to: impl Fn(usize) -> String) -> String {
     out
 }
 
-/// `sql` with every `$n` moved up by `offset`.
-fn renumbered(sql: &str, offset: usize) -> String {
-    rendered(sql, |n| format!("${}", n + offset))
+/// How a batch's SQL names an inserted message's sequence number.
+#[derive(Debug, Clone, Copy)]
+enum SeqSql {
+    /// By the message's unique key: statements run in order see the rows before them.
+    Lookup,
+    /// From the one-statement form's `m` clause (its sibling clauses cannot see its rows).
+    Returned,
 }
 
-/// The SQL of the sequence number the statement's `m` clause gave the message of `role`.
-fn seq_of(role: &'static str) -> String {
-    debug_assert!(role.chars().all(|c| c.is_ascii_lowercase()), "roles are fixed words, never input");
-    format!("(SELECT seq FROM m WHERE role = '{role}')")
+impl SeqSql {
+    fn of(self, key: MessageKey, args: &mut Vec<Value>) -> String {
+        match self {
+            SeqSql::Lookup => {
+                args.push(Value::Text(Some(key.shop)));
+                args.push(Value::Text(Some(key.message_id)));
+                format!("(SELECT seq FROM messages WHERE shop = ${} AND message_id = ${})", args.len() - 1, args.len())
+            }
+            SeqSql::Returned => {
+                assert!(key.role.chars().all(|c| c.is_ascii_lowercase()), "roles are fixed words, never input");
+                format!("(SELECT seq FROM m WHERE role = '{}')", key.role)
+            }
+        }
+    }
 }
 
-/// One statement's SQL for the one-statement form: its `$n` renumbered into the shared
-/// argument list `args`, sequence references written as SQL.
-fn placed(statement: Statement, args: &mut Vec<Param>) -> String {
+/// One statement's SQL with its `$n` renumbered into the shared argument list `args`, and
+/// message references written as SQL.
+fn placed(statement: Statement, args: &mut Vec<Value>, seq: SeqSql) -> String {
     let mut to: Vec<String> = Vec::with_capacity(statement.params.len());
     for p in statement.params {
-        to.push(match p {
-            Param::SeqOf(role) => seq_of(role),
-            Param::MessageJson(json, role) => {
-                args.push(Param::Text(Some(json)));
-                format!("replace(${}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {})", args.len(), seq_of(role))
+        let value = match p {
+            Param::SeqOf(key) => {
+                to.push(seq.of(key, args));
+                continue;
             }
-            value => {
-                args.push(value);
-                format!("${}", args.len())
+            Param::MessageJson(json, key) => {
+                args.push(Value::Text(Some(json)));
+                let at = args.len();
+                to.push(format!("replace(${at}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {})", seq.of(key, args)));
+                continue;
             }
-        });
+            Param::Text(v) => Value::Text(v),
+            Param::Int(v) => Value::Int(v),
+            Param::Real(v) => Value::Real(v),
+        };
+        args.push(value);
+        to.push(format!("${}", args.len()));
     }
     rendered(statement.sql, |n| to.get(n.wrapping_sub(1)).cloned().unwrap_or_else(|| format!("${n}")))
 }
@@ -196,45 +224,42 @@ impl Batch {
         self.statements.push(statement);
     }
 
-    /// Runs the statements in order; the first error stops them (the caller's transaction or
-    /// savepoint then rolls back).
-    pub(super) async fn execute(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        if self.statements.len() > 1 && conn.backend_name().eq_ignore_ascii_case("sqlite") {
-            let (mut sql, mut params) = (String::new(), Vec::new());
-            for s in self.statements {
-                sql.push_str(&renumbered(s.sql, params.len()));
-                sql.push_str(";\n");
-                params.extend(s.params);
-            }
-            bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params)?.execute(&mut *conn).await?;
-            return Ok(());
-        }
+    /// SQLite: the batch in one call that opens and closes its own savepoint, so it leaves
+    /// all of its changes or none without a savepoint of the writer's (an error undoes what
+    /// ran before it, in one more call).
+    pub(super) async fn execute_all_or_nothing(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let (mut sql, mut args) = (String::from("SAVEPOINT batch;\n"), Vec::new());
         for s in self.statements {
-            bind(sqlx::query(s.sql), s.params)?.execute(&mut *conn).await?;
+            sql.push_str(&placed(s, &mut args, SeqSql::Lookup));
+            sql.push_str(";\n");
         }
+        sql.push_str("RELEASE batch");
+        match bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                sqlx::raw_sql("ROLLBACK TO batch; RELEASE batch").execute(&mut *conn).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// PostgreSQL: the batch as one statement, its own transaction on a connection of its
+    /// own. The first statement must be an `INSERT INTO messages … RETURNING seq, role` of one
+    /// message per role; later statements may refer to those messages.
+    pub(super) async fn execute_as_one(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let (sql, args) = self.one_statement();
+        bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await?;
         Ok(())
     }
 
-    /// PostgreSQL: `messages`, an `INSERT INTO messages … RETURNING seq, role`, then the
-    /// batch, as one statement; returns the inserted messages' `(seq, role)`. On its own
-    /// connection the statement is its own transaction; an error stores nothing.
-    pub(super) async fn execute_after_messages(
-        self,
-        messages: Statement,
-        conn: &mut AnyConnection,
-    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
-        let (sql, args) = self.one_statement(messages);
-        seqs(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args)?.fetch_all(&mut *conn).await?)
-    }
-
-    /// The SQL and arguments of [`Batch::execute_after_messages`].
-    fn one_statement(self, messages: Statement) -> (String, Vec<Param>) {
+    /// The SQL and arguments of [`Batch::execute_as_one`].
+    fn one_statement(self) -> (String, Vec<Value>) {
         let mut args = Vec::new();
-        let mut clauses: Vec<(&'static str, String)> = vec![("", placed(messages, &mut args))];
+        let mut clauses: Vec<(&'static str, String)> = Vec::new();
         for statement in self.statements {
             let sql = statement.sql;
-            let merged = values_row(sql).and_then(|row| clauses.iter().position(|(s, _)| *s == sql).map(|i| (i, row)));
-            let text = placed(statement, &mut args);
+            let merged = values_row(sql).and_then(|row| clauses.iter().skip(1).position(|(s, _)| *s == sql).map(|i| (i + 1, row)));
+            let text = placed(statement, &mut args, SeqSql::Returned);
             match merged {
                 // The rendered row starts where the template's does: the text before it is
                 // the same SQL, and parameters only occur after it.
@@ -253,44 +278,46 @@ impl Batch {
                 sql.push_str(&format!(", s{i} AS ({text})"));
             }
         }
-        sql.push_str(" SELECT seq, role FROM m ORDER BY seq");
+        sql.push_str(" SELECT 1");
         (sql, args)
     }
 }
 
-fn seqs(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    use sqlx::Row;
-    rows.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("role")?))).collect()
-}
-
 impl Statement {
-    /// Runs this one statement, an `INSERT INTO messages … RETURNING seq, role`; returns the
-    /// inserted messages' `(seq, role)`.
-    pub(super) async fn fetch_seqs(self, conn: &mut AnyConnection) -> Result<Vec<(i64, String)>, sqlx::Error> {
-        seqs(bind(sqlx::query(self.sql), self.params)?.fetch_all(&mut *conn).await?)
-    }
-
     /// Runs this one statement.
     pub(super) async fn execute(self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
-        Ok(bind(sqlx::query(self.sql), self.params)?.execute(&mut *conn).await?.rows_affected())
+        let mut args = Vec::new();
+        let sql = placed(self, &mut args, SeqSql::Lookup);
+        Ok(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await?.rows_affected())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Batch, Param, Statement, renumbered, values_row};
+    use super::{Batch, MessageKey, Param, Statement, rendered, values_row};
 
-    #[test]
-    fn after_the_messages_one_statement_merges_rows_and_places_sequence_numbers() {
+    fn renumbered(sql: &str, offset: usize) -> String {
+        rendered(sql, |n| format!("${}", n + offset))
+    }
+
+    fn batch() -> Batch {
+        let key = |role| MessageKey { role, shop: "demo".into(), message_id: format!("{role}-1") };
         let event = |payload: Param| Statement { sql: "INSERT INTO e (k, p) VALUES ($1, $2)", params: vec!["message".into(), payload] };
         let mut batch = Batch::default();
-        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), "customer")));
-        batch.push(Statement { sql: "INSERT INTO d (seq, x) VALUES ($1, $2)", params: vec![Param::SeqOf("customer"), "a".into()] });
+        batch.push(Statement {
+            sql: "INSERT INTO messages (id) VALUES ($1), ($2) RETURNING seq, role",
+            params: vec!["c".into(), "b".into()],
+        });
+        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key("customer"))));
+        batch.push(Statement { sql: "INSERT INTO d (seq, x) VALUES ($1, $2)", params: vec![Param::SeqOf(key("customer")), "a".into()] });
         batch.push(Statement { sql: "UPDATE t SET a = $1 WHERE id = $2 AND b = $1", params: vec!["v".into(), "t-1".into()] });
-        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), "bot")));
-        let messages =
-            Statement { sql: "INSERT INTO messages (id) VALUES ($1), ($2) RETURNING seq, role", params: vec!["c".into(), "b".into()] };
-        let (sql, args) = batch.one_statement(messages);
+        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key("bot"))));
+        batch
+    }
+
+    #[test]
+    fn as_one_statement_rows_merge_and_sequence_numbers_come_from_the_insert() {
+        let (sql, args) = batch().one_statement();
         let customer = "(SELECT seq FROM m WHERE role = 'customer')";
         let bot = "(SELECT seq FROM m WHERE role = 'bot')";
         assert_eq!(
@@ -300,10 +327,24 @@ mod tests {
                  s1 AS (INSERT INTO e (k, p) VALUES ($3, replace($4, '\"seq\":-1', '\"seq\":' || {customer})), ($8, replace($9, '\"seq\":-1', '\"seq\":' || {bot}))), \
                  s2 AS (INSERT INTO d (seq, x) VALUES ({customer}, $5)), \
                  s3 AS (UPDATE t SET a = $6 WHERE id = $7 AND b = $6) \
-                 SELECT seq, role FROM m ORDER BY seq"
+                 SELECT 1"
             )
         );
         assert_eq!(args.len(), 9);
+    }
+
+    #[test]
+    fn in_order_sequence_numbers_are_looked_up_by_the_messages_key() {
+        let mut args = Vec::new();
+        let sql: Vec<String> = batch().statements.into_iter().map(|s| super::placed(s, &mut args, super::SeqSql::Lookup)).collect();
+        assert_eq!(
+            sql[1],
+            "INSERT INTO e (k, p) VALUES ($3, replace($4, '\"seq\":-1', '\"seq\":' || (SELECT seq FROM messages WHERE shop = $5 AND message_id = $6)))"
+        );
+        assert_eq!(sql[2], "INSERT INTO d (seq, x) VALUES ((SELECT seq FROM messages WHERE shop = $7 AND message_id = $8), $9)");
+        assert_eq!(sql[3], "UPDATE t SET a = $10 WHERE id = $11 AND b = $10");
+        assert_eq!(args.len(), 15);
+        assert!(matches!(&args[7], super::Value::Text(Some(id)) if id == "customer-1"), "{args:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Messages, decisions and the inbound transaction: a customer message, the router's decision,
 //! the bot's reply and the ticket are committed together, or not at all.
 
-use super::batch::{Batch, Param, SEQ_PLACEHOLDER, Statement, params};
+use super::batch::{Batch, MessageKey, Param, SEQ_PLACEHOLDER, Statement, params};
 use super::{Store, StoreError, Tx, now_ms, opt_text};
 use crate::aftersales::CaseFields;
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel, TicketStatus};
@@ -242,10 +242,6 @@ pub(crate) enum Recorded {
     TicketRace,
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
 pub(crate) async fn insert_event(
     tx: &mut AnyConnection,
     shop: &str,
@@ -333,7 +329,7 @@ pub(crate) async fn insert_message(
             created_at: rfc3339(now),
             seq,
         };
-        message_event(shop, &message, now).execute(tx).await?;
+        message_event(shop, &message, json(&message).as_str().into(), now).execute(tx).await?;
     }
     Ok(seq)
 }
@@ -429,44 +425,6 @@ impl Store {
     }
 }
 
-/// Where the statements after the messages' insert find the two messages' sequence numbers.
-#[derive(Debug, Clone, Copy)]
-enum Seqs {
-    /// The insert ran before them (SQLite: a round trip that returned them).
-    Known { customer: i64, bot: i64 },
-    /// The insert is part of the same PostgreSQL statement ([`Batch::execute_after_messages`]).
-    SameStatement,
-}
-
-impl Seqs {
-    fn known(self, role: &'static str) -> Option<i64> {
-        match self {
-            Seqs::Known { customer, bot } => Some(if role == "customer" { customer } else { bot }),
-            Seqs::SameStatement => None,
-        }
-    }
-
-    /// The sequence number of the message of `role`, as a statement's parameter.
-    fn of(self, role: &'static str) -> Param {
-        self.known(role).map_or(Param::SeqOf(role), Param::from)
-    }
-
-    /// The `message` event announcing the message of `role`.
-    fn message_event(self, shop: &str, mut message: MessageRow, role: &'static str, now: i64) -> Statement {
-        if let Some(seq) = self.known(role) {
-            message.seq = seq;
-            return message_event(shop, &message, now);
-        }
-        message.seq = SEQ_PLACEHOLDER;
-        let json = Param::MessageJson(serde_json::to_string(&message).unwrap_or_default(), role);
-        event_statement(shop, EventKind::Message, &message.conversation_id, message.ticket_id.as_deref(), json, now)
-    }
-}
-
-/// The unique indexes an inbound write can meet, by the constraint names PostgreSQL reports.
-const MESSAGE_ID_TAKEN: &str = "messages_shop_message_id_key";
-const TICKET_ALREADY_OPEN: &str = "tickets_one_unresolved";
-
 impl Store {
     /// Commits an inbound message, its decision, the bot's reply and the ticket together.
     ///
@@ -477,88 +435,95 @@ impl Store {
     pub(crate) async fn record_inbound(&self, rec: &InboundRecord) -> Result<Recorded, StoreError> {
         if self.writer.is_some() {
             let rec = rec.clone();
-            return self.write(move |tx| Box::pin(async move { record_inbound(tx, &rec).await })).await;
+            return self.write_all_or_nothing(move |tx| Box::pin(async move { record_inbound(tx, &rec).await })).await;
         }
         let now = now_ms();
-        let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
-        let messages = both_messages(rec, &bot_id, now, concat!(insert_both_messages!(), " RETURNING seq, role"));
         let stored = if let Some(TicketPlan::Join { id, rescore: Some(by) }) = &rec.ticket {
             let mut tx = self.pool().begin().await?;
             let rescore = rescore_statement(&mut tx, id, by, &preview(&rec.text), now).await?;
-            let batch = inbound_batch(rec, &bot_id, now, Seqs::SameStatement, rescore);
-            let stored = batch.execute_after_messages(messages, &mut tx).await;
+            let stored = inbound_batch(rec, now, true, rescore).execute_as_one(&mut tx).await;
             if stored.is_ok() {
                 tx.commit().await?;
             }
             stored
         } else {
-            let batch = inbound_batch(rec, &bot_id, now, Seqs::SameStatement, None);
-            batch.execute_after_messages(messages, &mut *self.pool().acquire().await?).await
+            inbound_batch(rec, now, true, None).execute_as_one(&mut *self.pool().acquire().await?).await
         };
-        match stored {
-            Ok(_) => Ok(Recorded::Stored),
-            Err(e) if unique_violation_of(&e) == Some(MESSAGE_ID_TAKEN) => {
+        match stored.map_err(|e| (violation(&e), e)) {
+            Ok(()) => Ok(Recorded::Stored),
+            Err((Some(Violation::MessageId), _)) => {
                 // PostgreSQL reports the conflict once the first copy committed: it is readable.
                 let stored = find_response(&mut *self.pool().acquire().await?, &rec.shop, &rec.message_id).await?;
                 Ok(Recorded::Duplicate(stored.unwrap_or_default()))
             }
-            Err(e) if unique_violation_of(&e) == Some(TICKET_ALREADY_OPEN) && matches!(rec.ticket, Some(TicketPlan::New { .. })) => {
-                Ok(Recorded::TicketRace)
-            }
-            Err(e) => Err(e.into()),
+            Err((Some(Violation::OpenTicket), _)) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => Ok(Recorded::TicketRace),
+            Err((_, e)) => Err(e.into()),
         }
     }
 }
 
-/// The constraint a unique violation names, when `e` is one.
-fn unique_violation_of(e: &sqlx::Error) -> Option<&str> {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => d.constraint(),
-        _ => None,
+/// The unique keys an inbound write can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Violation {
+    /// The customer's message id was stored before: a repeat.
+    MessageId,
+    /// Another message of the conversation opened a ticket first.
+    OpenTicket,
+}
+
+/// Which unique key `e` violated, if it is such an error: PostgreSQL names the constraint,
+/// SQLite the columns.
+fn violation(e: &sqlx::Error) -> Option<Violation> {
+    let sqlx::Error::Database(d) = e else { return None };
+    if !d.is_unique_violation() {
+        return None;
+    }
+    match d.constraint() {
+        Some("messages_shop_message_id_key") => Some(Violation::MessageId),
+        Some("tickets_one_unresolved") => Some(Violation::OpenTicket),
+        Some(_) => None,
+        None if d.message().contains("messages.shop, messages.message_id") => Some(Violation::MessageId),
+        None if d.message().contains("tickets.shop, tickets.conversation_id") => Some(Violation::OpenTicket),
+        None => None,
     }
 }
 
-/// SQLite's inbound job, on the writer's connection: three round trips whatever the decision —
-/// both messages in one `INSERT` (the customer's carries the idempotency key), a re-scored
-/// ticket's current state when a later message joins one, and everything else as one
-/// [`Batch`].
+/// SQLite's inbound job, on the writer's connection: one call to SQLite's worker thread
+/// whatever the decision (two when a later message may re-score its ticket, whose current
+/// state is read first), which keeps the job all-or-nothing by itself.
 async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<Tx<Recorded>, StoreError> {
     let now = now_ms();
-    let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
-    let messages = both_messages(
-        rec,
-        &bot_id,
-        now,
-        concat!(insert_both_messages!(), " ON CONFLICT (shop, message_id) DO NOTHING RETURNING seq, role"),
-    );
-    let rows = messages.fetch_seqs(tx).await?;
-    let seq_of = |role: &str| rows.iter().find(|(_, r)| r == role).map(|(seq, _)| *seq);
-    let (Some(customer), Some(bot)) = (seq_of("customer"), seq_of("bot")) else {
-        // Read on this connection: the first copy may be in the same uncommitted batch.
-        let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
-        return Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())));
-    };
     let rescore = match &rec.ticket {
         Some(TicketPlan::Join { id, rescore: Some(by) }) => rescore_statement(tx, id, by, &preview(&rec.text), now).await?,
         _ => None,
     };
-    match inbound_batch(rec, &bot_id, now, Seqs::Known { customer, bot }, rescore).execute(tx).await {
+    match inbound_batch(rec, now, false, rescore).execute_all_or_nothing(tx).await.map_err(|e| (violation(&e), e)) {
         Ok(()) => Ok(Tx::Commit(Recorded::Stored)),
-        // The only unique index the batch can meet: another message of the conversation
-        // opened a ticket first (the caller routes again and joins it).
-        Err(e) if is_unique_violation(&e) && matches!(rec.ticket, Some(TicketPlan::New { .. })) => Ok(Tx::Rollback(Recorded::TicketRace)),
-        Err(e) => Err(e.into()),
+        Err((Some(Violation::MessageId), _)) => {
+            // Read on this connection: the first copy may be in the same uncommitted batch.
+            let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
+            Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())))
+        }
+        Err((Some(Violation::OpenTicket), _)) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => {
+            Ok(Tx::Rollback(Recorded::TicketRace))
+        }
+        Err((_, e)) => Err(e.into()),
     }
 }
 
-/// The statements after the messages' insert: the customer message's event and decision, the
-/// ticket, the bot message's event, the inspection sample, the drafted case and the ticket
-/// event, in that order (events keep it in their sequence numbers). `rescore` is the joined
-/// ticket's re-score, if the message is stronger; it also carries the join's own update, so
-/// no statement changes the ticket twice.
-fn inbound_batch(rec: &InboundRecord, bot_id: &str, now: i64, seqs: Seqs, rescore: Option<Statement>) -> Batch {
+/// The inbound write, in order: the customer's message and the bot's reply (one `INSERT`,
+/// `returning` their sequence numbers when asked), the customer message's event and decision, the ticket, the bot
+/// message's event, the inspection sample, the drafted case and the ticket event (events keep
+/// this order in their sequence numbers). `rescore` is the joined ticket's re-score when the
+/// message is stronger; it also carries the join's own update, so no statement changes the
+/// ticket twice.
+fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option<Statement>) -> Batch {
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
+    let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
+    let key = |role, message_id: &str| MessageKey { role, shop: rec.shop.clone(), message_id: message_id.into() };
+    let (customer_key, bot_key) = (key("customer", &rec.message_id), key("bot", &bot_id));
     let mut batch = Batch::default();
+    batch.push(both_messages(rec, &bot_id, now, returning));
     let customer = MessageRow {
         id: rec.message_id.clone(),
         conversation_id: rec.conversation_id.clone(),
@@ -568,23 +533,23 @@ fn inbound_batch(rec: &InboundRecord, bot_id: &str, now: i64, seqs: Seqs, rescor
         author: None,
         ticket_id: ticket_id.map(Into::into),
         created_at: rfc3339(now),
-        seq: 0,
+        seq: SEQ_PLACEHOLDER,
     };
     let bot = MessageRow {
-        id: bot_id.into(),
+        id: bot_id.clone(),
         role: "bot".into(),
         text: rec.reply_text.clone(),
         kind: Some(rec.reply_kind.into()),
         ..customer.clone()
     };
-    batch.push(seqs.message_event(&rec.shop, customer, "customer", now));
-    batch.push(decision_statement(rec, seqs.of("customer"), now));
+    batch.push(message_event(&rec.shop, &customer, Param::MessageJson(json(&customer), customer_key.clone()), now));
+    batch.push(decision_statement(rec, Param::SeqOf(customer_key), now));
     if let Some(statement) = ticket_statement(rec, now, rescore) {
         batch.push(statement);
     }
-    batch.push(seqs.message_event(&rec.shop, bot, "bot", now));
+    batch.push(message_event(&rec.shop, &bot, Param::MessageJson(json(&bot), bot_key), now));
     if rec.inspect_answer && rec.faq_id.is_some() {
-        batch.push(super::quality::sample_statement(&rec.shop, bot_id, None, None, super::quality::Why::Sampled, now));
+        batch.push(super::quality::sample_statement(&rec.shop, &bot_id, None, None, super::quality::Why::Sampled, now));
     }
     if let Some(id) = ticket_id {
         if let Some(case) = &rec.case {
@@ -595,24 +560,26 @@ fn inbound_batch(rec: &InboundRecord, bot_id: &str, now: i64, seqs: Seqs, rescor
     batch
 }
 
-/// `INSERT` of the customer's message and the bot's reply, without its conflict and
-/// `RETURNING` clauses (they differ by backend).
-macro_rules! insert_both_messages {
-    () => {
-        "INSERT INTO messages (id, shop, message_id, conversation_id, role, kind, author, text, ticket_id, created_at, \
-         customer_id, channel, response, faq_id, in_reply_to) VALUES \
-         ($1, $2, $3, $4, 'customer', NULL, NULL, $5, $6, $7, $8, $9, $10, NULL, NULL), \
-         ($11, $2, $12, $4, 'bot', $13, NULL, $14, $6, $7, NULL, NULL, NULL, $15, $16)"
-    };
+fn json(message: &MessageRow) -> String {
+    serde_json::to_string(message).unwrap_or_default()
 }
-use insert_both_messages;
 
 /// The customer's message and the bot's reply (answer or acknowledgement, linked to the FAQ
-/// entry it sent: that keeps the same answer from being sent twice), customer first.
-fn both_messages(rec: &InboundRecord, bot_id: &str, now: i64, sql: &'static str) -> Statement {
+/// entry it sent: that keeps the same answer from being sent twice), customer first, with
+/// `RETURNING` when asked (PostgreSQL's one-statement form takes the sequence numbers from it). A repeated
+/// customer message id fails the insert.
+fn both_messages(rec: &InboundRecord, bot_id: &str, now: i64, returning: bool) -> Statement {
+    macro_rules! insert {
+        () => {
+            "INSERT INTO messages (id, shop, message_id, conversation_id, role, kind, author, text, ticket_id, created_at, \
+             customer_id, channel, response, faq_id, in_reply_to) VALUES \
+             ($1, $2, $3, $4, 'customer', NULL, NULL, $5, $6, $7, $8, $9, $10, NULL, NULL), \
+             ($11, $2, $12, $4, 'bot', $13, NULL, $14, $6, $7, NULL, NULL, NULL, $15, $16)"
+        };
+    }
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
     Statement {
-        sql,
+        sql: if returning { concat!(insert!(), " RETURNING seq, role") } else { insert!() },
         params: params![
             uuid::Uuid::now_v7().to_string().as_str(),
             &rec.shop,
@@ -634,10 +601,10 @@ fn both_messages(rec: &InboundRecord, bot_id: &str, now: i64, sql: &'static str)
     }
 }
 
-/// The `message` event announcing a stored message (its payload is the message).
-fn message_event(shop: &str, message: &MessageRow, now: i64) -> Statement {
-    let payload = serde_json::to_string(message).unwrap_or_default();
-    event_statement(shop, EventKind::Message, &message.conversation_id, message.ticket_id.as_deref(), payload.as_str(), now)
+/// The `message` event announcing `message`; its payload is the message's JSON (`payload`,
+/// which may still lack the sequence number: [`Param::MessageJson`]).
+fn message_event(shop: &str, message: &MessageRow, payload: Param, now: i64) -> Statement {
+    event_statement(shop, EventKind::Message, &message.conversation_id, message.ticket_id.as_deref(), payload, now)
 }
 
 /// The router's decision on the customer message stored as `seq`.

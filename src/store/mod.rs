@@ -150,6 +150,19 @@ impl Store {
         }
     }
 
+    /// [`Store::write`] for a job that leaves all of its changes or none by itself whatever
+    /// it returns (on SQLite it then needs no savepoint of the writer's).
+    pub(crate) async fn write_all_or_nothing<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<Tx<R>, StoreError>> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.submit_all_or_nothing(f).await,
+            None => self.write(f).await,
+        }
+    }
+
     /// The pool, for the queries of this module's files.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool

@@ -7,7 +7,9 @@
 //! The task takes every job waiting in its queue, runs each inside a savepoint of one
 //! `BEGIN IMMEDIATE` transaction, commits once (one fsync for the whole batch) and only then
 //! answers the callers. A job that fails rolls back to its savepoint and leaves the rest of the
-//! batch intact. The queue is bounded: when it is full the caller gets
+//! batch intact. A job that keeps itself all-or-nothing (its changes go in one call that opens
+//! and closes its own savepoint, as the inbound message's do) runs without the writer's
+//! savepoint, which saves a call to SQLite's worker thread per job. The queue is bounded: when it is full the caller gets
 //! [`StoreError::Overloaded`] at once (HTTP 503 with `Retry-After`) instead of waiting without
 //! limit. Readers keep their own pool: in WAL mode they never wait for the writer.
 
@@ -39,13 +41,12 @@ struct Done {
 /// Answers a caller, given the batch's commit error if any.
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Done> + Send>;
+type Run = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Done> + Send>;
 
-fn job<F>(f: F) -> Job
-where
-    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Done> + Send + 'static,
-{
-    Box::new(f)
+struct Job {
+    run: Run,
+    /// The job leaves either all of its changes or none, by itself: it needs no savepoint.
+    all_or_nothing: bool,
 }
 
 /// Handle to the writer task; cheap to clone.
@@ -75,8 +76,26 @@ impl Writer {
         R: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<Tx<R>, StoreError>> + Send + 'static,
     {
+        self.enqueue(f, false).await
+    }
+
+    /// [`Writer::submit`] for a job that leaves all of its changes or none by itself, whatever
+    /// it returns (a [`Tx::Rollback`] or an error must already have undone them).
+    pub(crate) async fn submit_all_or_nothing<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<Tx<R>, StoreError>> + Send + 'static,
+    {
+        self.enqueue(f, true).await
+    }
+
+    async fn enqueue<R, F>(&self, f: F, all_or_nothing: bool) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<Tx<R>, StoreError>> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
-        let job = job(move |conn| {
+        let run: Run = Box::new(move |conn| {
             Box::pin(async move {
                 match f(conn).await {
                     Ok(Tx::Commit(value)) => Done {
@@ -103,7 +122,7 @@ impl Writer {
                 }
             })
         });
-        self.queue.try_send(job).map_err(|e| match e {
+        self.queue.try_send(Job { run, all_or_nothing }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => StoreError::NotCommitted("the writer has stopped".into()),
         })?;
@@ -143,22 +162,29 @@ async fn run(mut conn: AnyConnection, mut rx: mpsc::Receiver<Job>) {
 /// Jobs that never ran are dropped, which answers their callers with an error.
 ///
 /// Each call to the connection is a round trip to sqlx's SQLite worker thread (two context
-/// switches), so the savepoint bookkeeping between jobs travels in one multi-statement call:
-/// closing one job's savepoint and opening the next is a single round trip.
+/// switches), so the savepoint bookkeeping between jobs travels in one multi-statement call
+/// (closing one job's savepoint and opening the next's), and none at all between jobs that
+/// need no savepoint.
 async fn run_batch(conn: &mut AnyConnection, jobs: impl Iterator<Item = Job>) -> (Vec<Done>, Result<(), sqlx::Error>) {
     let mut done = Vec::new();
     let mut jobs = jobs.peekable();
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE; SAVEPOINT job").await {
+    let opening = if jobs.peek().is_some_and(|j| !j.all_or_nothing) { "BEGIN IMMEDIATE; SAVEPOINT job" } else { "BEGIN IMMEDIATE" };
+    if let Err(e) = exec(conn, opening).await {
         let _ = exec(conn, "ROLLBACK").await;
         return (done, Err(e));
     }
     let result: Result<(), sqlx::Error> = async {
         while let Some(job) = jobs.next() {
-            let keep = match AssertUnwindSafe(job(conn)).catch_unwind().await {
+            let keep = match AssertUnwindSafe((job.run)(conn)).catch_unwind().await {
                 Ok(d) => {
                     let keep = d.keep;
                     done.push(d);
                     keep
+                }
+                // Without a savepoint of its own there is no knowing what it left: the batch
+                // is rolled back and every caller told.
+                Err(_) if job.all_or_nothing => {
+                    return Err(sqlx::Error::Protocol("a write job panicked; its batch is rolled back".into()));
                 }
                 Err(_) => {
                     // The panicking job's caller sees its answer channel dropped.
@@ -166,8 +192,10 @@ async fn run_batch(conn: &mut AnyConnection, jobs: impl Iterator<Item = Job>) ->
                     false
                 }
             };
-            let last = jobs.peek().is_none();
-            exec(conn, between_jobs(keep, last)).await?;
+            let next = jobs.peek().map(|j| !j.all_or_nothing);
+            if let Some(sql) = between_jobs(!job.all_or_nothing, keep, next) {
+                exec(conn, sql).await?;
+            }
         }
         Ok(())
     }
@@ -178,15 +206,21 @@ async fn run_batch(conn: &mut AnyConnection, jobs: impl Iterator<Item = Job>) ->
     (done, result)
 }
 
-/// The statements that close a job's savepoint (keeping or undoing its changes) and either open
-/// the next job's or commit the batch.
-fn between_jobs(keep: bool, last: bool) -> &'static str {
-    match (keep, last) {
-        (true, false) => "RELEASE job; SAVEPOINT job",
-        (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
-        (true, true) => "RELEASE job; COMMIT",
-        (false, true) => "ROLLBACK TO job; RELEASE job; COMMIT",
-    }
+/// The statements after a job: closing its savepoint if it had one (keeping or undoing its
+/// changes), then opening the next job's if it needs one, or committing the batch after the
+/// last (`next` is `None`); `None` when there is nothing to send.
+fn between_jobs(had_savepoint: bool, keep: bool, next: Option<bool>) -> Option<&'static str> {
+    Some(match (had_savepoint, keep, next) {
+        (false, _, Some(false)) => return None,
+        (false, _, Some(true)) => "SAVEPOINT job",
+        (false, _, None) => "COMMIT",
+        (true, true, Some(false)) => "RELEASE job",
+        (true, true, Some(true)) => "RELEASE job; SAVEPOINT job",
+        (true, true, None) => "RELEASE job; COMMIT",
+        (true, false, Some(false)) => "ROLLBACK TO job; RELEASE job",
+        (true, false, Some(true)) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
+        (true, false, None) => "ROLLBACK TO job; RELEASE job; COMMIT",
+    })
 }
 
 #[cfg(test)]
@@ -245,6 +279,27 @@ mod tests {
         })
     }
 
+    /// An all-or-nothing job: its own savepoint around inserting `rows`, undone on error.
+    fn insert_all(store: &Store, rows: &'static [i64]) -> tokio::task::JoinHandle<Result<usize, StoreError>> {
+        let s = store.clone();
+        tokio::spawn(async move {
+            s.write_all_or_nothing(move |c| {
+                Box::pin(async move {
+                    sqlx::raw_sql("SAVEPOINT mine").execute(&mut *c).await?;
+                    for n in rows {
+                        if let Err(e) = sqlx::query("INSERT INTO scratch (n) VALUES ($1)").bind(n).execute(&mut *c).await {
+                            sqlx::raw_sql("ROLLBACK TO mine; RELEASE mine").execute(&mut *c).await?;
+                            return Err(e.into());
+                        }
+                    }
+                    sqlx::raw_sql("RELEASE mine").execute(&mut *c).await?;
+                    Ok(Tx::Commit(rows.len()))
+                })
+            })
+            .await
+        })
+    }
+
     async fn wait_until_queued(store: &Store, n: usize) {
         tokio::time::timeout(Duration::from_secs(10), async {
             while store.writer.as_ref().unwrap().queued() < n {
@@ -287,5 +342,34 @@ mod tests {
         assert!(matches!(d.await.unwrap(), Err(StoreError::Database(e)) if e.as_database_error().is_some_and(|d| d.is_unique_violation())));
         let rows: Vec<i64> = sqlx::query_scalar("SELECT n FROM scratch ORDER BY n").fetch_all(store.pool()).await.unwrap();
         assert_eq!(rows, vec![1, 3], "the failed job's row is rolled back, its batch-mates' rows are kept");
+    }
+
+    #[tokio::test]
+    async fn jobs_that_keep_themselves_all_or_nothing_share_a_batch_with_savepointed_ones() {
+        let (store, _dir) = sqlite(16).await;
+        let (release, held) = hold_writer(&store).await;
+        let (a, b) = (insert_all(&store, &[10, 11]), insert_all(&store, &[12, 10]));
+        let (c, d, e) = (insert(&store, 13, false), insert_all(&store, &[14]), insert(&store, 15, true));
+        let f = insert_all(&store, &[16]);
+        wait_until_queued(&store, 6).await;
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert_eq!(a.await.unwrap().unwrap(), 2);
+        assert!(matches!(b.await.unwrap(), Err(StoreError::Database(_))), "12 is undone with the failing 10");
+        assert_eq!(c.await.unwrap().unwrap(), 13);
+        assert_eq!(d.await.unwrap().unwrap(), 1);
+        assert!(matches!(e.await.unwrap(), Err(StoreError::Corrupt(_))));
+        assert_eq!(f.await.unwrap().unwrap(), 1);
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT n FROM scratch ORDER BY n").fetch_all(store.pool()).await.unwrap();
+        assert_eq!(rows, vec![10, 11, 13, 14, 16]);
+    }
+
+    #[test]
+    fn between_jobs_sends_nothing_between_two_jobs_without_savepoints() {
+        use super::between_jobs;
+        assert_eq!(between_jobs(false, true, Some(false)), None);
+        assert_eq!(between_jobs(false, false, None), Some("COMMIT"));
+        assert_eq!(between_jobs(true, false, Some(false)), Some("ROLLBACK TO job; RELEASE job"));
+        assert_eq!(between_jobs(true, true, Some(true)), Some("RELEASE job; SAVEPOINT job"));
     }
 }

@@ -73,3 +73,33 @@ async fn agents_reply_during_inbound_load_and_no_request_fails() {
     app.finish().await;
     receiver.stop();
 }
+
+/// `smartreply loadgen`'s engine against the service at a URL: signed unique messages from an
+/// evaluation file, an uncounted warm-up, then `/healthz`; every message sent is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_load_generator_measures_a_running_service_and_every_message_is_stored_once() {
+    let tune: fn(&mut smartreply::config::Settings) = |s| {
+        s.limits.shop_per_minute = 1_000_000;
+        s.limits.customer_per_minute = 1_000_000;
+    };
+    let app = spawn_app_with(Database::fresh().await, Options { tune, ..Options::default() }).await;
+    let (texts, _) = smartreply::loadgen::texts(Some(std::path::Path::new("../shared/eval/dev.jsonl"))).expect("the shared dev set");
+    let opts = smartreply::loadgen::LoadOptions {
+        urls: vec![app.address.clone()],
+        secret: DEMO_SECRET.into(),
+        shop: "demo".into(),
+        concurrency: 4,
+        duration: Duration::from_millis(1500),
+        warmup: Duration::from_millis(500),
+        data: None,
+        progress: false,
+    };
+    let report = smartreply::loadgen::run(&opts, texts).await.unwrap();
+    let (warmup, messages, healthz) = (&report.warmup, &report.messages, &report.healthz);
+    assert!(warmup.requests > 0 && messages.requests > 0 && healthz.requests > 0, "{report:?}");
+    assert!(messages.errors.is_empty() && warmup.errors.is_empty() && healthz.errors.is_empty(), "{report:?}");
+    assert!(messages.per_second > 0.0 && messages.p50_ms <= messages.p95_ms && messages.p95_ms <= messages.p99_ms, "{report:?}");
+    let stats: serde_json::Value = app.agent_get(ALICE, "/v1/stats?shop=demo").await.json().await.unwrap();
+    assert_eq!(stats["messages"], warmup.requests + messages.requests, "ids are unique across phases: {report:?}");
+    app.finish().await;
+}
