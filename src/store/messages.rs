@@ -456,7 +456,14 @@ impl Store {
                 let stored = find_response(&mut *self.pool().acquire().await?, &rec.shop, &rec.message_id).await?;
                 Ok(Recorded::Duplicate(stored.unwrap_or_default()))
             }
-            Err((Some(Violation::OpenTicket), _)) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => Ok(Recorded::TicketRace),
+            // The clauses of one statement run in no promised order: a repeat that would also
+            // open a second ticket may report the ticket first.
+            Err((Some(Violation::OpenTicket), _)) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => {
+                match find_response(&mut *self.pool().acquire().await?, &rec.shop, &rec.message_id).await? {
+                    Some(stored) => Ok(Recorded::Duplicate(stored)),
+                    None => Ok(Recorded::TicketRace),
+                }
+            }
             Err((_, e)) => Err(e.into()),
         }
     }
@@ -728,9 +735,81 @@ async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -
 
 #[cfg(test)]
 mod tests {
-    use super::{INBOUND_STATE_SQL, Rescore, rescored};
-    use crate::domain::{EscalationReason as R, Priority as P};
+    use super::{INBOUND_STATE_SQL, InboundRecord, Recorded, Rescore, TicketPlan, rescored};
+    use crate::domain::{EscalationReason as R, Lang, Priority as P, SentimentLabel};
+    use crate::store::Store;
     use sqlx::{Connection, Row};
+
+    fn escalated(message_id: &str, ticket: &str) -> InboundRecord {
+        InboundRecord {
+            shop: "demo".into(),
+            message_id: message_id.into(),
+            conversation_id: "c-1".into(),
+            customer_id: "u-1".into(),
+            text: "转人工".into(),
+            channel: None,
+            reply_text: "稍等".into(),
+            reply_kind: "acknowledgement",
+            decision: "escalated",
+            reason: Some(R::HumanRequested),
+            intent: "human_agent".into(),
+            intent_confidence: 0.9,
+            sentiment: SentimentLabel::Neutral,
+            sentiment_score: 0.0,
+            faq_id: None,
+            models: "{}".into(),
+            detail: "{}".into(),
+            latency_us: 1,
+            ticket: Some(TicketPlan::New {
+                id: ticket.into(),
+                priority: P::Normal,
+                reason: R::HumanRequested,
+                intent: "human_agent".into(),
+                intent_confidence: 0.9,
+                sentiment: SentimentLabel::Neutral,
+                sentiment_score: 0.0,
+                lang: Lang::Zh,
+                faq_id: None,
+                draft: "您好".into(),
+                extracted: "{}".into(),
+                due_at: 0,
+            }),
+            response: format!("answer to {message_id}"),
+            case: None,
+            inspect_answer: false,
+        }
+    }
+
+    /// A repeated message id answers with the stored reply and stores nothing; a second new
+    /// ticket for the conversation is a race to route again; neither leaves a row behind.
+    async fn repeats_and_ticket_races_are_told_apart(store: &Store) {
+        assert!(matches!(store.record_inbound(&escalated("m-1", "t-1")).await.unwrap(), Recorded::Stored));
+        match store.record_inbound(&escalated("m-1", "t-2")).await.unwrap() {
+            Recorded::Duplicate(stored) => assert_eq!(stored, "answer to m-1"),
+            other => panic!("a repeat: {other:?}"),
+        }
+        assert!(matches!(store.record_inbound(&escalated("m-2", "t-3")).await.unwrap(), Recorded::TicketRace));
+        let messages = store.conversation("demo", "c-1").await.unwrap();
+        assert_eq!(messages.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["customer", "bot"]);
+        assert_eq!(store.last_event("demo").await.unwrap(), store.events_after("demo", None, 0).await.unwrap().last().unwrap().seq);
+        assert_eq!(store.events_after("demo", None, 0).await.unwrap().len(), 3, "two message events and one ticket event");
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_repeats_and_ticket_races_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect_with_queue(&format!("sqlite://{}/m.db", dir.path().display()), 16).await.unwrap();
+        repeats_and_ticket_races_are_told_apart(&store).await;
+    }
+
+    #[tokio::test]
+    #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
+    async fn on_postgres_repeats_and_ticket_races_are_told_apart() {
+        let (store, url) = super::super::testing::fresh_postgres().await;
+        repeats_and_ticket_races_are_told_apart(&store).await;
+        drop(store);
+        super::super::testing::drop_postgres(&url).await;
+    }
 
     #[tokio::test]
     #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
