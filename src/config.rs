@@ -58,7 +58,7 @@ pub struct ShopSettings {
     /// Where agent replies are delivered.
     #[serde(default)]
     pub callback_url: Option<String>,
-    /// Agent working hours, `HH:MM-HH:MM` in `time_zone`.
+    /// Agent working hours, `HH:MM-HH:MM` in `time_zone` (`00:00-24:00`: round the clock).
     #[serde(default = "default_agent_hours")]
     pub agent_hours: String,
     /// IANA time zone of `agent_hours`.

@@ -20,12 +20,21 @@ pub(crate) struct AgentHours {
     open: Time,
     close: Time,
     tz: TimeZone,
+    /// `00:00-24:00`: agents around the clock, so a deadline never waits for an opening.
+    round_the_clock: bool,
 }
 
 impl AgentHours {
-    /// Parses `HH:MM-HH:MM` and an IANA zone name.
+    /// Parses `HH:MM-HH:MM` (`00:00-24:00` for round the clock) and an IANA zone name.
     pub(crate) fn parse(hours: &str, time_zone: &str) -> Result<AgentHours, String> {
         let (open, close) = hours.split_once('-').ok_or_else(|| format!("{hours:?}: expected HH:MM-HH:MM"))?;
+        if close.trim() == "24:00" {
+            if open.trim() != "00:00" {
+                return Err(format!("{hours:?}: 24:00 only closes a round-the-clock day, 00:00-24:00"));
+            }
+            let tz = TimeZone::get(time_zone).map_err(|e| format!("{time_zone:?}: {e}"))?;
+            return Ok(AgentHours { open: Time::midnight(), close: Time::MAX, tz, round_the_clock: true });
+        }
         let parse = |s: &str| -> Result<Time, String> {
             let (h, m) = s.trim().split_once(':').ok_or_else(|| format!("{s:?}: expected HH:MM"))?;
             let h: i8 = h.parse().map_err(|_| format!("{s:?}: bad hour"))?;
@@ -37,11 +46,14 @@ impl AgentHours {
             return Err(format!("{hours:?}: opening must be before closing"));
         }
         let tz = TimeZone::get(time_zone).map_err(|e| format!("{time_zone:?}: {e}"))?;
-        Ok(AgentHours { open, close, tz })
+        Ok(AgentHours { open, close, tz, round_the_clock: false })
     }
 
     /// Whether agents work at `t`.
     pub(crate) fn is_open(&self, t: Timestamp) -> bool {
+        if self.round_the_clock {
+            return true;
+        }
         let local = t.to_zoned(self.tz.clone()).time();
         local >= self.open && local < self.close
     }
@@ -93,7 +105,7 @@ pub(crate) fn response_due(created: Timestamp, priority: Priority, hours: &Agent
         _ => i64::from(promises.first_response_minutes),
     };
     let due = created + SignedDuration::from_mins(minutes);
-    if hours.is_open(created) && due <= hours.closing(created) {
+    if hours.round_the_clock || (hours.is_open(created) && due <= hours.closing(created)) {
         due
     } else {
         hours.next_opening(created) + SignedDuration::from_mins(AFTER_OPENING_MINUTES)
@@ -113,6 +125,16 @@ mod tests {
     }
 
     const PROMISES: Promises = Promises { first_response_minutes: 30, complaint_hours: 24 };
+
+    #[test]
+    fn round_the_clock_a_deadline_crosses_midnight_and_24_00_closes_only_such_a_day() {
+        let always = AgentHours::parse("00:00-24:00", "Asia/Shanghai").unwrap();
+        // 23:50 in Shanghai is 15:50 UTC.
+        let due = due_at(at("2026-11-23T15:50:00Z"), Priority::Normal, EscalationReason::NoConfidentAnswer, &always, PROMISES);
+        assert_eq!(due, at("2026-11-23T16:20:00Z"));
+        assert!(always.is_open(at("2026-11-23T15:59:30Z")));
+        assert!(AgentHours::parse("09:00-24:00", "Asia/Shanghai").is_err());
+    }
 
     #[test]
     fn during_hours_the_first_response_is_due_within_the_promise() {

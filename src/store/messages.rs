@@ -349,6 +349,10 @@ pub(super) const INBOUND_STATE_SQL: &str = "SELECT CAST(0 AS BIGINT) AS part, se
      WHERE shop = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'customer' \
      ORDER BY part, seq";
 
+/// One conversation's events after a cursor (a widget's stream), by `events_conversation_seq`.
+pub(super) const CONVERSATION_EVENTS_SQL: &str =
+    "SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT 200";
+
 impl Store {
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
     pub(crate) async fn conversation_state(&self, shop: &str, conversation_id: &str) -> Result<ConversationState, StoreError> {
@@ -389,14 +393,7 @@ impl Store {
     /// Events of a shop (optionally of one conversation) after a sequence number, oldest first.
     pub(crate) async fn events_after(&self, shop: &str, conversation_id: Option<&str>, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = match conversation_id {
-            Some(c) => {
-                sqlx::query("SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT 200")
-                    .bind(shop)
-                    .bind(c)
-                    .bind(after)
-                    .fetch_all(self.pool())
-                    .await?
-            }
+            Some(c) => sqlx::query(CONVERSATION_EVENTS_SQL).bind(shop).bind(c).bind(after).fetch_all(self.pool()).await?,
             None => {
                 sqlx::query("SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND seq > $2 ORDER BY seq LIMIT 200")
                     .bind(shop)
@@ -796,6 +793,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_widget_stream_reads_its_conversation_by_an_index_of_conversations() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect_with_queue(&format!("sqlite://{}/m.db", dir.path().display()), 16).await.unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN {}", super::CONVERSATION_EVENTS_SQL);
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind("demo")
+            .bind("c-1")
+            .bind(0_i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect();
+        assert!(plan.iter().any(|d| d.contains("events_conversation_seq (shop=? AND conversation_id=? AND seq>?)")), "{plan:?}");
+    }
+
+    #[tokio::test]
     async fn on_sqlite_repeats_and_ticket_races_are_told_apart() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect_with_queue(&format!("sqlite://{}/m.db", dir.path().display()), 16).await.unwrap();
@@ -813,7 +828,7 @@ mod tests {
 
     #[tokio::test]
     #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
-    async fn the_read_before_routing_is_planned_inside_the_conversation_on_a_fresh_database() {
+    async fn reads_by_conversation_are_planned_inside_it_on_a_fresh_database() {
         let (_store, url) = super::super::testing::fresh_postgres().await;
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         // The plan a prepared statement settles on, for any values, while the tables are empty.
@@ -831,6 +846,19 @@ mod tests {
         assert_eq!(conditions.len(), 3, "every part uses an index: {plan:#?}");
         // `(shop = $1)` alone would walk every message of the shop.
         assert!(conditions.iter().all(|c| c.contains(" AND ")), "every index is entered by two columns: {plan:#?}");
+        let prepare = format!("PREPARE conversation_events(text, text, bigint) AS {}", super::CONVERSATION_EVENTS_SQL);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut conn).await.unwrap();
+        let plan: Vec<String> = sqlx::raw_sql("EXPLAIN EXECUTE conversation_events('demo', 'c-1', 0)")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
+        assert!(
+            plan.iter().any(|l| l.contains("Index Cond") && l.contains("conversation_id")),
+            "a widget's stream reads its conversation: {plan:#?}"
+        );
         drop(conn);
         super::super::testing::drop_postgres(&url).await;
     }

@@ -8,11 +8,13 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_chatwoot.sql")),
     (3, include_str!("../../migrations/sqlite/0003_aftersales.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_conversation_events.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_chatwoot.sql")),
     (3, include_str!("../../migrations/postgres/0003_aftersales.sql")),
+    (4, include_str!("../../migrations/postgres/0004_conversation_events.sql")),
 ];
 
 /// Arbitrary constant naming smartreply's migration lock.

@@ -107,7 +107,7 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
         knowledge_base: "knowledge-base/demo".into(),
         webhook_secret: Secret::new(secret),
         callback_url: opts.callback_url.clone(),
-        agent_hours: if opts.agents_always_online { "00:00-23:59".into() } else { "09:00-23:00".into() },
+        agent_hours: if opts.agents_always_online { "00:00-24:00".into() } else { "09:00-23:00".into() },
         time_zone: "Asia/Shanghai".into(),
         widget_key: Some(WIDGET_KEY.into()),
         widget_origins: vec!["http://shop.example".into()],
