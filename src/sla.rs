@@ -28,11 +28,11 @@ impl AgentHours {
     /// Parses `HH:MM-HH:MM` (`00:00-24:00` for round the clock) and an IANA zone name.
     pub(crate) fn parse(hours: &str, time_zone: &str) -> Result<AgentHours, String> {
         let (open, close) = hours.split_once('-').ok_or_else(|| format!("{hours:?}: expected HH:MM-HH:MM"))?;
+        let tz = TimeZone::get(time_zone).map_err(|e| format!("{time_zone:?}: {e}"))?;
         if close.trim() == "24:00" {
             if open.trim() != "00:00" {
                 return Err(format!("{hours:?}: 24:00 only closes a round-the-clock day, 00:00-24:00"));
             }
-            let tz = TimeZone::get(time_zone).map_err(|e| format!("{time_zone:?}: {e}"))?;
             return Ok(AgentHours { open: Time::midnight(), close: Time::MAX, tz, round_the_clock: true });
         }
         let parse = |s: &str| -> Result<Time, String> {
@@ -45,7 +45,6 @@ impl AgentHours {
         if open >= close {
             return Err(format!("{hours:?}: opening must be before closing"));
         }
-        let tz = TimeZone::get(time_zone).map_err(|e| format!("{time_zone:?}: {e}"))?;
         Ok(AgentHours { open, close, tz, round_the_clock: false })
     }
 

@@ -123,6 +123,23 @@ fn bind(mut q: AnyQuery<'_>, values: Vec<Value>) -> AnyQuery<'_> {
     q
 }
 
+impl Param {
+    /// Whether this refers to a message rather than holding a value.
+    fn refers(&self) -> bool {
+        matches!(self, Param::SeqOf(_) | Param::MessageJson(..))
+    }
+
+    /// The value to bind, or `None` for a reference to a message.
+    fn into_value(self) -> Option<Value> {
+        match self {
+            Param::Text(v) => Some(Value::Text(v)),
+            Param::Int(v) => Some(Value::Int(v)),
+            Param::Real(v) => Some(Value::Real(v)),
+            Param::SeqOf(_) | Param::MessageJson(..) => None,
+        }
+    }
+}
+
 /// `sql` with every `$n` replaced by `to(n)`.
 fn rendered(sql: &str, to: impl Fn(usize) -> String) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
@@ -178,23 +195,18 @@ impl SeqSql {
 fn placed(statement: Statement, args: &mut Vec<Value>, seq: SeqSql) -> String {
     let mut to: Vec<String> = Vec::with_capacity(statement.params.len());
     for p in statement.params {
-        let value = match p {
-            Param::SeqOf(key) => {
-                to.push(seq.of(key, args));
-                continue;
-            }
+        match p {
+            Param::SeqOf(key) => to.push(seq.of(key, args)),
             Param::MessageJson(json, key) => {
                 args.push(Value::Text(Some(json)));
                 let at = args.len();
                 to.push(format!("replace(${at}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {})", seq.of(key, args)));
-                continue;
             }
-            Param::Text(v) => Value::Text(v),
-            Param::Int(v) => Value::Int(v),
-            Param::Real(v) => Value::Real(v),
-        };
-        args.push(value);
-        to.push(format!("${}", args.len()));
+            value => {
+                args.extend(value.into_value());
+                to.push(format!("${}", args.len()));
+            }
+        }
     }
     rendered(statement.sql, |n| to.get(n.wrapping_sub(1)).cloned().unwrap_or_else(|| format!("${n}")))
 }
@@ -284,11 +296,17 @@ impl Batch {
 }
 
 impl Statement {
-    /// Runs this one statement.
+    /// Runs this one statement (its SQL as written unless it refers to a message).
     pub(super) async fn execute(self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
-        let mut args = Vec::new();
-        let sql = placed(self, &mut args, SeqSql::Lookup);
-        Ok(bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await?.rows_affected())
+        let done = if self.params.iter().any(|p| p.refers()) {
+            let mut args = Vec::new();
+            let sql = placed(self, &mut args, SeqSql::Lookup);
+            bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await?
+        } else {
+            let values = self.params.into_iter().filter_map(Param::into_value).collect();
+            bind(sqlx::query(self.sql), values).execute(&mut *conn).await?
+        };
+        Ok(done.rows_affected())
     }
 }
 

@@ -446,22 +446,10 @@ impl Store {
         } else {
             inbound_batch(rec, now, true, None).execute_as_one(&mut *self.pool().acquire().await?).await
         };
-        match stored.map_err(|e| (violation(&e), e)) {
+        match stored {
             Ok(()) => Ok(Recorded::Stored),
-            Err((Some(Violation::MessageId), _)) => {
-                // PostgreSQL reports the conflict once the first copy committed: it is readable.
-                let stored = find_response(&mut *self.pool().acquire().await?, &rec.shop, &rec.message_id).await?;
-                Ok(Recorded::Duplicate(stored.unwrap_or_default()))
-            }
-            // The clauses of one statement run in no promised order: a repeat that would also
-            // open a second ticket may report the ticket first.
-            Err((Some(Violation::OpenTicket), _)) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => {
-                match find_response(&mut *self.pool().acquire().await?, &rec.shop, &rec.message_id).await? {
-                    Some(stored) => Ok(Recorded::Duplicate(stored)),
-                    None => Ok(Recorded::TicketRace),
-                }
-            }
-            Err((_, e)) => Err(e.into()),
+            // PostgreSQL reports a conflict once the first copy committed: it is readable.
+            Err(e) => conflict(&mut *self.pool().acquire().await?, rec, e).await,
         }
     }
 }
@@ -501,24 +489,35 @@ async fn record_inbound(tx: &mut AnyConnection, rec: &InboundRecord) -> Result<T
         Some(TicketPlan::Join { id, rescore: Some(by) }) => rescore_statement(tx, id, by, &preview(&rec.text), now).await?,
         _ => None,
     };
-    match inbound_batch(rec, now, false, rescore).execute_all_or_nothing(tx).await.map_err(|e| (violation(&e), e)) {
+    match inbound_batch(rec, now, false, rescore).execute_all_or_nothing(tx).await {
         Ok(()) => Ok(Tx::Commit(Recorded::Stored)),
-        Err((Some(Violation::MessageId), _)) => {
-            // Read on this connection: the first copy may be in the same uncommitted batch.
-            let stored = find_response(tx, &rec.shop, &rec.message_id).await?;
-            Ok(Tx::Rollback(Recorded::Duplicate(stored.unwrap_or_default())))
-        }
-        Err((Some(Violation::OpenTicket), _)) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => {
-            Ok(Tx::Rollback(Recorded::TicketRace))
-        }
-        Err((_, e)) => Err(e.into()),
+        // Read on this connection: the first copy may be in the same uncommitted batch.
+        Err(e) => conflict(tx, rec, e).await.map(Tx::Rollback),
+    }
+}
+
+/// What a failed inbound write means: a repeat of a stored message (its stored answer), a race
+/// with another message of the conversation that opened a ticket first (route again), or an
+/// error. The stored answer is looked for whichever key was met first: the clauses of
+/// PostgreSQL's one statement run in no promised order, so a repeat that would also open a
+/// second ticket may report the ticket.
+async fn conflict(conn: &mut AnyConnection, rec: &InboundRecord, e: sqlx::Error) -> Result<Recorded, StoreError> {
+    let race = match violation(&e) {
+        Some(Violation::MessageId) => false,
+        Some(Violation::OpenTicket) if matches!(rec.ticket, Some(TicketPlan::New { .. })) => true,
+        _ => return Err(e.into()),
+    };
+    match find_response(conn, &rec.shop, &rec.message_id).await? {
+        Some(stored) => Ok(Recorded::Duplicate(stored)),
+        None if race => Ok(Recorded::TicketRace),
+        None => Ok(Recorded::Duplicate(String::new())),
     }
 }
 
 /// The inbound write, in order: the customer's message and the bot's reply (one `INSERT`,
-/// `returning` their sequence numbers when asked), the customer message's event and decision, the ticket, the bot
-/// message's event, the inspection sample, the drafted case and the ticket event (events keep
-/// this order in their sequence numbers). `rescore` is the joined ticket's re-score when the
+/// `returning` their sequence numbers when asked), the customer message's event and decision,
+/// the ticket, the bot message's event, the inspection sample, the drafted case and the ticket
+/// event (events keep this order in their sequence numbers). `rescore` is the joined ticket's re-score when the
 /// message is stronger; it also carries the join's own update, so no statement changes the
 /// ticket twice.
 fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option<Statement>) -> Batch {
@@ -570,8 +569,8 @@ fn json(message: &MessageRow) -> String {
 
 /// The customer's message and the bot's reply (answer or acknowledgement, linked to the FAQ
 /// entry it sent: that keeps the same answer from being sent twice), customer first, with
-/// `RETURNING` when asked (PostgreSQL's one-statement form takes the sequence numbers from it). A repeated
-/// customer message id fails the insert.
+/// `RETURNING` when asked (PostgreSQL's one-statement form takes the sequence numbers from
+/// it). A repeated customer message id fails the insert.
 fn both_messages(rec: &InboundRecord, bot_id: &str, now: i64, returning: bool) -> Statement {
     macro_rules! insert {
         () => {
@@ -794,8 +793,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_widget_stream_reads_its_conversation_by_an_index_of_conversations() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect_with_queue(&format!("sqlite://{}/m.db", dir.path().display()), 16).await.unwrap();
+        let (store, _dir) = super::super::testing::fresh_sqlite(16).await;
         let sql = format!("EXPLAIN QUERY PLAN {}", super::CONVERSATION_EVENTS_SQL);
         let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind("demo")
@@ -812,8 +810,7 @@ mod tests {
 
     #[tokio::test]
     async fn on_sqlite_repeats_and_ticket_races_are_told_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect_with_queue(&format!("sqlite://{}/m.db", dir.path().display()), 16).await.unwrap();
+        let (store, _dir) = super::super::testing::fresh_sqlite(16).await;
         repeats_and_ticket_races_are_told_apart(&store).await;
     }
 
@@ -826,6 +823,15 @@ mod tests {
         super::super::testing::drop_postgres(&url).await;
     }
 
+    /// `EXPLAIN` of `sql` prepared as `signature` (a name and its parameter types) and run
+    /// with `values`, line by line.
+    async fn generic_plan(conn: &mut sqlx::PgConnection, signature: &str, sql: &str, values: &str) -> Vec<String> {
+        let name = signature.split('(').next().unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PREPARE {signature} AS {sql}"))).execute(&mut *conn).await.unwrap();
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE {name}{values}"))).fetch_all(&mut *conn).await.unwrap();
+        rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    }
+
     #[tokio::test]
     #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
     async fn reads_by_conversation_are_planned_inside_it_on_a_fresh_database() {
@@ -833,28 +839,13 @@ mod tests {
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         // The plan a prepared statement settles on, for any values, while the tables are empty.
         sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut conn).await.unwrap();
-        let prepare = format!("PREPARE inbound_state(text, text, text) AS {INBOUND_STATE_SQL}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut conn).await.unwrap();
-        let plan: Vec<String> = sqlx::raw_sql("EXPLAIN EXECUTE inbound_state('demo', 'c-1', 'm-1')")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(0))
-            .collect();
+        let plan = generic_plan(&mut conn, "inbound_state(text, text, text)", INBOUND_STATE_SQL, "('demo', 'c-1', 'm-1')").await;
         let conditions: Vec<&String> = plan.iter().filter(|l| l.contains("Index Cond")).collect();
         assert_eq!(conditions.len(), 3, "every part uses an index: {plan:#?}");
         // `(shop = $1)` alone would walk every message of the shop.
         assert!(conditions.iter().all(|c| c.contains(" AND ")), "every index is entered by two columns: {plan:#?}");
-        let prepare = format!("PREPARE conversation_events(text, text, bigint) AS {}", super::CONVERSATION_EVENTS_SQL);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare)).execute(&mut conn).await.unwrap();
-        let plan: Vec<String> = sqlx::raw_sql("EXPLAIN EXECUTE conversation_events('demo', 'c-1', 0)")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(0))
-            .collect();
+        let plan =
+            generic_plan(&mut conn, "conversation_events(text, text, bigint)", super::CONVERSATION_EVENTS_SQL, "('demo', 'c-1', 0)").await;
         assert!(
             plan.iter().any(|l| l.contains("Index Cond") && l.contains("conversation_id")),
             "a widget's stream reads its conversation: {plan:#?}"

@@ -202,11 +202,19 @@ pub(crate) fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, sql
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! A fresh PostgreSQL database for the store's own PostgreSQL tests, which are ignored
-    //! unless run with `--include-ignored` (as `.ci/run` does) and then fail without
+    //! Fresh databases for the store's own tests. The PostgreSQL ones are ignored unless run
+    //! with `--include-ignored` (as `.ci/run` does) and then fail without
     //! `SMARTREPLY_TEST_POSTGRES_URL`.
     use super::Store;
     use sqlx::Connection;
+
+    /// A migrated store on a new SQLite file with room for `queue` waiting writes; the folder
+    /// lives as long as the returned guard.
+    pub(crate) async fn fresh_sqlite(queue: usize) -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect_with_queue(&format!("sqlite://{}/store.db", dir.path().display()), queue).await.unwrap();
+        (store, dir)
+    }
 
     /// A migrated store on a new database, and that database's URL.
     pub(crate) async fn fresh_postgres() -> (Store, String) {

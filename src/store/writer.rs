@@ -9,9 +9,9 @@
 //! answers the callers. A job that fails rolls back to its savepoint and leaves the rest of the
 //! batch intact. A job that keeps itself all-or-nothing (its changes go in one call that opens
 //! and closes its own savepoint, as the inbound message's do) runs without the writer's
-//! savepoint, which saves a call to SQLite's worker thread per job. The queue is bounded: when it is full the caller gets
-//! [`StoreError::Overloaded`] at once (HTTP 503 with `Retry-After`) instead of waiting without
-//! limit. Readers keep their own pool: in WAL mode they never wait for the writer.
+//! savepoint, which saves a call to SQLite's worker thread per job. The queue is bounded: when
+//! it is full the caller gets [`StoreError::Overloaded`] at once (HTTP 503 with `Retry-After`)
+//! instead of waiting without limit. Readers keep their own pool: in WAL mode they never wait for the writer.
 
 use super::StoreError;
 use futures_util::FutureExt;
@@ -230,8 +230,7 @@ mod tests {
     use tokio::sync::oneshot;
 
     async fn sqlite(queue: usize) -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect_with_queue(&format!("sqlite://{}/w.db", dir.path().display()), queue).await.unwrap();
+        let (store, dir) = super::super::testing::fresh_sqlite(queue).await;
         store
             .write(|c| {
                 Box::pin(async move {
