@@ -369,8 +369,11 @@ impl Store {
         message_id: Option<&str>,
         conversation_id: &str,
     ) -> Result<(Option<String>, ConversationState), StoreError> {
+        let mut lane = self.lanes.get(self.pool()).await?;
         let rows =
-            sqlx::query(INBOUND_STATE_SQL).bind(shop).bind(conversation_id).bind(message_id.unwrap_or("")).fetch_all(self.pool()).await?;
+            sqlx::query(INBOUND_STATE_SQL).bind(shop).bind(conversation_id).bind(message_id.unwrap_or("")).fetch_all(lane.conn()).await;
+        lane.done(&rows);
+        let rows = rows?;
         let (mut faq_ids, mut ticket, mut response) = (Vec::new(), None, None);
         for row in &rows {
             let value: String = row.try_get("value")?;
@@ -444,7 +447,10 @@ impl Store {
             }
             stored
         } else {
-            inbound_batch(rec, now, true, None).execute_as_one(&mut *self.pool().acquire().await?).await
+            let mut lane = self.lanes.get(self.pool()).await?;
+            let stored = inbound_batch(rec, now, true, None).execute_as_one(lane.conn()).await;
+            lane.done(&stored);
+            stored
         };
         match stored {
             Ok(()) => Ok(Recorded::Stored),

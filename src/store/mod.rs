@@ -14,6 +14,7 @@
 mod batch;
 mod cases;
 pub(crate) mod chatwoot;
+mod lanes;
 mod messages;
 mod migrate;
 pub(crate) mod outbox;
@@ -74,6 +75,8 @@ pub(crate) struct Store {
     pool: AnyPool,
     /// SQLite only: the one task that writes.
     writer: Option<writer::Writer>,
+    /// Connections for the statements of every inbound message, outside the pool.
+    lanes: std::sync::Arc<lanes::Lanes>,
 }
 
 /// Current time in Unix milliseconds.
@@ -110,18 +113,18 @@ impl Store {
             Backend::Sqlite => sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
-            .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if needs_ping(meta.idle_for) {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            });
+        let size = if backend == Backend::Sqlite { 4 } else { 10 };
+        let options =
+            AnyPoolOptions::new().max_connections(size).acquire_timeout(Duration::from_secs(10)).test_before_acquire(false).before_acquire(
+                |conn, meta| {
+                    Box::pin(async move {
+                        if needs_ping(meta.idle_for) {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                },
+            );
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -146,7 +149,7 @@ impl Store {
                 None
             }
         };
-        Ok(Store { pool, writer })
+        Ok(Store { pool, writer, lanes: std::sync::Arc::new(lanes::Lanes::new(size as usize)) })
     }
 
     /// Runs `f` in a transaction and returns its value once it is committed: on SQLite
@@ -279,6 +282,8 @@ mod tests {
         use sqlx::Connection;
         let (store, url) = super::testing::fresh_postgres().await;
         let before: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(store.pool()).await.unwrap();
+        // The inbound path's own connections too.
+        store.inbound_state("demo", Some("m-1"), "c-1").await.unwrap();
         let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
         let closed: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -291,6 +296,7 @@ mod tests {
         tokio::time::sleep(PING_AFTER_IDLE + Duration::from_millis(200)).await;
         let after: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(store.pool()).await.expect("answered on a new connection");
         assert_ne!(before, after);
+        store.inbound_state("demo", Some("m-1"), "c-1").await.expect("the inbound read answered on a new connection");
         drop(admin);
         drop(store);
         super::testing::drop_postgres(&url).await;
