@@ -79,7 +79,6 @@ pub(crate) struct Store {
     lanes: std::sync::Arc<lanes::Lanes>,
 }
 
-/// Current time in Unix milliseconds.
 /// How long a pooled connection may sit unused before it is checked on its way out of the
 /// pool: one that was just used is alive, and checking every one cost a round trip per
 /// statement (a ping before each acquire was 11 % of a PostgreSQL replica's CPU under load);
@@ -92,6 +91,7 @@ fn needs_ping(idle_for: Duration) -> bool {
     idle_for >= PING_AFTER_IDLE
 }
 
+/// Current time in Unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
