@@ -18,6 +18,8 @@
 
 use sqlx::AnyConnection;
 
+mod grouped;
+
 /// One bound value.
 #[derive(Debug, Clone)]
 pub(super) enum Param {
@@ -262,6 +264,15 @@ impl Batch {
         let (sql, args) = self.one_statement();
         bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await?;
         Ok(())
+    }
+
+    /// PostgreSQL: several batches, each starting with the same insert of its messages (without
+    /// `RETURNING`), as one statement and one transaction (group commit, `batch/grouped.rs`).
+    /// `Ok(false)` when they cannot be merged: nothing was run.
+    pub(super) async fn execute_grouped(batches: Vec<Batch>, conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+        let Some((sql, args)) = grouped::grouped(batches) else { return Ok(false) };
+        bind(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut *conn).await?;
+        Ok(true)
     }
 
     /// The SQL and arguments of [`Batch::execute_as_one`].
