@@ -428,10 +428,10 @@ impl Store {
 impl Store {
     /// Commits an inbound message, its decision, the bot's reply and the ticket together.
     ///
-    /// SQLite: one job of the writer (grouped with other writes). PostgreSQL: one statement,
-    /// which is its own transaction — two round trips less than `BEGIN … COMMIT`, and five
-    /// statements less — or, when the message may re-score its ticket, that statement after
-    /// reading the ticket locked, in a transaction.
+    /// SQLite: one job of the writer (grouped with other writes). PostgreSQL: one statement
+    /// shared with the other messages waiting to be written (`committer.rs`), which is its own
+    /// transaction; alone, or when the message may re-score its ticket, that message's
+    /// statement (after reading the ticket locked, in a transaction, for a re-score).
     pub(crate) async fn record_inbound(&self, rec: &InboundRecord) -> Result<Recorded, StoreError> {
         if self.writer.is_some() {
             let rec = rec.clone();
@@ -445,17 +445,17 @@ impl Store {
             if stored.is_ok() {
                 tx.commit().await?;
             }
-            stored
+            stored.map_err(StoreError::from)
         } else {
-            let mut lane = self.lanes.get(self.pool()).await?;
-            let stored = inbound_batch(rec, now, true, None).execute_as_one(lane.conn()).await;
-            lane.done(&stored);
-            stored
+            let Some(committer) = &self.committer else { unreachable!("a PostgreSQL store starts its committer") };
+            let owned = rec.clone();
+            committer.commit(&rec.shop, &rec.conversation_id, Box::new(move |returning| inbound_batch(&owned, now, returning, None))).await
         };
         match stored {
             Ok(()) => Ok(Recorded::Stored),
             // PostgreSQL reports a conflict once the first copy committed: it is readable.
-            Err(e) => conflict(&mut *self.pool().acquire().await?, rec, e).await,
+            Err(StoreError::Database(e)) => conflict(&mut *self.pool().acquire().await?, rec, e).await,
+            Err(e) => Err(e),
         }
     }
 }
@@ -857,6 +857,163 @@ mod tests {
             "a widget's stream reads its conversation: {plan:#?}"
         );
         drop(conn);
+        super::super::testing::drop_postgres(&url).await;
+    }
+
+    /// The records of one sitting: answers (one in the inspection sample), new tickets (one
+    /// with a drafted case), a message joining its conversation's open ticket, and a second
+    /// message of one conversation (held for the next group).
+    fn sitting(tag: &str) -> Vec<InboundRecord> {
+        let mut records = Vec::new();
+        for n in 0..12 {
+            let mut rec = escalated(&format!("{tag}-m{n}"), &format!("{tag}-t{n}"));
+            rec.conversation_id = format!("{tag}-c{n}");
+            rec.text = format!("第{n}条消息 \"quoted\" ✓");
+            match n % 3 {
+                0 => {
+                    rec.ticket = None;
+                    rec.decision = "answered";
+                    rec.reason = None;
+                    rec.reply_kind = "answer";
+                    rec.faq_id = Some("shipping-free".into());
+                    rec.intent_confidence = 0.1 + f64::from(n) / 7.0;
+                    rec.inspect_answer = n == 3;
+                }
+                1 if n == 4 => rec.case = Some(crate::aftersales::CaseFields { order_number: Some("E2026".into()), ..Default::default() }),
+                _ => {}
+            }
+            records.push(rec);
+        }
+        // A later message of conversation 1: it joins ticket t1 (written in an earlier group).
+        let mut join = escalated(&format!("{tag}-m1b"), &format!("{tag}-t1"));
+        join.conversation_id = format!("{tag}-c1");
+        join.ticket = Some(TicketPlan::Join { id: format!("{tag}-t1"), rescore: None });
+        records.push(join);
+        records
+    }
+
+    /// What a database holds for `tag`'s conversations, without generated ids and with each
+    /// message event's sequence number checked against its message and then left out.
+    async fn stored(store: &Store, tag: &str) -> Vec<String> {
+        let like = format!("{tag}-%");
+        let mut out = Vec::new();
+        let seqs: std::collections::HashMap<i64, String> =
+            sqlx::query("SELECT seq, CASE WHEN role = 'bot' THEN 'bot-of-' || COALESCE(in_reply_to, '?') ELSE message_id END AS id FROM messages WHERE conversation_id LIKE $1")
+                .bind(&like)
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get::<i64, _>("seq"), r.get::<String, _>("id")))
+                .collect();
+        for r in sqlx::query(
+            "SELECT conversation_id, role, message_id, kind, text, ticket_id, faq_id, in_reply_to, response, channel, customer_id FROM messages \
+             WHERE conversation_id LIKE $1 ORDER BY conversation_id, seq",
+        )
+        .bind(&like)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        {
+            let role: String = r.get("role");
+            let id = if role == "bot" { "bot".to_string() } else { r.get::<String, _>("message_id") };
+            let cols: Vec<Option<String>> = ["kind", "text", "ticket_id", "faq_id", "in_reply_to", "response", "channel", "customer_id"]
+                .iter()
+                .map(|c| r.get::<Option<String>, _>(*c))
+                .collect();
+            out.push(format!("message {} {role} {id} {cols:?}", r.get::<String, _>("conversation_id")));
+        }
+        for r in sqlx::query(
+            "SELECT conversation_id, kind, ticket_id, payload FROM events WHERE conversation_id LIKE $1 ORDER BY conversation_id, seq",
+        )
+        .bind(&like)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        {
+            let mut payload: serde_json::Value = serde_json::from_str(&r.get::<String, _>("payload")).unwrap();
+            if let Some(seq) = payload.get("seq").and_then(serde_json::Value::as_i64) {
+                let id = payload["id"].as_str().unwrap().to_string();
+                let of = &seqs[&seq];
+                assert!(of == &id || of.starts_with("bot-of-"), "the event of {id} carries the sequence number of {of}");
+                payload["seq"] = 0.into();
+                payload["created_at"] = "when".into();
+                if payload["role"] == "bot" {
+                    payload["id"] = "bot".into();
+                }
+            }
+            let ticket: Option<String> = r.get("ticket_id");
+            out.push(format!("event {} {} {ticket:?} {payload}", r.get::<String, _>("conversation_id"), r.get::<String, _>("kind")));
+        }
+        let tables = [
+            "SELECT m.message_id || ' ' || d.decision || ' ' || d.intent || ' ' || d.intent_confidence || ' ' || COALESCE(d.faq_id, '-') || ' ' || d.sentiment_score \
+             FROM decisions d JOIN messages m ON m.seq = d.message_seq WHERE m.conversation_id LIKE $1",
+            "SELECT id || ' ' || conversation_id || ' ' || status || ' ' || priority || ' ' || last_message || ' ' || draft FROM tickets WHERE conversation_id LIKE $1",
+            "SELECT ticket_id || ' ' || status || ' ' || COALESCE(order_number, '-') || ' ' || drafted_by FROM cases WHERE conversation_id LIKE $1",
+            "SELECT i.why || ' ' || i.author_type || ' ' || m.in_reply_to FROM inspections i JOIN messages m ON m.message_id = i.message_id WHERE m.conversation_id LIKE $1",
+        ];
+        for sql in tables {
+            let mut rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(&like).fetch_all(store.pool()).await.unwrap();
+            rows.sort();
+            out.extend(rows);
+        }
+        out
+    }
+
+    /// Messages waiting together are written as one statement, and what that stores is what
+    /// writing them one by one stores: every row, every value, events in order.
+    #[tokio::test]
+    #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
+    async fn on_postgres_messages_waiting_together_are_stored_as_one_by_one() {
+        let (store, url) = super::super::testing::fresh_postgres().await;
+        let one_by_one = sitting("a");
+        for rec in &one_by_one {
+            assert!(matches!(store.record_inbound(rec).await.unwrap(), Recorded::Stored), "{}", rec.message_id);
+        }
+        let committer = store.committer.clone().expect("PostgreSQL groups inbound writes");
+        let singles = committer.counts().single.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(singles, one_by_one.len() as u64, "one at a time, nothing to group");
+
+        // The same records at once, but for the late message, which needs its ticket first.
+        let mut together = sitting("b");
+        let join = together.pop().unwrap();
+        let outcomes = futures_util::future::join_all(together.iter().map(|rec| store.record_inbound(rec))).await;
+        assert!(outcomes.iter().all(|o| matches!(o, Ok(Recorded::Stored))), "{outcomes:?}");
+        assert!(matches!(store.record_inbound(&join).await.unwrap(), Recorded::Stored));
+        let counts = committer.counts();
+        assert!(counts.groups.load(std::sync::atomic::Ordering::Relaxed) >= 1, "a group was written");
+        // The test's runtime has one thread: every record is queued before the task runs.
+        assert_eq!(counts.grouped.load(std::sync::atomic::Ordering::Relaxed), together.len() as u64, "all went in one group");
+
+        let rename = |line: &String| line.replace("b-", "a-");
+        assert_eq!(stored(&store, "b").await.iter().map(rename).collect::<Vec<_>>(), stored(&store, "a").await);
+        drop(store);
+        super::super::testing::drop_postgres(&url).await;
+    }
+
+    /// A group that meets a unique key is written again one by one: the repeat gets its stored
+    /// answer, the ticket race its retry, every other message is stored.
+    #[tokio::test]
+    #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
+    async fn on_postgres_a_repeat_in_a_group_is_answered_and_the_rest_stored() {
+        let (store, url) = super::super::testing::fresh_postgres().await;
+        assert!(matches!(store.record_inbound(&escalated("m-1", "t-1")).await.unwrap(), Recorded::Stored));
+        let mut records = sitting("g");
+        records.push(escalated("m-1", "t-9"));
+        let mut race = escalated("m-2", "t-10");
+        race.conversation_id = "c-1".into();
+        records.push(race);
+        let outcomes = futures_util::future::join_all(records.iter().map(|rec| store.record_inbound(rec))).await;
+        let n = records.len();
+        for (rec, outcome) in records.iter().zip(&outcomes).take(n - 2) {
+            assert!(matches!(outcome, Ok(Recorded::Stored)), "{}: {outcome:?}", rec.message_id);
+        }
+        assert!(matches!(&outcomes[n - 2], Ok(Recorded::Duplicate(a)) if a == "answer to m-1"), "{:?}", outcomes[n - 2]);
+        assert!(matches!(&outcomes[n - 1], Ok(Recorded::TicketRace)), "{:?}", outcomes[n - 1]);
+        let stored: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE role = 'customer'").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(stored, (n - 1) as i64, "the first m-1 and the sitting's messages");
+        drop(store);
         super::super::testing::drop_postgres(&url).await;
     }
 

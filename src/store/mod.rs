@@ -9,11 +9,13 @@
 //!
 //! Writes go through [`Store::write`]: on SQLite a single writer task commits waiting writes
 //! in groups (`writer.rs`), so no write ever meets "database is locked"; on PostgreSQL each
-//! write is a transaction on the pool.
+//! write is a transaction on the pool, except inbound messages, which a committer task per
+//! replica writes in groups of one statement each (`committer.rs`).
 
 mod batch;
 mod cases;
 pub(crate) mod chatwoot;
+mod committer;
 mod lanes;
 mod messages;
 mod migrate;
@@ -77,6 +79,8 @@ pub(crate) struct Store {
     writer: Option<writer::Writer>,
     /// Connections for the statements of every inbound message, outside the pool.
     lanes: std::sync::Arc<lanes::Lanes>,
+    /// PostgreSQL only: group commit of inbound messages.
+    committer: Option<committer::Committer>,
 }
 
 /// How long a pooled connection may sit unused before it is checked on its way out of the
@@ -149,7 +153,12 @@ impl Store {
                 None
             }
         };
-        Ok(Store { pool, writer, lanes: std::sync::Arc::new(lanes::Lanes::new(size as usize)) })
+        let lanes = std::sync::Arc::new(lanes::Lanes::new(size as usize));
+        let committer = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(committer::Committer::start(pool.clone(), lanes.clone(), write_queue)),
+        };
+        Ok(Store { pool, writer, lanes, committer })
     }
 
     /// Runs `f` in a transaction and returns its value once it is committed: on SQLite
