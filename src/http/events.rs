@@ -1,7 +1,8 @@
 //! Live event streams (server-sent events): the agent console's (`GET /v1/events`) and the
 //! chat widget's (`GET /v1/widget/{shop}/events`). Each stream reads the store's `events`
-//! table after a cursor: woken at once by this replica's commits, and polling every 2 s so a
-//! commit on another replica (shared PostgreSQL) arrives too. `Last-Event-ID` resumes.
+//! table after a cursor: woken at once by this replica's commits and, on PostgreSQL, whenever
+//! the event horizon moves (`store/horizon.rs`: no stream reads past an event that may still
+//! commit, on this replica or another); polling every 2 s besides. `Last-Event-ID` resumes.
 
 use super::auth::agents_shop;
 use super::error::{Path, Query};
@@ -116,6 +117,7 @@ fn stream_events(state: AppState, shop: String, audience: Audience, after: i64) 
                 Ok(_) => {
                     tokio::select! {
                         _ = tokio::time::timeout(POLL, notified) => {}
+                        _ = c.state.store().event_horizon_moved() => {}
                         _ = c.closing.changed() => {}
                     }
                 }

@@ -349,9 +349,11 @@ pub(super) const INBOUND_STATE_SQL: &str = "SELECT CAST(0 AS BIGINT) AS part, se
      WHERE shop = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'customer' \
      ORDER BY part, seq";
 
-/// One conversation's events after a cursor (a widget's stream), by `events_conversation_seq`.
-pub(super) const CONVERSATION_EVENTS_SQL: &str =
-    "SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT 200";
+/// One conversation's events between a cursor and the horizon (a widget's stream), by
+/// `events_conversation_seq`. The horizon is `+seq`: as an index range SQLite would take it
+/// with `shop` on `events_shop_seq` and walk the shop's events instead.
+pub(super) const CONVERSATION_EVENTS_SQL: &str = "SELECT seq, kind, ticket_id, payload FROM events \
+     WHERE shop = $1 AND conversation_id = $2 AND seq > $3 AND +seq <= $4 ORDER BY seq LIMIT 200";
 
 impl Store {
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
@@ -393,18 +395,22 @@ impl Store {
         Ok(rows.iter().map(message_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// Events of a shop (optionally of one conversation) after a sequence number, oldest first.
+    /// Events of a shop (optionally of one conversation) after a sequence number, oldest first,
+    /// none past the horizon (see [`Store::event_horizon`]).
     pub(crate) async fn events_after(&self, shop: &str, conversation_id: Option<&str>, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = match conversation_id {
-            Some(c) => sqlx::query(CONVERSATION_EVENTS_SQL).bind(shop).bind(c).bind(after).fetch_all(self.pool()).await?,
-            None => {
-                sqlx::query("SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND seq > $2 ORDER BY seq LIMIT 200")
-                    .bind(shop)
-                    .bind(after)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-        };
+        let Some(upto) = self.event_horizon() else { return Ok(Vec::new()) };
+        let rows =
+            match conversation_id {
+                Some(c) => sqlx::query(CONVERSATION_EVENTS_SQL).bind(shop).bind(c).bind(after).bind(upto).fetch_all(self.pool()).await?,
+                None => sqlx::query(
+                    "SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT 200",
+                )
+                .bind(shop)
+                .bind(after)
+                .bind(upto)
+                .fetch_all(self.pool())
+                .await?,
+            };
         rows.iter()
             .map(|r| {
                 let kind: String = r.try_get("kind")?;
@@ -418,10 +424,60 @@ impl Store {
             .collect()
     }
 
-    /// The newest event sequence number of a shop (streams start there).
+    /// The newest event sequence number of a shop, no further than the horizon (streams start
+    /// there; an event still being committed below a newer one is then still sent).
     pub(crate) async fn last_event(&self, shop: &str) -> Result<i64, StoreError> {
+        let upto = self.settled_horizon().await;
         let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE shop = $1").bind(shop).fetch_one(self.pool()).await?;
-        Ok(seq.unwrap_or(0))
+        Ok(seq.unwrap_or(0).min(upto))
+    }
+
+    /// The highest event number below which no event can still appear: every number on
+    /// SQLite, whose one writer commits in order; on PostgreSQL what `horizon.rs` last found,
+    /// `None` until its first reading.
+    pub(crate) fn event_horizon(&self) -> Option<i64> {
+        match &self.horizon {
+            None => Some(i64::MAX),
+            Some(rx) => *rx.borrow(),
+        }
+    }
+
+    /// The horizon once it is known (PostgreSQL's first reading takes two rounds).
+    async fn settled_horizon(&self) -> i64 {
+        let Some(rx) = &self.horizon else { return i64::MAX };
+        let mut rx = rx.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(h) => h.unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
+    /// Resolves when the horizon moves (never on SQLite, where it does not): streams wake on
+    /// it to read events another writer committed.
+    pub(crate) async fn event_horizon_moved(&self) {
+        match &self.horizon {
+            None => std::future::pending().await,
+            Some(rx) => {
+                let mut rx = rx.clone();
+                rx.borrow_and_update();
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
+    /// Waits until every event committed so far is within the horizon (tests read events
+    /// right after writing them).
+    #[cfg(test)]
+    pub(crate) async fn events_settled(&self) {
+        let Some(rx) = &self.horizon else { return };
+        let taken: i64 = sqlx::query_scalar(super::horizon::TAKEN_SQL).fetch_one(self.pool()).await.unwrap();
+        let mut rx = rx.clone();
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.wait_for(|h| h.is_some_and(|h| h >= taken)))
+            .await
+            .expect("the event horizon catches up")
+            .unwrap();
     }
 }
 
@@ -793,6 +849,7 @@ mod tests {
         assert!(matches!(store.record_inbound(&escalated("m-2", "t-3")).await.unwrap(), Recorded::TicketRace));
         let messages = store.conversation("demo", "c-1").await.unwrap();
         assert_eq!(messages.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["customer", "bot"]);
+        store.events_settled().await;
         assert_eq!(store.last_event("demo").await.unwrap(), store.events_after("demo", None, 0).await.unwrap().last().unwrap().seq);
         assert_eq!(store.events_after("demo", None, 0).await.unwrap().len(), 3, "two message events and one ticket event");
     }
@@ -805,6 +862,7 @@ mod tests {
             .bind("demo")
             .bind("c-1")
             .bind(0_i64)
+            .bind(i64::MAX)
             .fetch_all(store.pool())
             .await
             .unwrap()
@@ -850,8 +908,13 @@ mod tests {
         assert_eq!(conditions.len(), 3, "every part uses an index: {plan:#?}");
         // `(shop = $1)` alone would walk every message of the shop.
         assert!(conditions.iter().all(|c| c.contains(" AND ")), "every index is entered by two columns: {plan:#?}");
-        let plan =
-            generic_plan(&mut conn, "conversation_events(text, text, bigint)", super::CONVERSATION_EVENTS_SQL, "('demo', 'c-1', 0)").await;
+        let plan = generic_plan(
+            &mut conn,
+            "conversation_events(text, text, bigint, bigint)",
+            super::CONVERSATION_EVENTS_SQL,
+            "('demo', 'c-1', 0, 9)",
+        )
+        .await;
         assert!(
             plan.iter().any(|l| l.contains("Index Cond") && l.contains("conversation_id")),
             "a widget's stream reads its conversation: {plan:#?}"

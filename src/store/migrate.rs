@@ -15,6 +15,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/postgres/0002_chatwoot.sql")),
     (3, include_str!("../../migrations/postgres/0003_aftersales.sql")),
     (4, include_str!("../../migrations/postgres/0004_conversation_events.sql")),
+    (5, include_str!("../../migrations/postgres/0005_event_order.sql")),
 ];
 
 /// Arbitrary constant naming smartreply's migration lock.

@@ -16,6 +16,7 @@ mod batch;
 mod cases;
 pub(crate) mod chatwoot;
 mod committer;
+mod horizon;
 mod lanes;
 mod messages;
 mod migrate;
@@ -81,6 +82,8 @@ pub(crate) struct Store {
     lanes: std::sync::Arc<lanes::Lanes>,
     /// PostgreSQL only: group commit of inbound messages.
     committer: Option<committer::Committer>,
+    /// PostgreSQL only: how far event streams may read (`horizon.rs`); `None` until known.
+    horizon: Option<tokio::sync::watch::Receiver<Option<i64>>>,
 }
 
 /// How long a pooled connection may sit unused before it is checked on its way out of the
@@ -154,11 +157,13 @@ impl Store {
             }
         };
         let lanes = std::sync::Arc::new(lanes::Lanes::new(size as usize));
-        let committer = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(committer::Committer::start(pool.clone(), lanes.clone(), write_queue)),
+        let (committer, horizon) = match backend {
+            Backend::Sqlite => (None, None),
+            Backend::Postgres => {
+                (Some(committer::Committer::start(pool.clone(), lanes.clone(), write_queue)), Some(horizon::start(pool.clone())))
+            }
         };
-        Ok(Store { pool, writer, lanes, committer })
+        Ok(Store { pool, writer, lanes, committer, horizon })
     }
 
     /// Runs `f` in a transaction and returns its value once it is committed: on SQLite
