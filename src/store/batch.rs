@@ -202,7 +202,7 @@ fn placed(statement: Statement, args: &mut Vec<Value>, seq: SeqSql) -> String {
             Param::MessageJson(json, key) => {
                 args.push(Value::Text(Some(json)));
                 let at = args.len();
-                to.push(format!("replace(${at}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {})", seq.of(key, args)));
+                to.push(seq_filled(&format!("${at}"), &seq.of(key, args)));
             }
             value => {
                 args.extend(value.into_value());
@@ -218,18 +218,34 @@ fn placed(statement: Statement, args: &mut Vec<Value>, seq: SeqSql) -> String {
 fn values_row(sql: &str) -> Option<usize> {
     let row = sql.strip_prefix("INSERT INTO ").and(sql.rfind(" VALUES ("))? + " VALUES ".len();
     // The row's parenthesis closes at the very end: no clause follows it.
-    let mut depth = 0usize;
-    for (i, c) in sql[row..].char_indices() {
+    let end = row + closing_parenthesis(&sql[row..])?;
+    (end + 1 == sql.len()).then_some(row)
+}
+
+/// Where the parenthesis that opens `sql` closes; one inside a string literal is text (`''`
+/// inside one toggles twice).
+fn closing_parenthesis(sql: &str) -> Option<usize> {
+    let (mut depth, mut quoted) = (0usize, false);
+    for (i, c) in sql.char_indices() {
         match c {
+            '\'' => quoted = !quoted,
+            _ if quoted => {}
             '(' => depth += 1,
-            ')' => depth -= 1,
+            ')' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
             _ => {}
-        }
-        if depth == 0 {
-            return (row + i + 1 == sql.len()).then_some(row);
         }
     }
     None
+}
+
+/// SQL of a message's JSON `json` with its placeholder `seq` replaced by `seq` (both SQL).
+fn seq_filled(json: &str, seq: &str) -> String {
+    format!("replace({json}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {seq})")
 }
 
 impl Batch {

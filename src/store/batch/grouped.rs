@@ -17,7 +17,7 @@
 //! differ in kind between batches, makes [`grouped`] decline and the caller write one by one.
 //! The caller also keeps two batches that could change one row (one conversation) apart.
 
-use super::{Batch, MessageKey, Param, SEQ_PLACEHOLDER, Value, rendered};
+use super::{Batch, MessageKey, Param, Value, closing_parenthesis, rendered, seq_filled};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
@@ -72,9 +72,9 @@ impl Slot {
             Slot::Seq => seq(at),
             Slot::MessageJson => format!(
                 "(CASE WHEN sr_row.v->>{key} IS NULL THEN sr_row.v->>{at} \
-                 ELSE replace(sr_row.v->>{at}, '\"seq\":{SEQ_PLACEHOLDER}', '\"seq\":' || {seq}) END)",
+                 ELSE {filled} END)",
                 key = at + 1,
-                seq = seq(at + 1)
+                filled = seq_filled(&format!("sr_row.v->>{at}"), &seq(at + 1))
             ),
         }
     }
@@ -205,25 +205,7 @@ impl<'a> Insert<'a> {
         let mut rest = &sql[values + " VALUES ".len()..];
         loop {
             // `rest` starts at a row's opening parenthesis.
-            let (mut depth, mut quoted) = (0usize, false);
-            let mut end = None;
-            for (i, c) in rest.char_indices() {
-                match c {
-                    // A parenthesis inside a literal is text ('' inside one toggles twice).
-                    '\'' => quoted = !quoted,
-                    _ if quoted => {}
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = Some(i);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let end = end?;
+            let end = closing_parenthesis(rest)?;
             rows.push(&rest[1..end]);
             rest = &rest[end + 1..];
             match rest.strip_prefix(", (") {
