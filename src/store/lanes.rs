@@ -8,6 +8,14 @@
 //! finished (or the database answered it with an error, after which the protocol is in step
 //! again); a lane dropped halfway closes its connection instead, which is what the ping was
 //! guarding against. A lane left idle for a while is checked before use, as the pool's are.
+//!
+//! On PostgreSQL a lane's prepared statements keep one generic plan each. Left to choose,
+//! PostgreSQL planned the read and the grouped write for their values again and again under
+//! load: `bind`, where that planning happens, was 37 % of its time on them (0.36 ms per
+//! grouped write, 0.08 ms per read); one generic plan took two replicas from ~1,900 to ~2,700
+//! messages/s at 64 clients. Neither plan depends on the values: the read's generic plan is tested
+//! to stay inside the conversation, and the grouped write reads its rows from `jsonb`, whose
+//! length no plan knows.
 
 use super::{StoreError, needs_ping};
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -34,8 +42,7 @@ impl Lanes {
         Lanes { idle: Mutex::new(Vec::with_capacity(size)), permits: Semaphore::new(size) }
     }
 
-    /// A connection: an idle lane's, or a new one detached from `pool` (which opens a
-    /// replacement for its own callers).
+    /// A connection: an idle lane's, or a new one ([`open`]).
     pub(super) async fn get<'a>(&'a self, pool: &AnyPool) -> Result<Lane<'a>, StoreError> {
         let permit = self.permits.acquire().await.expect("the lanes' semaphore is never closed");
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -44,14 +51,24 @@ impl Lanes {
                 Ok(()) => conn,
                 Err(error) => {
                     tracing::info!(%error, "an idle connection was closed; opening another");
-                    pool.acquire().await?.detach()
+                    open(pool).await?
                 }
             },
             Some((conn, _)) => conn,
-            None => pool.acquire().await?.detach(),
+            None => open(pool).await?,
         };
         Ok(Lane { conn: Some(conn), lanes: self, _permit: permit })
     }
+}
+
+/// A new lane's connection, detached from `pool` (which opens a replacement for its own
+/// callers).
+async fn open(pool: &AnyPool) -> Result<AnyConnection, StoreError> {
+    let mut conn = pool.acquire().await?.detach();
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut conn).await?;
+    }
+    Ok(conn)
 }
 
 impl Lane<'_> {

@@ -1054,6 +1054,46 @@ mod tests {
         super::super::testing::drop_postgres(&url).await;
     }
 
+    /// The statements every inbound message runs are never planned for their values: under
+    /// load that planning was over a third of PostgreSQL's time on them (`lanes.rs`).
+    #[tokio::test]
+    #[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
+    async fn on_postgres_the_inbound_statements_are_not_planned_per_message() {
+        let (store, url) = super::super::testing::fresh_postgres().await;
+        // One lane, so every statement below runs on the connection inspected after.
+        let lanes = std::sync::Arc::new(super::super::lanes::Lanes::new(1));
+        let committer = super::super::committer::Committer::start(store.pool().clone(), lanes.clone(), 64);
+        let store = Store { lanes, committer: Some(committer), ..store };
+        // More executions than the five custom plans PostgreSQL makes before it may switch.
+        for round in 0..3 {
+            let mut together = sitting(&format!("r{round}"));
+            together.pop(); // the late message, which needs its ticket first
+            for rec in &together {
+                store.inbound_state(&rec.shop, Some(&rec.message_id), &rec.conversation_id).await.unwrap();
+            }
+            let outcomes = futures_util::future::join_all(together.iter().map(|rec| store.record_inbound(rec))).await;
+            assert!(outcomes.iter().all(|o| matches!(o, Ok(Recorded::Stored))), "{outcomes:?}");
+            for rec in sitting(&format!("s{round}")).iter().take(8) {
+                assert!(matches!(store.record_inbound(rec).await.unwrap(), Recorded::Stored));
+            }
+        }
+        let mut lane = store.lanes.get(store.pool()).await.unwrap();
+        let plans = sqlx::query("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+            .fetch_all(lane.conn())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<String, _>(0).chars().take(40).collect::<String>(), r.get::<i64, _>(1), r.get::<i64, _>(2)))
+            .collect::<Vec<_>>();
+        lane.done(&Ok::<(), sqlx::Error>(()));
+        let read = plans.iter().filter(|p| p.0.starts_with("SELECT CAST(0")).map(|p| p.1 + p.2).sum::<i64>();
+        assert!(read >= 36, "the read ran on the inspected connection: {plans:#?}");
+        assert!(plans.iter().any(|p| p.0.starts_with("WITH m AS") && p.1 + p.2 >= 3), "so did grouped writes: {plans:#?}");
+        assert!(plans.iter().all(|p| p.2 == 0), "no statement was planned for its values: {plans:#?}");
+        drop(store);
+        super::super::testing::drop_postgres(&url).await;
+    }
+
     /// A group that meets a unique key is written again one by one: the repeat gets its stored
     /// answer, the ticket race its retry, every other message is stored.
     #[tokio::test]
