@@ -2,9 +2,9 @@
 # One load measurement of a release binary, as the README's Load section reports them:
 #   benches/sitting.sh sqlite|postgres BIN CLIENTS [extra loadgen arguments, e.g. --router 2]
 # sqlite: one service on a fresh SQLite file at :18080. postgres: two replicas at :18081 and
-# :18082 on a fresh database `sr_sitting` of the local PostgreSQL (trust auth). The rate limits
-# are raised so that they are not what is measured. Prints the load generator's figures and
-# the CPU (1/100 s) each process name used during the 10 measured seconds.
+# :18082 on a fresh database `sr_sitting` of the local PostgreSQL (trust auth), dropped at
+# the end. The rate limits are raised so that they are not what is measured. Prints the load
+# generator's figures and the CPU (1/100 s) each process name used in the 10 measured seconds.
 set -euo pipefail
 backend=$1 bin=$(realpath "$2") clients=$3; shift 3
 cd "$(dirname "$0")/.."
@@ -12,7 +12,10 @@ data=../shared/eval/dev.jsonl
 [ -f "$data" ] || { echo "missing $data"; exit 1; }
 tmp=$(mktemp -d)
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"
+  if [ "$backend" = postgres ]; then psql -q -h 127.0.0.1 -U postgres -d postgres -c 'DROP DATABASE IF EXISTS sr_sitting WITH (FORCE)' || true; fi
+}
 trap cleanup EXIT
 export SMARTREPLY_LIMITS__SHOP_PER_MINUTE=100000000 SMARTREPLY_LIMITS__CUSTOMER_PER_MINUTE=100000000 RUST_LOG=warn
 case $backend in
