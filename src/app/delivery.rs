@@ -7,38 +7,69 @@ use super::AppState;
 use crate::config::DeliverySettings;
 use crate::deliver::{backoff, client};
 use crate::store::chatwoot::Call;
-use crate::store::now_ms;
 use crate::store::outbox::Delivery;
+use crate::store::{StoreError, now_ms};
 use std::future::Future;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// The reply outbox's worker. Runs until `shutdown` completes; an attempt in flight finishes
 /// first.
 pub(crate) async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     let settings = state.settings().delivery.clone();
     let client = client(&settings);
+    let (state, client, settings) = (&state, &client, &settings);
+    let claim = move |now, lease| state.store().claim_delivery(now, lease);
+    let send = move |d| attempt(state, client, settings, d);
+    drain("reply", settings, state.outbox_wake(), shutdown, claim, send).await;
+}
+
+/// The Chatwoot outbox's worker. Runs until `shutdown` completes; a call in flight finishes
+/// first.
+pub(crate) async fn run_chatwoot(state: AppState, shutdown: impl Future<Output = ()>) {
+    let settings = state.settings().delivery.clone();
+    let client = client(&settings);
+    let (state, client, settings) = (&state, &client, &settings);
+    let claim = move |now, lease| state.store().chatwoot_call_claim(now, lease);
+    let send = move |call| attempt_chatwoot(state, client, settings, call);
+    drain("chatwoot", settings, &state.chatwoot_wake().calls, shutdown, claim, send).await;
+}
+
+/// One outbox's loop: attempt every due row it can claim, then sleep until woken, the poll
+/// interval passes, or `shutdown` completes.
+async fn drain<T, C, A>(
+    name: &str,
+    settings: &DeliverySettings,
+    wake: &Notify,
+    shutdown: impl Future<Output = ()>,
+    claim: impl Fn(i64, i64) -> C,
+    attempt: impl Fn(T) -> A,
+) where
+    C: Future<Output = Result<Option<T>, StoreError>>,
+    A: Future<Output = ()>,
+{
     let poll = Duration::from_millis(settings.poll_interval_ms);
     // A lease outlives one attempt's timeout, so a live worker never loses its row.
     let lease_ms = (settings.timeout_ms as i64) * 2 + 5_000;
     tokio::pin!(shutdown);
     loop {
         loop {
-            match state.store().claim_delivery(now_ms(), lease_ms).await {
-                Ok(Some(delivery)) => attempt(&state, &client, &settings, delivery).await,
+            match claim(now_ms(), lease_ms).await {
+                Ok(Some(row)) => attempt(row).await,
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "outbox read failed");
+                    tracing::warn!(error = %e, "{name} outbox read failed");
                     break;
                 }
             }
         }
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = state.outbox_wake().notified() => {}
+            _ = wake.notified() => {}
             _ = tokio::time::sleep(poll) => {}
         }
     }
-    tracing::info!("delivery worker stopped");
+    tracing::info!("{name} outbox worker stopped");
 }
 
 async fn attempt(state: &AppState, client: &reqwest::Client, settings: &DeliverySettings, d: Delivery) {
@@ -69,34 +100,6 @@ async fn attempt(state: &AppState, client: &reqwest::Client, settings: &Delivery
     if let Err(e) = outcome {
         tracing::error!(delivery = %d.id, error = %e, "could not record the delivery outcome; the lease will expire and it is retried");
     }
-}
-
-/// The Chatwoot outbox's worker. Runs until `shutdown` completes; a call in flight finishes
-/// first.
-pub(crate) async fn run_chatwoot(state: AppState, shutdown: impl Future<Output = ()>) {
-    let settings = state.settings().delivery.clone();
-    let client = client(&settings);
-    let poll = Duration::from_millis(settings.poll_interval_ms);
-    let lease_ms = (settings.timeout_ms as i64) * 2 + 5_000;
-    tokio::pin!(shutdown);
-    loop {
-        loop {
-            match state.store().chatwoot_call_claim(now_ms(), lease_ms).await {
-                Ok(Some(call)) => attempt_chatwoot(&state, &client, &settings, call).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "chatwoot outbox read failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = state.chatwoot_wake().calls.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
-    tracing::info!("chatwoot delivery worker stopped");
 }
 
 async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: &DeliverySettings, call: Call) {
