@@ -195,6 +195,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// The engine of one configured shop, for the commands that route without serving.
+fn load_one_shop(config: Option<&std::path::Path>, shop: &str) -> anyhow::Result<Engine> {
+    let (settings, _) = Settings::load(config)?;
+    let source = settings
+        .shop(shop)
+        .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
+        .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
+    Ok(Engine::load(std::slice::from_ref(&source), &settings.models_dir)?)
+}
+
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config } => {
@@ -202,13 +212,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { data, shop, config, json, errors, cv } => {
-            let (settings, _) = Settings::load(config.as_deref())?;
-            let source = settings
-                .shop(&shop)
-                .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
-                .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
-            let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
-            let shop = engine.shop(&source.id).expect("loaded");
+            let engine = load_one_shop(config.as_deref(), &shop)?;
+            let shop = engine.shop(&shop).expect("loaded");
             match (cv, data) {
                 (Some(k), _) => cli::eval::print_cv(&smartreply::eval::run_cv(&shop, k)?, errors, json)?,
                 (None, Some(data)) => {
@@ -234,12 +239,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let report = runtime.block_on(smartreply::loadgen::run(&opts, texts.clone()))?;
             if let Some(threads) = router {
-                let (settings, _) = Settings::load(config.as_deref())?;
-                let source = settings
-                    .shop(&shop)
-                    .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
-                    .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
-                let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
+                let engine = load_one_shop(config.as_deref(), &shop)?;
                 let per_second =
                     smartreply::loadgen::router_throughput(&engine.shop(&shop).expect("loaded"), &texts, threads, opts.duration);
                 println!("in-process router: {per_second:.0} messages/s on {threads} thread(s), same texts");
