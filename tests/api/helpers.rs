@@ -47,8 +47,11 @@ impl Database {
         match std::env::var("SMARTREPLY_TEST_POSTGRES_URL") {
             Ok(admin) if !admin.is_empty() => {
                 use sqlx::Connection;
-                let name = format!("smartreply_test_{}", uuid::Uuid::new_v4().simple());
+                // Version 7: the name carries its creation time, for `sweep_stale_databases`.
+                let name = format!("smartreply_test_{}", uuid::Uuid::now_v7().simple());
                 let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+                static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+                SWEPT.get_or_init(|| sweep_stale_databases(&mut conn)).await;
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 Database { url: format!("{base}/{name}"), pg_admin: Some((admin.clone(), name)), _dir: None }
@@ -74,6 +77,26 @@ impl Database {
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
             }
         }
+    }
+}
+
+/// Drops the test databases (these tests' and the store's unit tests') made over an hour ago:
+/// a test that panics never reaches its `drop_database`, and without this its database stays
+/// on the machine. Names end in a version-7 UUID whose first 48 bits are the creation time in
+/// milliseconds, so no test still running loses its database.
+async fn sweep_stale_databases(conn: &mut sqlx::PgConnection) {
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname ~ '^smartreply_(test|unit)_[0-9a-f]{32}$' \
+         AND ('x' || substr(datname, length(datname) - 31, 12))::bit(48)::bigint < extract(epoch FROM now()) * 1000 - 3600000",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .expect("list the test databases");
+    for name in &stale {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut *conn).await.unwrap();
+    }
+    if !stale.is_empty() {
+        eprintln!("NOTE: dropped {} test database(s) left by earlier runs", stale.len());
     }
 }
 
@@ -379,15 +402,7 @@ impl Receiver {
         );
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let url = format!("http://{}/replies", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
+        let tx = serve_until_stopped(listener, app);
         Receiver { url, received, stop: Some(tx) }
     }
 
@@ -478,15 +493,7 @@ impl FakeChatwoot {
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
+        let tx = serve_until_stopped(listener, app);
         FakeChatwoot { url, calls: shared.0, status: shared.1, canned: shared.2, stop: Some(tx) }
     }
 
@@ -527,4 +534,43 @@ pub async fn wait_until<T>(within: Duration, mut check: impl FnMut() -> Option<T
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Serves `app` on `listener` in the background until the returned sender is sent or dropped.
+fn serve_until_stopped(listener: TcpListener, app: axum::Router) -> tokio::sync::oneshot::Sender<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    tx
+}
+
+/// A database an earlier, panicked run left behind is dropped; one made a moment ago (a test
+/// still running) is kept.
+#[tokio::test]
+#[ignore = "PostgreSQL only: set SMARTREPLY_TEST_POSTGRES_URL and pass --include-ignored"]
+async fn test_databases_left_by_earlier_runs_are_swept() {
+    use sqlx::Connection;
+    let admin = std::env::var("SMARTREPLY_TEST_POSTGRES_URL").expect("this test needs PostgreSQL: set SMARTREPLY_TEST_POSTGRES_URL");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let named = |ms: u64, tail: &str| format!("smartreply_unit_{ms:012x}{tail}");
+    let stale = named(now_ms - 2 * 3600 * 1000, "7000800000000000000a");
+    let recent = named(now_ms - 60 * 1000, "7000800000000000000b");
+    for name in [&stale, &recent] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    }
+    sweep_stale_databases(&mut conn).await;
+    let left: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname = ANY($1)")
+        .bind(vec![stale.clone(), recent.clone()])
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {recent} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+    assert_eq!(left, vec![recent], "the stale database is dropped, the recent one kept");
 }
