@@ -12,6 +12,7 @@ mod chatwoot_payloads;
 mod delivery;
 mod errors;
 mod followup;
+mod harness;
 mod helpers;
 mod inbound;
 mod operations;
