@@ -4,9 +4,10 @@ mod cli;
 
 use clap::{Parser, Subcommand};
 use smartreply::config::Settings;
-use smartreply::engine::{Engine, ShopSource};
+use smartreply::engine::{Engine, ShopEngine, ShopSource};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "smartreply", version, about = "Customer-service smart-reply engine")]
@@ -196,13 +197,14 @@ fn main() -> ExitCode {
 }
 
 /// The engine of one configured shop, for the commands that route without serving.
-fn load_one_shop(config: Option<&std::path::Path>, shop: &str) -> anyhow::Result<Engine> {
+fn load_one_shop(config: Option<&std::path::Path>, shop: &str) -> anyhow::Result<Arc<ShopEngine>> {
     let (settings, _) = Settings::load(config)?;
     let source = settings
         .shop(shop)
         .map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() })
         .ok_or_else(|| anyhow::anyhow!("unknown shop {shop:?}"))?;
-    Ok(Engine::load(std::slice::from_ref(&source), &settings.models_dir)?)
+    let engine = Engine::load(std::slice::from_ref(&source), &settings.models_dir)?;
+    Ok(engine.shop(&source.id).expect("the shop just loaded"))
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -212,8 +214,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { data, shop, config, json, errors, cv } => {
-            let engine = load_one_shop(config.as_deref(), &shop)?;
-            let shop = engine.shop(&shop).expect("loaded");
+            let shop = load_one_shop(config.as_deref(), &shop)?;
             match (cv, data) {
                 (Some(k), _) => cli::eval::print_cv(&smartreply::eval::run_cv(&shop, k)?, errors, json)?,
                 (None, Some(data)) => {
@@ -240,8 +241,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let report = runtime.block_on(smartreply::loadgen::run(&opts, texts.clone()))?;
             if let Some(threads) = router {
                 let engine = load_one_shop(config.as_deref(), &shop)?;
-                let per_second =
-                    smartreply::loadgen::router_throughput(&engine.shop(&shop).expect("loaded"), &texts, threads, opts.duration);
+                let per_second = smartreply::loadgen::router_throughput(&engine, &texts, threads, opts.duration);
                 println!("in-process router: {per_second:.0} messages/s on {threads} thread(s), same texts");
             }
             smartreply::loadgen::print(&opts, &source, texts.len(), &report, json);
