@@ -1,6 +1,6 @@
 //! The test harness's own housekeeping on PostgreSQL.
 
-use crate::helpers::sweep_stale_databases;
+use crate::helpers::{create_database, drop_database_named, sweep_stale_databases};
 
 /// A database an earlier, panicked run left behind is dropped; one made a moment ago (a test
 /// still running) is kept.
@@ -15,7 +15,7 @@ async fn test_databases_left_by_earlier_runs_are_swept() {
     let stale = named(now_ms - 2 * 3600 * 1000, "7000800000000000000a");
     let recent = named(now_ms - 60 * 1000, "7000800000000000000b");
     for name in [&stale, &recent] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+        create_database(&mut conn, name).await.unwrap();
     }
     sweep_stale_databases(&mut conn).await;
     let left: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname = ANY($1)")
@@ -23,6 +23,6 @@ async fn test_databases_left_by_earlier_runs_are_swept() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {recent} WITH (FORCE)"))).execute(&mut conn).await.unwrap();
+    drop_database_named(&mut conn, &recent).await.unwrap();
     assert_eq!(left, vec![recent], "the stale database is dropped, the recent one kept");
 }

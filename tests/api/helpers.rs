@@ -52,7 +52,7 @@ impl Database {
                 let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
                 static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
                 SWEPT.get_or_init(|| sweep_stale_databases(&mut conn)).await;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+                create_database(&mut conn, &name).await.unwrap();
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 Database { url: format!("{base}/{name}"), pg_admin: Some((admin.clone(), name)), _dir: None }
             }
@@ -74,7 +74,7 @@ impl Database {
         if let Some((admin, name)) = &self.pg_admin {
             use sqlx::Connection;
             if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                let _ = drop_database_named(&mut conn, name).await;
             }
         }
     }
@@ -93,11 +93,21 @@ pub async fn sweep_stale_databases(conn: &mut sqlx::PgConnection) {
     .await
     .expect("list the test databases");
     for name in &stale {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut *conn).await.unwrap();
+        drop_database_named(conn, name).await.unwrap();
     }
     if !stale.is_empty() {
         eprintln!("NOTE: dropped {} test database(s) left by earlier runs", stale.len());
     }
+}
+
+/// Creates the database `name` (a name these helpers made, never customer text).
+pub async fn create_database(conn: &mut sqlx::PgConnection, name: &str) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(conn).await.map(|_| ())
+}
+
+/// Drops the database `name`, closing its connections (a name these helpers made).
+pub async fn drop_database_named(conn: &mut sqlx::PgConnection, name: &str) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(conn).await.map(|_| ())
 }
 
 pub struct Options {
