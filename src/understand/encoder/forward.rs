@@ -4,7 +4,9 @@
 //! message.
 
 use super::file::{BLOCK, BLOCK_BYTES, Dims, FileError, ModelFile};
-use super::kernels::{self, QMatrix, Quantized, add_layer_norm, matmul};
+use super::kernels::{self, add_layer_norm};
+use super::matmul::{Kernel, QMatrix, Quantized, matmul};
+use std::ops::Range;
 
 /// One encoder layer.
 struct Layer {
@@ -28,7 +30,7 @@ pub(super) struct Network {
     token_type: Vec<f32>,
     embed_norm: (Vec<f32>, Vec<f32>),
     layers: Vec<Layer>,
-    avx2: bool,
+    kernel: Kernel,
 }
 
 /// Buffers reused across calls on one thread.
@@ -78,78 +80,101 @@ impl Network {
             token_type: file.f32s("emb.type", 2 * h)?,
             embed_norm: norm("emb.ln")?,
             layers,
-            avx2: kernels::avx2_available(),
+            kernel: Kernel::detect(),
         })
     }
 
-    /// The mean-pooled, unit-length embedding of `ids` (at most `max_positions` of them).
-    pub(super) fn embed(&self, ids: &[u32], scratch: &mut Scratch, out: &mut [f32]) {
+    /// The matrix kernel this network runs.
+    pub(super) fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The mean-pooled, unit-length embeddings of several token sequences (each at most
+    /// `max_positions` long), `hidden` values each in `out`. They are computed together: every
+    /// matrix product runs over all their tokens at once (the weights are read once for all of
+    /// them), attention stays within each sequence.
+    pub(super) fn embed(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is set only when the CPU reports AVX2 and FMA.
-            unsafe { self.embed_avx2(ids, scratch, out) };
+        if self.kernel != Kernel::Portable {
+            // SAFETY: every kernel but the portable one is chosen only when the CPU reports
+            // AVX2 and FMA (`Kernel::supported`).
+            unsafe { self.embed_avx2(seqs, scratch, out) };
             return;
         }
-        self.embed_with::<false>(ids, scratch, out);
+        self.embed_with(seqs, scratch, out);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn embed_avx2(&self, ids: &[u32], scratch: &mut Scratch, out: &mut [f32]) {
-        self.embed_with::<true>(ids, scratch, out);
+    unsafe fn embed_avx2(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [f32]) {
+        self.embed_with(seqs, scratch, out);
     }
 
     /// The whole pass; inlined into each entry point so it is compiled for its CPU features.
     #[inline(always)]
-    fn embed_with<const AVX2: bool>(&self, ids: &[u32], s: &mut Scratch, out: &mut [f32]) {
+    fn embed_with(&self, seqs: &[&[u32]], s: &mut Scratch, out: &mut [f32]) {
         let Dims { hidden: h, heads, ffn, .. } = self.dims;
-        let n = ids.len().min(self.dims.max_positions);
+        let mut spans: Vec<Range<usize>> = Vec::with_capacity(seqs.len());
+        for ids in seqs {
+            let start = spans.last().map_or(0, |r| r.end);
+            spans.push(start..start + ids.len().min(self.dims.max_positions));
+        }
+        let n = spans.last().map_or(0, |r| r.end);
         for buf in [&mut s.x, &mut s.q, &mut s.k, &mut s.v, &mut s.ctx, &mut s.proj] {
             buf.resize(n * h, 0.0);
         }
         s.mid.resize(n * ffn, 0.0);
-        s.probs.resize(n, 0.0);
+        s.probs.resize(spans.iter().map(|r| r.len()).max().unwrap_or(0), 0.0);
 
         let row_bytes = h / BLOCK * BLOCK_BYTES;
-        for (t, &id) in ids[..n].iter().enumerate() {
-            let row = &mut s.x[t * h..][..h];
-            let id = (id as usize).min(self.dims.embedding_rows - 1);
-            kernels::dequantize_row(&self.words[id * row_bytes..][..row_bytes], row);
-            for ((v, p), ty) in row.iter_mut().zip(&self.positions[t * h..][..h]).zip(&self.token_type[..h]) {
-                *v += p + ty;
+        for (ids, span) in seqs.iter().zip(&spans) {
+            for (position, (&id, t)) in ids.iter().zip(span.clone()).enumerate() {
+                let row = &mut s.x[t * h..][..h];
+                let id = (id as usize).min(self.dims.embedding_rows - 1);
+                kernels::dequantize_row(&self.words[id * row_bytes..][..row_bytes], row);
+                for ((v, p), ty) in row.iter_mut().zip(&self.positions[position * h..][..h]).zip(&self.token_type[..h]) {
+                    *v += p + ty;
+                }
             }
         }
-        add_layer_norm(&mut s.x, None, &self.embed_norm.0, &self.embed_norm.1, self.eps);
+        add_layer_norm(&mut s.x[..n * h], None, &self.embed_norm.0, &self.embed_norm.1, self.eps);
 
+        let kernel = self.kernel;
         for layer in &self.layers {
             s.act.fill(&s.x, n, h);
-            matmul::<AVX2>(&layer.q, &s.act, n, &mut s.q);
-            matmul::<AVX2>(&layer.k, &s.act, n, &mut s.k);
-            matmul::<AVX2>(&layer.v, &s.act, n, &mut s.v);
-            attention([&s.q, &s.k, &s.v], n, h, heads, &mut s.probs, &mut s.ctx);
+            matmul(kernel, &layer.q, &s.act, n, &mut s.q);
+            matmul(kernel, &layer.k, &s.act, n, &mut s.k);
+            matmul(kernel, &layer.v, &s.act, n, &mut s.v);
+            for span in &spans {
+                let rows = span.start * h..span.end * h;
+                let qkv = [&s.q[rows.clone()], &s.k[rows.clone()], &s.v[rows.clone()]];
+                attention(qkv, span.len(), h, heads, &mut s.probs, &mut s.ctx[rows]);
+            }
             s.act.fill(&s.ctx, n, h);
-            matmul::<AVX2>(&layer.attn_out, &s.act, n, &mut s.proj);
-            add_layer_norm(&mut s.x, Some(&s.proj), &layer.attn_norm.0, &layer.attn_norm.1, self.eps);
+            matmul(kernel, &layer.attn_out, &s.act, n, &mut s.proj);
+            add_layer_norm(&mut s.x[..n * h], Some(&s.proj), &layer.attn_norm.0, &layer.attn_norm.1, self.eps);
 
             s.act.fill(&s.x, n, h);
-            matmul::<AVX2>(&layer.ffn_in, &s.act, n, &mut s.mid);
+            matmul(kernel, &layer.ffn_in, &s.act, n, &mut s.mid);
             for v in &mut s.mid[..n * layer.ffn_in.rows()] {
                 *v = kernels::gelu(*v);
             }
             s.act.fill(&s.mid, n, ffn);
-            matmul::<AVX2>(&layer.ffn_out, &s.act, n, &mut s.proj);
-            add_layer_norm(&mut s.x, Some(&s.proj), &layer.out_norm.0, &layer.out_norm.1, self.eps);
+            matmul(kernel, &layer.ffn_out, &s.act, n, &mut s.proj);
+            add_layer_norm(&mut s.x[..n * h], Some(&s.proj), &layer.out_norm.0, &layer.out_norm.1, self.eps);
         }
 
-        out.fill(0.0);
-        for row in s.x[..n * h].chunks_exact(h) {
-            for (o, v) in out.iter_mut().zip(row) {
-                *o += v;
+        for (span, out) in spans.iter().zip(out.chunks_exact_mut(h)) {
+            out.fill(0.0);
+            for row in s.x[span.start * h..span.end * h].chunks_exact(h) {
+                for (o, v) in out.iter_mut().zip(row) {
+                    *o += v;
+                }
             }
-        }
-        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        for o in out.iter_mut() {
-            *o /= norm;
+            let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            for o in out.iter_mut() {
+                *o /= norm;
+            }
         }
     }
 }
