@@ -5,23 +5,34 @@
 //! - [`file`]: the model file (`models/e5-small-zh-en-q4.bin`, built by
 //!   `models/build-encoder.py`, checked against its `.sha256` at load).
 //! - [`tokenizer`]: SentencePiece Unigram tokenisation with the `tokenizers` crate.
-//! - [`kernels`]: 4-bit × 8-bit integer matrix products (AVX2 when present), GELU, LayerNorm.
-//! - [`forward`]: the transformer and mean pooling.
+//! - [`matmul`]: 4-bit × 8-bit integer matrix products, weight-stationary, with the best kernel
+//!   the CPU runs (AVX-512 VNNI, AVX-VNNI, AVX2 or portable).
+//! - [`kernels`]: the f32 arithmetic around them (GELU, LayerNorm, softmax's exponential).
+//! - [`forward`]: the transformer and mean pooling, over several texts at once.
+//! - [`batch`]: concurrent messages queued for the encoder share forward passes.
+//! - [`disk`]: a shop's embeddings kept on disk between starts.
 //!
 //! e5 wants `query: ` before questions and `passage: ` before the texts that answer them; both
 //! sides of a question-to-question comparison are queries ([`Kind`]). Recent texts are cached,
 //! so a burst of "在吗" costs one forward pass.
 
+mod batch;
+mod disk;
 mod file;
-// The only unsafe code in the crate (`unsafe_code` is denied everywhere else): the AVX2 matrix
-// kernel loads its interleaved weight rows with raw pointer reads, and the forward pass has an
-// `avx2,fma` `#[target_feature]` entry point. Both run only after the CPU reported AVX2 and FMA;
-// `kernels.rs` tests them against the portable kernel.
+// The only unsafe code in the crate (`unsafe_code` is denied everywhere else): the SIMD matrix
+// kernels load their packed weight rows with raw pointer reads, and the forward pass has an
+// `avx2,fma` `#[target_feature]` entry point. Each runs only after the CPU reported the
+// features it was compiled for; `matmul.rs` tests every kernel against the portable one.
 #[allow(unsafe_code)]
 mod forward;
-#[allow(unsafe_code)]
 mod kernels;
+#[allow(unsafe_code)]
+mod matmul;
 mod tokenizer;
+
+pub use batch::Batcher;
+pub use disk::DiskCache;
+pub use matmul::Kernel;
 
 use forward::{Network, Scratch};
 use sha2::{Digest, Sha256};
@@ -38,6 +49,9 @@ pub use tokenizer::TokenizerError;
 pub const MODEL_FILE: &str = "e5-small-zh-en-q4.bin";
 /// Texts whose embeddings are kept (two generations of this many).
 const CACHE_ENTRIES: usize = 4096;
+/// Texts embedded together when a shop loads: enough tokens per pass to share each weight
+/// load, few enough that the activations stay in L2.
+const LOAD_BATCH: usize = 16;
 
 /// A unit-length sentence embedding.
 pub type Embedding = Arc<[f32]>;
@@ -153,12 +167,11 @@ impl Encoder {
     /// The embedding of `text`, from the cache when it was seen recently. CPU-bound, a few
     /// milliseconds: call it off the async executor.
     pub fn embed(&self, kind: Kind, text: &str) -> Embedding {
-        let key = (kind, text.to_string());
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
+        if let Some(hit) = self.cached(kind, text) {
             return hit;
         }
         let embedding = self.compute(kind, text);
-        self.cache.lock().expect("cache lock").insert(key, Arc::clone(&embedding));
+        self.remember(kind, text, &embedding);
         embedding
     }
 
@@ -168,15 +181,42 @@ impl Encoder {
         self.cache.lock().expect("cache lock").contains(&(kind, text.to_string()))
     }
 
-    /// Embeddings of many texts, spread over the machine's cores (loading a shop).
+    /// Embeddings of many texts: those seen recently from the cache, the rest spread over the
+    /// machine's cores in batches (loading a shop). They go into the cache too: a shop's
+    /// canonical phrasings are what customers send most.
     pub fn embed_all(&self, kind: Kind, texts: &[String]) -> Vec<Embedding> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(texts.len().max(1));
-        let chunk = texts.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> =
-                texts.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|t| self.embed(kind, t)).collect::<Vec<_>>())).collect();
+        let mut out: Vec<Option<Embedding>> = texts.iter().map(|t| self.cached(kind, t)).collect();
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(missing.len().max(1));
+        let chunk = missing.len().div_ceil(threads).max(1);
+        let computed: Vec<Embedding> = std::thread::scope(|scope| {
+            let workers: Vec<_> = missing
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut embedded = Vec::with_capacity(part.len());
+                        for batch in part.chunks(LOAD_BATCH) {
+                            let batch: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
+                            for (text, embedding) in batch.iter().zip(self.compute_many(kind, &batch)) {
+                                self.remember(kind, text, &embedding);
+                                embedded.push(embedding);
+                            }
+                        }
+                        embedded
+                    })
+                })
+                .collect();
             workers.into_iter().flat_map(|w| w.join().expect("encoder worker panicked")).collect()
-        })
+        });
+        for (i, embedding) in missing.into_iter().zip(computed) {
+            out[i] = Some(embedding);
+        }
+        out.into_iter().map(|e| e.expect("every text embedded")).collect()
+    }
+
+    /// The matrix kernel in use.
+    pub fn kernel(&self) -> Kernel {
+        self.network.kernel()
     }
 
     /// Forgets every cached embedding (benchmarks measure the forward pass).
@@ -190,13 +230,36 @@ impl Encoder {
     }
 
     fn compute(&self, kind: Kind, text: &str) -> Embedding {
+        self.compute_many(kind, &[text]).pop().expect("one embedding per text")
+    }
+
+    /// Embeddings of `texts` from one forward pass, without the cache.
+    pub fn compute_many(&self, kind: Kind, texts: &[&str]) -> Vec<Embedding> {
         SCRATCH.with_borrow_mut(|(scratch, ids)| {
-            let prefixed = format!("{}{text}", kind.prefix());
-            self.tokenizer.encode(&prefixed, self.network.dims.max_positions, ids);
-            let mut out = vec![0f32; self.dim()];
-            self.network.embed(ids, scratch, &mut out);
-            Arc::from(out)
+            let mut bounds = Vec::with_capacity(texts.len());
+            ids.clear();
+            let mut one = Vec::new();
+            for text in texts {
+                self.tokenizer.encode(&format!("{}{text}", kind.prefix()), self.network.dims.max_positions, &mut one);
+                let start = ids.len();
+                ids.extend_from_slice(&one);
+                bounds.push(start..ids.len());
+            }
+            let seqs: Vec<&[u32]> = bounds.into_iter().map(|r| &ids[r]).collect();
+            let mut out = vec![0f32; texts.len() * self.dim()];
+            self.network.embed(&seqs, scratch, &mut out);
+            out.chunks_exact(self.dim()).map(Arc::from).collect()
         })
+    }
+
+    /// Remembers `embedding` as `text`'s (the batcher computes outside [`Encoder::embed`]).
+    fn remember(&self, kind: Kind, text: &str, embedding: &Embedding) {
+        self.cache.lock().expect("cache lock").insert((kind, text.to_string()), Arc::clone(embedding));
+    }
+
+    /// `text`'s embedding when it was seen recently.
+    fn cached(&self, kind: Kind, text: &str) -> Option<Embedding> {
+        self.cache.lock().expect("cache lock").get(&(kind, text.to_string()))
     }
 }
 
