@@ -262,6 +262,35 @@ pub struct Settings {
     /// Limits.
     #[serde(default)]
     pub limits: LimitSettings,
+    /// Knowledge bases: the embedding cache and reloading edits.
+    #[serde(default)]
+    pub knowledge: KnowledgeSettings,
+}
+
+/// How knowledge bases are loaded and kept current.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeSettings {
+    /// Folder of the shops' embedding caches (`{shop}.emb`, rebuilt when missing): a shop whose
+    /// knowledge base did not change starts without embedding its phrasings again. Empty: no
+    /// cache, every start embeds everything.
+    pub cache_dir: PathBuf,
+    /// Seconds between checks of the knowledge base folders; a shop whose files changed is
+    /// reloaded without a restart (0: only at start).
+    pub reload_seconds: u64,
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        Self { cache_dir: "./data/embeddings".into(), reload_seconds: 5 }
+    }
+}
+
+impl KnowledgeSettings {
+    /// The cache folder, unless disabled.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        Some(self.cache_dir.as_path()).filter(|p| !p.as_os_str().is_empty())
+    }
 }
 
 fn default_agent_hours() -> String {
@@ -282,6 +311,7 @@ impl Default for Settings {
             agents: Vec::new(),
             delivery: DeliverySettings::default(),
             limits: LimitSettings::default(),
+            knowledge: KnowledgeSettings::default(),
         }
     }
 }
@@ -330,7 +360,10 @@ impl Settings {
             // The filter sees keys as written (upper case); they are lower-cased only after it.
             Env::prefixed("SMARTREPLY_").split("__").filter(|k| {
                 let k = k.as_str().to_ascii_lowercase();
-                matches!(k.as_str(), "listen" | "database_url" | "models_dir") || k.starts_with("delivery.") || k.starts_with("limits.")
+                matches!(k.as_str(), "listen" | "database_url" | "models_dir")
+                    || k.starts_with("delivery.")
+                    || k.starts_with("limits.")
+                    || k.starts_with("knowledge.")
             }),
         );
         let mut settings: Settings = figment.extract().map_err(|e| ConfigError(e.to_string()))?;

@@ -9,10 +9,10 @@ pub use crate::knowledge::QuickPhrase;
 use crate::retrieve::{DenseFaqs, FaqIndex, fuse};
 use crate::understand::analyzer;
 use crate::understand::concepts::Lexicon;
-use crate::understand::encoder::{Embedding, Encoder, EncoderError, Kind};
+use crate::understand::encoder::{Batcher, DiskCache, Embedding, Encoder, EncoderError, Kind};
 use crate::understand::extract::extract;
 use crate::understand::intent::{Example, IntentModel};
-use crate::understand::normalize::normalize;
+use crate::understand::normalize::{Normalized, normalize};
 use crate::understand::sentiment::SentimentModel;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -74,26 +74,37 @@ pub struct ShopEngine {
     /// Every FAQ phrasing embedded (empty without an encoder).
     dense: Arc<DenseFaqs>,
     encoder: Option<Arc<Encoder>>,
+    /// The encoder's queue for messages routed concurrently (shared by every shop).
+    batcher: Option<Arc<Batcher>>,
     sentiment: Arc<SentimentModel>,
     versions: ModelVersions,
+    /// The knowledge base files as they were when this shop loaded ([`Engine::reload_changed`]).
+    fingerprint: Option<u64>,
+    /// Texts the encoder embedded to load this shop (the rest came from the embedding cache).
+    embedded_at_load: usize,
 }
 
 impl ShopEngine {
-    fn load(source: &ShopSource, sentiment: Arc<SentimentModel>, encoder: Option<Arc<Encoder>>) -> Result<ShopEngine, EngineError> {
+    fn load(source: &ShopSource, models: &Models, cache_dir: Option<&Path>) -> Result<ShopEngine, EngineError> {
+        // Taken before reading, so an edit made while loading is seen by the next check.
+        let fingerprint = knowledge_fingerprint(&source.knowledge_base);
         let kb = KnowledgeBase::load(&source.knowledge_base).map_err(|problems| EngineError::KnowledgeBase {
             path: source.knowledge_base.clone(),
             problems: problems.iter().map(ToString::to_string).collect(),
         })?;
+        let encoder = models.batcher.as_ref().map(|b| Arc::clone(b.encoder()));
         let lexicon = Lexicon::new(&kb.concepts, &mut analyzer::analyzer());
         let examples = training_examples(&kb);
-        let intents = train_intents(&examples, &lexicon, encoder.as_deref());
+        let mut embedder = encoder.as_deref().map(|e| ShopEmbedder::open(e, cache_dir.map(|d| d.join(format!("{}.emb", source.id)))));
+        let intents = train_intents(&examples, &lexicon, embedder.as_mut());
         let index =
             FaqIndex::build(&kb.faqs, &lexicon).map_err(|e| EngineError::Index { shop: source.id.clone(), message: e.to_string() })?;
-        let dense = dense_faqs(&kb, encoder.as_deref());
+        let dense = dense_faqs(&kb, embedder.as_mut());
+        let embedded_at_load = embedder.as_ref().map_or(0, |e| e.finish(&source.id));
         let blend = intents.blend();
         let versions = ModelVersions {
             intent: format!("logreg+e5-kb{}-l{:.1}-d{:.2}", kb.version, blend.lexical, blend.dense),
-            sentiment: sentiment.version().to_string(),
+            sentiment: models.sentiment.version().to_string(),
             encoder: encoder.as_ref().map(|e| e.version().to_string()).unwrap_or_default(),
             knowledge_base: kb.version.clone(),
         };
@@ -105,9 +116,18 @@ impl ShopEngine {
             index: Arc::new(index),
             dense: Arc::new(dense),
             encoder,
-            sentiment,
+            batcher: models.batcher.clone(),
+            sentiment: Arc::clone(&models.sentiment),
             versions,
+            fingerprint,
+            embedded_at_load,
         })
+    }
+
+    /// Texts embedded when this shop loaded rather than read from its embedding cache (0 for an
+    /// unchanged knowledge base with a cache folder; every text without one).
+    pub fn embedded_at_load(&self) -> usize {
+        self.embedded_at_load
     }
 
     /// Shop id.
@@ -127,12 +147,15 @@ impl ShopEngine {
             id: self.id.clone(),
             kb: self.kb.clone(),
             lexicon: self.lexicon.clone(),
-            intents: train_intents(examples, &self.lexicon, self.encoder.as_deref()),
+            intents: train_intents(examples, &self.lexicon, self.encoder.as_deref().map(|e| ShopEmbedder::open(e, None)).as_mut()),
             index: Arc::clone(&self.index),
             dense: Arc::clone(&self.dense),
             encoder: self.encoder.clone(),
+            batcher: self.batcher.clone(),
             sentiment: Arc::clone(&self.sentiment),
             versions: self.versions.clone(),
+            fingerprint: self.fingerprint,
+            embedded_at_load: 0,
         }
     }
 
@@ -141,7 +164,12 @@ impl ShopEngine {
     /// microseconds without.
     pub fn route(&self, text: &str, ctx: &ConversationContext) -> Decision {
         let normalized = normalize(text);
-        let embedding: Option<Embedding> = self.encoder.as_ref().map(|e| e.embed(Kind::Query, &normalized.text));
+        let embedding = self.encoder.as_ref().map(|e| e.embed(Kind::Query, &normalized.text));
+        self.route_embedded(text, normalized, embedding, ctx)
+    }
+
+    /// [`ShopEngine::route`] once the message is normalised and embedded.
+    fn route_embedded(&self, text: &str, normalized: Normalized, embedding: Option<Embedding>, ctx: &ConversationContext) -> Decision {
         let concepts = self.lexicon.find(&mut analyzer::analyzer(), &normalized.text);
         let scores = self.intents.predict(&normalized.text, &concepts, embedding.as_deref());
         let (name, confidence) = scores.best();
@@ -187,28 +215,17 @@ impl ShopEngine {
         crate::decide::case::draft(&self.kb.case_rules, &intent.name, reason, normalized, extracted)
     }
 
-    /// [`ShopEngine::route`] on tokio's blocking pool, at most one message per core at a time:
-    /// the encoder's forward pass is milliseconds of CPU that must not stall the async
-    /// executor (health checks, event streams), and more concurrent passes than cores only
-    /// add switching. Waiting messages queue on the permits.
+    /// [`ShopEngine::route`] for the service: the message waits for the encoder in its queue
+    /// (concurrent messages share a forward pass on the encoder's own threads, one per core, so
+    /// the async executor never runs one), then the rest of the pipeline — a fraction of a
+    /// millisecond — runs here.
     pub async fn route_off_executor(self: Arc<Self>, text: String, ctx: ConversationContext) -> Decision {
-        // A text whose embedding is cached (a shop's canonical phrasings come again and again)
-        // costs a tenth of a millisecond: handing it to another thread would cost more than
-        // routing it here.
-        if self.encoder.as_ref().is_none_or(|e| e.is_cached(Kind::Query, &normalize(&text).text)) {
-            return self.route(&text, &ctx);
-        }
-        static CORES: std::sync::LazyLock<tokio::sync::Semaphore> =
-            std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
-        let _permit = CORES.acquire().await.expect("the routing semaphore is never closed");
-        match tokio::task::spawn_blocking(move || self.route(&text, &ctx)).await {
-            Ok(decision) => decision,
-            // A panic in the router is a bug: re-raise it in the request that hit it.
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => panic!("routing task cancelled: {e}"),
-            },
-        }
+        let normalized = normalize(&text);
+        let embedding = match &self.batcher {
+            Some(batcher) => Some(batcher.embed(Kind::Query, normalized.text.clone()).await),
+            None => None,
+        };
+        self.route_embedded(&text, normalized, embedding, &ctx)
     }
 
     /// The shop's quick phrases for the console.
@@ -228,22 +245,58 @@ impl ShopEngine {
 }
 
 /// The intent classifier, with its embedding half when there is an encoder.
-fn train_intents(examples: &[Example], lexicon: &Lexicon, encoder: Option<&Encoder>) -> IntentModel {
-    let embeddings = encoder.map(|e| {
+fn train_intents(examples: &[Example], lexicon: &Lexicon, embedder: Option<&mut ShopEmbedder<'_>>) -> IntentModel {
+    let embeddings = embedder.map(|e| {
         let texts: Vec<String> = examples.iter().map(|x| normalize(&x.text).text).collect();
-        e.embed_all(Kind::Query, &texts)
+        e.embed_all(&texts)
     });
     let views: Option<Vec<&[f32]>> = embeddings.as_ref().map(|v| v.iter().map(|e| &e[..]).collect());
     IntentModel::train(examples, lexicon, analyzer::analyzer(), views.as_deref())
 }
 
 /// Every FAQ phrasing embedded as a query (they are questions, compared with questions).
-fn dense_faqs(kb: &KnowledgeBase, encoder: Option<&Encoder>) -> DenseFaqs {
-    let Some(encoder) = encoder else { return DenseFaqs::new(kb.faqs.len(), std::iter::empty()) };
+fn dense_faqs(kb: &KnowledgeBase, embedder: Option<&mut ShopEmbedder<'_>>) -> DenseFaqs {
+    let Some(embedder) = embedder else { return DenseFaqs::new(kb.faqs.len(), std::iter::empty()) };
     let (owners, texts): (Vec<usize>, Vec<String>) =
         kb.faqs.iter().enumerate().flat_map(|(i, f)| f.questions().map(move |q| (i, normalize(q).text))).unzip();
-    let vectors = encoder.embed_all(Kind::Query, &texts);
+    let vectors = embedder.embed_all(&texts);
     DenseFaqs::new(kb.faqs.len(), owners.into_iter().zip(vectors.iter().map(|v| &v[..])))
+}
+
+/// Embeds a shop's texts as queries while it loads: through its file in the cache folder when
+/// there is one, so an unchanged knowledge base is read back instead of embedded again.
+struct ShopEmbedder<'a> {
+    encoder: &'a Encoder,
+    disk: Option<DiskCache>,
+    /// Texts asked for without a cache folder (all of them embedded, bar the memory cache's).
+    uncached: usize,
+}
+
+impl<'a> ShopEmbedder<'a> {
+    fn open(encoder: &'a Encoder, file: Option<PathBuf>) -> ShopEmbedder<'a> {
+        ShopEmbedder { encoder, disk: file.map(|f| DiskCache::open(&f, encoder)), uncached: 0 }
+    }
+
+    fn embed_all(&mut self, texts: &[String]) -> Vec<Embedding> {
+        match &mut self.disk {
+            Some(disk) => disk.embed_all(self.encoder, Kind::Query, texts),
+            None => {
+                self.uncached += texts.len();
+                self.encoder.embed_all(Kind::Query, texts)
+            }
+        }
+    }
+
+    /// Writes the cache back (a failure costs the next start time, not this one's answers);
+    /// returns how many texts were embedded rather than read.
+    fn finish(&self, shop: &str) -> usize {
+        let Some(disk) = &self.disk else { return self.uncached };
+        tracing::info!(shop, embedded = disk.computed(), "knowledge base embeddings ready");
+        if let Err(e) = disk.save(self.encoder) {
+            tracing::warn!(shop, error = %e, "could not write the embedding cache; the next start embeds again");
+        }
+        disk.computed()
+    }
 }
 
 /// Intent examples plus every FAQ phrasing, labelled with the entry's main intent.
@@ -264,9 +317,39 @@ pub fn training_examples(kb: &KnowledgeBase) -> Vec<Example> {
     out
 }
 
-/// All shops.
+/// The models every shop shares.
+struct Models {
+    sentiment: Arc<SentimentModel>,
+    /// The sentence encoder behind its queue (absent for the lexical-only router).
+    batcher: Option<Arc<Batcher>>,
+}
+
+/// How to load the engine.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Load the sentence encoder (`false`: the lexical-only router benchmarks and
+    /// `eval --lexical-only` compare against).
+    pub encoder: bool,
+    /// Folder of the shops' embedding caches (`{shop}.emb`): an unchanged knowledge base loads
+    /// without embedding anything. `None` embeds every phrasing at every load.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions { encoder: true, cache_dir: None }
+    }
+}
+
+/// All shops. A shop's knowledge base can be reloaded while the service runs
+/// ([`Engine::reload_changed`]): requests already routing keep the shop they started with.
 pub struct Engine {
-    shops: HashMap<String, Arc<ShopEngine>>,
+    shops: std::sync::RwLock<HashMap<String, Arc<ShopEngine>>>,
+    sources: Vec<ShopSource>,
+    models: Models,
+    cache_dir: Option<PathBuf>,
+    /// Per shop, the files' fingerprint whose load failed: not tried again until they change.
+    failed: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 impl Engine {
@@ -274,16 +357,20 @@ impl Engine {
     /// CPU-heavy (embedding the knowledge base, training, index building): call it from
     /// `spawn_blocking` inside a runtime.
     pub fn load(shops: &[ShopSource], models_dir: &Path) -> Result<Engine, EngineError> {
-        Engine::load_with(shops, models_dir, true)
+        Engine::load_with_options(shops, models_dir, &LoadOptions::default())
     }
 
-    /// [`Engine::load`], or without the encoder (`encoder: false`): the lexical-only router
-    /// that benchmarks and `eval --lexical-only` compare against.
+    /// [`Engine::load`], or without the encoder (`encoder: false`).
     pub fn load_with(shops: &[ShopSource], models_dir: &Path, encoder: bool) -> Result<Engine, EngineError> {
+        Engine::load_with_options(shops, models_dir, &LoadOptions { encoder, ..LoadOptions::default() })
+    }
+
+    /// [`Engine::load`] as `options` say.
+    pub fn load_with_options(shops: &[ShopSource], models_dir: &Path, options: &LoadOptions) -> Result<Engine, EngineError> {
         let path = models_dir.join(SENTIMENT_MODEL_FILE);
         let sentiment =
             Arc::new(SentimentModel::load(&path).map_err(|e| EngineError::Model { path: path.clone(), message: e.to_string() })?);
-        let encoder = if encoder { Some(Encoder::shared(&models_dir.join(ENCODER_MODEL_FILE))?) } else { None };
+        let encoder = if options.encoder { Some(Encoder::shared(&models_dir.join(ENCODER_MODEL_FILE))?) } else { None };
         if let (Some(e), Some(wanted)) = (&encoder, sentiment.encoder_version())
             && e.version() != wanted
         {
@@ -292,24 +379,79 @@ impl Engine {
                 message: format!("its embedding half was trained with encoder {wanted}, not {}; retrain it", e.version()),
             });
         }
+        if let Some(e) = &encoder {
+            tracing::info!(encoder = %e.version(), kernel = e.kernel().name(), "sentence encoder loaded");
+        }
         analyzer::warm_up();
+        let models = Models { sentiment, batcher: encoder.map(|e| Arc::new(Batcher::per_core(e))) };
         let mut loaded = HashMap::new();
         for source in shops {
-            let started = std::time::Instant::now();
-            let shop = ShopEngine::load(source, sentiment.clone(), encoder.clone())?;
-            tracing::info!(shop = %source.id, kb = %shop.versions.knowledge_base, seconds = started.elapsed().as_secs_f32(), "shop loaded");
-            loaded.insert(source.id.clone(), Arc::new(shop));
+            loaded.insert(source.id.clone(), Arc::new(load_shop(source, &models, options.cache_dir.as_deref())?));
         }
-        Ok(Engine { shops: loaded })
+        Ok(Engine {
+            shops: std::sync::RwLock::new(loaded),
+            sources: shops.to_vec(),
+            models,
+            cache_dir: options.cache_dir.clone(),
+            failed: Default::default(),
+        })
     }
 
     /// A loaded shop.
     pub fn shop(&self, id: &str) -> Option<Arc<ShopEngine>> {
-        self.shops.get(id).cloned()
+        self.shops.read().expect("shops lock").get(id).cloned()
     }
 
     /// Ids of the loaded shops.
-    pub fn shop_ids(&self) -> impl Iterator<Item = &str> {
-        self.shops.keys().map(String::as_str)
+    pub fn shop_ids(&self) -> Vec<String> {
+        self.shops.read().expect("shops lock").keys().cloned().collect()
     }
+
+    /// Reloads every shop whose knowledge base files changed since it was loaded (CPU-heavy
+    /// when one did: call it off the executor). A shop whose new files do not load keeps its
+    /// old knowledge and the error is returned; the others are swapped in.
+    pub fn reload_changed(&self) -> Vec<(String, Result<(), EngineError>)> {
+        let mut outcomes = Vec::new();
+        for source in &self.sources {
+            let Some(current) = self.shop(&source.id) else { continue };
+            let Some(now) = knowledge_fingerprint(&source.knowledge_base) else { continue };
+            let mut failed = self.failed.lock().expect("failed loads lock");
+            if Some(now) == current.fingerprint || failed.get(&source.id) == Some(&now) {
+                continue;
+            }
+            let outcome = load_shop(source, &self.models, self.cache_dir.as_deref()).map(|shop| {
+                self.shops.write().expect("shops lock").insert(source.id.clone(), Arc::new(shop));
+            });
+            match outcome {
+                Ok(()) => failed.remove(&source.id),
+                Err(_) => failed.insert(source.id.clone(), now),
+            };
+            outcomes.push((source.id.clone(), outcome));
+        }
+        outcomes
+    }
+}
+
+/// Loads one shop, logging how long it took.
+fn load_shop(source: &ShopSource, models: &Models, cache_dir: Option<&Path>) -> Result<ShopEngine, EngineError> {
+    let started = std::time::Instant::now();
+    let shop = ShopEngine::load(source, models, cache_dir)?;
+    tracing::info!(shop = %source.id, kb = %shop.versions.knowledge_base, seconds = started.elapsed().as_secs_f32(), "shop loaded");
+    Ok(shop)
+}
+
+/// What changes when any file of a knowledge base folder changes: names, sizes and modification
+/// times (reading the files' contents every few seconds would cost more than it tells).
+/// `None` when the folder cannot be read.
+fn knowledge_fingerprint(dir: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut files: Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.metadata().ok().filter(|m| m.is_file()).map(|m| (entry.file_name(), m.len(), m.modified().ok())))
+        .collect();
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    files.hash(&mut hasher);
+    Some(hasher.finish())
 }

@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::config::{DEV_AGENT_TOKEN, DEV_WEBHOOK_SECRET, Settings};
-use crate::engine::{Engine, ShopSource};
+use crate::engine::{Engine, LoadOptions, ShopSource};
 use crate::http;
 use crate::store::Store;
 use std::future::Future;
@@ -17,7 +17,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let sources: Vec<ShopSource> =
         settings.shops.iter().map(|s| ShopSource { id: s.id.clone(), knowledge_base: s.knowledge_base.clone() }).collect();
     let models = settings.models_dir.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::load(&sources, &models)).await??;
+    let options = LoadOptions { cache_dir: settings.knowledge.cache_dir().map(Path::to_path_buf), ..LoadOptions::default() };
+    let engine = tokio::task::spawn_blocking(move || Engine::load_with_options(&sources, &models, &options)).await??;
     build_state_with_engine(settings, Arc::new(engine)).await
 }
 
@@ -43,6 +44,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     };
     let chatwoot_events = tokio::spawn(crate::app::chatwoot::run(state.clone(), stopped(stop_rx.clone())));
     let chatwoot_calls = tokio::spawn(crate::app::delivery::run_chatwoot(state.clone(), stopped(stop_rx.clone())));
+    let knowledge = tokio::spawn(crate::app::knowledge::watch(state.clone(), stopped(stop_rx.clone())));
     let pruner = {
         let state = state.clone();
         let mut rx = stop_rx;
@@ -71,6 +73,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     let _ = worker.await;
     let _ = chatwoot_events.await;
     let _ = chatwoot_calls.await;
+    let _ = knowledge.await;
     let _ = pruner.await;
     Ok(())
 }

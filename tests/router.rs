@@ -4,7 +4,7 @@
 
 use smartreply::decide::{Action, ConversationContext, Decision};
 use smartreply::domain::{EscalationReason, Lang, Priority};
-use smartreply::engine::{Engine, ShopEngine, ShopSource};
+use smartreply::engine::{Engine, LoadOptions, ShopEngine, ShopSource};
 use smartreply::eval::{metrics, read_cases, route_all};
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
@@ -277,4 +277,49 @@ fn drafts_never_greet_twice() {
 fn every_decision_records_the_encoder_it_used() {
     let d = route("能开发票吗");
     assert!(d.models.encoder.starts_with("e5-small-q4-zh-en-"), "{:?}", d.models);
+}
+
+/// A support lead edits the knowledge base while the service runs: the shop is reloaded
+/// with the new answer, only the new phrasing is embedded (the rest comes from the embedding
+/// cache), and an edit that does not load leaves the shop answering as before.
+#[test]
+fn an_edited_knowledge_base_is_reloaded_without_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kb = dir.path().join("demo");
+    std::fs::create_dir(&kb).expect("kb folder");
+    for entry in std::fs::read_dir("knowledge-base/demo").expect("demo kb") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), kb.join(entry.file_name())).expect("copy");
+    }
+    let sources = [ShopSource { id: "demo".into(), knowledge_base: kb.clone() }];
+    let options = LoadOptions { cache_dir: Some(dir.path().join("cache")), ..LoadOptions::default() };
+    let engine = Engine::load_with_options(&sources, Path::new("models"), &options).expect("loads");
+    assert!(engine.shop("demo").unwrap().embedded_at_load() > 1000, "a first start embeds the knowledge base");
+    assert!(engine.reload_changed().is_empty(), "nothing changed, nothing reloaded");
+    let before = engine.shop("demo").unwrap().route("满多少包邮啊", &online());
+    assert!(answer(&before).1.contains("¥59"), "{}", answer(&before).1);
+
+    let faq = kb.join("faq.toml");
+    let text = std::fs::read_to_string(&faq).expect("faq.toml");
+    let edited = text
+        .replace("订单满 ¥59 包邮，不满 ¥59 运费 ¥8", "订单满 ¥69 包邮，不满 ¥69 运费 ¥8")
+        .replace("\"包邮吗\", ", "\"包邮吗\", \"满几块钱包邮\", ");
+    assert_ne!(edited, text, "the edit applies to the demo knowledge base");
+    std::fs::write(&faq, edited).expect("edit");
+    let outcomes = engine.reload_changed();
+    assert!(
+        matches!(outcomes.as_slice(), [(shop, Ok(()))] if shop == "demo"),
+        "{:?}",
+        outcomes.iter().map(|(s, r)| (s, r.is_ok())).collect::<Vec<_>>()
+    );
+    let reloaded = engine.shop("demo").unwrap();
+    assert_eq!(reloaded.embedded_at_load(), 1, "only the new phrasing is embedded");
+    let after = reloaded.route("满多少包邮啊", &online());
+    assert!(answer(&after).1.contains("¥69"), "{}", answer(&after).1);
+
+    std::fs::write(&faq, "this is not toml [").expect("break it");
+    let outcomes = engine.reload_changed();
+    assert!(matches!(outcomes.as_slice(), [(_, Err(_))]), "a broken edit is reported");
+    assert!(engine.reload_changed().is_empty(), "and not tried again until the files change");
+    assert!(answer(&engine.shop("demo").unwrap().route("满多少包邮啊", &online())).1.contains("¥69"), "still the last good one");
 }

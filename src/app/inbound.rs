@@ -9,7 +9,6 @@ use crate::ingest::{InboundBody, InboundMessage, InvalidMessage};
 use crate::sla::{self, Promises};
 use crate::store::{InboundRecord, Recorded, Rescore, StoreError, TicketPlan};
 use serde::Serialize;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The answer to an inbound message (contract), serialised once and stored with it.
@@ -103,7 +102,7 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
             agents_online: shop.hours.is_open(now),
         };
         let route_started = Instant::now();
-        let decision = Arc::clone(&shop.engine).route_off_executor(message.text.clone(), ctx.clone()).await;
+        let decision = shop.engine().route_off_executor(message.text.clone(), ctx.clone()).await;
         let latency_us = route_started.elapsed().as_micros() as i64;
         let ticket = ticket_plan(shop, &decision, &ctx, now)?;
         let answer = answer_json(&message, &decision, ticket.as_ref().map(|t| t.id().to_string()))?;
@@ -157,7 +156,7 @@ fn ticket_plan(
     now: jiff::Timestamp,
 ) -> Result<Option<TicketPlan>, ReceiveError> {
     let Action::Escalate(e) = &decision.action else { return Ok(None) };
-    let engine = &shop.engine;
+    let engine = shop.engine();
     let promises = Promises {
         first_response_minutes: shop.settings.first_response_minutes.unwrap_or(engine.first_response_minutes()),
         complaint_hours: engine.complaint_hours(),

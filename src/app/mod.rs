@@ -11,6 +11,7 @@ pub(crate) mod chatwoot;
 pub(crate) mod csv;
 pub(crate) mod delivery;
 pub(crate) mod inbound;
+pub(crate) mod knowledge;
 pub(crate) mod quality;
 pub(crate) mod tickets;
 pub(crate) mod views;
@@ -37,14 +38,21 @@ pub(crate) struct Shop {
     pub(crate) settings: ShopSettings,
     /// When agents work (acknowledgements and SLA deadlines depend on it).
     pub(crate) hours: AgentHours,
-    /// The pipeline over the shop's knowledge base.
-    pub(crate) engine: Arc<ShopEngine>,
+    /// Every shop's pipeline: this one's is looked up per use, so a reloaded knowledge base
+    /// takes effect with the next message.
+    engines: Arc<Engine>,
 }
 
 impl Shop {
     /// The shop's id.
     pub(crate) fn id(&self) -> &str {
         &self.settings.id
+    }
+
+    /// The pipeline over the shop's knowledge base as loaded now.
+    pub(crate) fn engine(&self) -> Arc<ShopEngine> {
+        // `AppState::new` checked that every configured shop is loaded; reloads only replace.
+        self.engines.shop(self.id()).expect("a configured shop stays loaded")
     }
 }
 
@@ -111,8 +119,8 @@ impl AppState {
         let mut shops = HashMap::new();
         for s in &settings.shops {
             let hours = AgentHours::parse(&s.agent_hours, &s.time_zone).map_err(|e| anyhow::anyhow!("shop {}: {e}", s.id))?;
-            let shop_engine = engine.shop(&s.id).ok_or_else(|| anyhow::anyhow!("shop {}: its knowledge base is not loaded", s.id))?;
-            shops.insert(s.id.clone(), Shop { settings: s.clone(), hours, engine: shop_engine });
+            engine.shop(&s.id).ok_or_else(|| anyhow::anyhow!("shop {}: its knowledge base is not loaded", s.id))?;
+            shops.insert(s.id.clone(), Shop { settings: s.clone(), hours, engines: Arc::clone(&engine) });
         }
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -145,7 +153,7 @@ impl AppState {
     }
 
     /// Every shop's loaded pipeline.
-    pub(crate) fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
         &self.inner.engine
     }
 

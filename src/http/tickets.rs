@@ -129,7 +129,7 @@ async fn drafts(State(state): State<AppState>, agent: Agent, Query(q): Query<Sho
 
 async fn quick_phrases(State(state): State<AppState>, agent: Agent, Path(shop): Path<String>) -> Result<Json<Value>, ApiError> {
     let shop = agents_shop(&state, &agent, &shop)?;
-    Ok(Json(json!({ "phrases": shop.engine.quick_phrases() })))
+    Ok(Json(json!({ "phrases": shop.engine().quick_phrases() })))
 }
 
 async fn outbox(State(state): State<AppState>, agent: Agent, Query(q): Query<ShopQuery>) -> Result<Json<Value>, ApiError> {

@@ -173,7 +173,8 @@ fn json(status: StatusCode, value: serde_json::Value, cors: Cors) -> Response {
 
 async fn widget_config(State(state): State<AppState>, Path(shop): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let cors = authorize(&state, &shop, &headers, None)?;
-    let info = &find_shop(&state, &shop)?.engine.knowledge().shop;
+    let engine = find_shop(&state, &shop)?.engine();
+    let info = &engine.knowledge().shop;
     Ok(json(StatusCode::OK, serde_json::json!({ "shop": shop, "name_zh": info.name_zh, "name_en": info.name_en }), cors))
 }
 

@@ -4,10 +4,12 @@
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use smartreply::config::{AgentSettings, ChatwootSettings, DeliverySettings, LimitSettings, Role, Secret, Settings, ShopSettings};
-use smartreply::engine::{Engine, ShopSource};
+use smartreply::config::{
+    AgentSettings, ChatwootSettings, DeliverySettings, KnowledgeSettings, LimitSettings, Role, Secret, Settings, ShopSettings,
+};
+use smartreply::engine::{Engine, LoadOptions, ShopSource};
 use smartreply::ingest::signature::sign;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -29,7 +31,10 @@ pub const CHATWOOT_INBOX: u64 = 2;
 /// One engine for the whole test binary: training it is the slow part of start-up.
 static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
     let sources = ["demo", "rival"].map(|id| ShopSource { id: id.into(), knowledge_base: "knowledge-base/demo".into() });
-    Arc::new(Engine::load(&sources, Path::new("models")).expect("engine loads"))
+    // Embeddings cached between runs in cargo's scratch folder: the knowledge base is embedded
+    // once, not at every run of every test binary.
+    let options = LoadOptions { cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("embeddings")), ..LoadOptions::default() };
+    Arc::new(Engine::load_with_options(&sources, Path::new("models"), &options).expect("engine loads"))
 });
 
 /// Where the test database lives.
@@ -180,6 +185,8 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             poll_interval_ms: 50,
         },
         limits: LimitSettings { customer_per_minute: opts.customer_per_minute, ..LimitSettings::default() },
+        // The engine is loaded once per test binary (above), not by the app.
+        knowledge: KnowledgeSettings { cache_dir: PathBuf::new(), reload_seconds: 0 },
     };
     (opts.tune)(&mut settings);
     settings
