@@ -2,13 +2,17 @@
 //! the ratios survive noisy machines:
 //! - `normalize_all`: only normalising the messages (the floor);
 //! - `route_all_lexical`: the whole router without the sentence encoder;
-//! - `encoder_one_message`: one uncached forward pass of the encoder, message by message
+//! - `encoder_all_uncached`: one uncached forward pass of the encoder, message by message
 //!   (criterion's median per iteration ÷ the number of messages is the per-message median);
+//! - `encoder_all_batched_8`: the same messages eight to a forward pass, as concurrent
+//!   messages share passes in the service;
 //! - `route_all`: the whole router with the encoder, cache cleared between iterations.
 //!
 //! Messages are those of the shared development set and our first held-out set. Run:
-//! `cargo bench --bench pipeline` (single-threaded: the per-message figures are on one core).
-//! Needs `knowledge-base/demo` and `models/`.
+//! `cargo bench --bench pipeline` (single-threaded: the per-message figures are on one core;
+//! `-- encoder` for the encoder alone). The encoder runs the best matrix kernel of the CPU;
+//! `SMARTREPLY_ENCODER_KERNEL=avx2` (or `avxvnni`, `portable`) measures another on the same
+//! machine. Needs `knowledge-base/demo` and `models/`.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use smartreply::decide::ConversationContext;
@@ -48,6 +52,7 @@ fn pipeline(c: &mut Criterion) {
     let texts = messages();
     let normalized: Vec<String> = texts.iter().map(|t| normalize(t).text).collect();
     let ctx = ConversationContext { agents_online: true, ..Default::default() };
+    eprintln!("encoder kernel: {}", encoder.kernel().name());
 
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("normalize_all", |b| {
@@ -68,6 +73,14 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| {
             for t in &normalized {
                 black_box(encoder.embed_uncached(Kind::Query, black_box(t)));
+            }
+        })
+    });
+    group.bench_function("encoder_all_batched_8", |b| {
+        b.iter(|| {
+            for batch in normalized.chunks(8) {
+                let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
+                black_box(encoder.compute_many(Kind::Query, black_box(&batch)));
             }
         })
     });

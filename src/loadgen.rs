@@ -1,10 +1,13 @@
 //! `smartreply loadgen`: load against any running service. Concurrent clients send signed,
-//! unique customer messages whose texts come from an evaluation file, for a fixed time; then
-//! `GET /healthz` is measured the same way (same clients, concurrency and time) in the same
-//! run, so the ratio between the two survives a noisy machine. Several `--url`s are used in
-//! turn (replicas behind nothing but the load generator). A warm-up of the same messages comes
-//! first and is not counted: each replica embeds a text once and then serves it from its cache,
-//! so the figures are the steady state, not the first seconds' encoding.
+//! unique customer messages for a fixed time; then `GET /healthz` is measured the same way
+//! (same clients, concurrency and time) in the same run, so the ratio between the two survives a
+//! noisy machine. Several `--url`s are used in turn (replicas behind nothing but the load
+//! generator). A warm-up comes first and is not counted.
+//!
+//! By default every text is new, as a shop's traffic is: an evaluation file's text with a
+//! customer's own detail added (an order number, a name, a size; [`customer_text`]), so no
+//! cache can serve it. `--replay` sends the file's texts as they are, which after the warm-up
+//! measures the encoder's cache: report it beside the new-text figure, never alone.
 
 use crate::ingest::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use std::collections::BTreeMap;
@@ -33,6 +36,9 @@ pub struct LoadOptions {
     pub data: Option<PathBuf>,
     /// Print the progress line.
     pub progress: bool,
+    /// Send the file's texts as they are (cache-friendly) instead of each with a customer's
+    /// own detail added.
+    pub replay: bool,
 }
 
 /// The figures of one phase.
@@ -199,16 +205,19 @@ pub async fn run(opts: &LoadOptions, texts: Vec<String>) -> anyhow::Result<Repor
     // Unique across runs, so a second run against the same database sends new messages.
     let run_id = uuid::Uuid::now_v7().simple().to_string();
     let run_id = Arc::new(run_id[run_id.len() - 10..].to_string());
+    let replay = opts.replay;
     let messages = |phase_tag: &'static str| {
         let (client, urls, texts, run_id) = (client.clone(), urls.clone(), texts.clone(), run_id.clone());
         let (secret, shop) = (Arc::new(opts.secret.clone()), Arc::new(opts.shop.clone()));
         move |worker: usize, n: usize| {
             let id = format!("lg-{run_id}-{phase_tag}{worker}-{n}");
+            let base = &texts[(worker * 7919 + n) % texts.len()];
+            let text = if replay { base.clone() } else { customer_text(base, &id) };
             let body = serde_json::json!({
                 "message_id": id,
                 "conversation_id": id,
                 "customer_id": id,
-                "text": texts[(worker * 7919 + n) % texts.len()],
+                "text": text,
             })
             .to_string();
             let ts = jiff::Timestamp::now().as_second();
@@ -236,9 +245,35 @@ pub async fn run(opts: &LoadOptions, texts: Vec<String>) -> anyhow::Result<Repor
     Ok(Report { warmup, messages, healthz })
 }
 
-/// The in-process router alone on the same texts: messages per second over `threads` threads
-/// for `duration` (the work itself, without HTTP or storage).
-pub fn router_throughput(shop: &crate::engine::ShopEngine, texts: &[String], threads: usize, duration: Duration) -> f64 {
+/// `text` as one customer writes it: with their own order number, name or detail added, so
+/// that no two calls with different `seed`s give the same text. The detail is in the text's
+/// language and changes neither its question nor its tone.
+pub fn customer_text(text: &str, seed: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut hasher);
+    let h = hasher.finish();
+    // 19 digits, as a Taobao order number has: two seeds of a million share one by a chance
+    // of 1 in 10¹³.
+    let order = format!("{:019}", h % 10_000_000_000_000_000_000);
+    const NAMES_ZH: [&str; 6] = ["王女士", "小李", "陈先生", "阿杰", "刘姐", "张同学"];
+    const NAMES_EN: [&str; 6] = ["Anna", "Mr. Chen", "Priya", "Tom", "Lucía", "Kenji"];
+    let chinese = text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let name = (h >> 8) as usize % NAMES_ZH.len();
+    match (chinese, (h >> 16) % 3) {
+        (true, 0) => format!("{text} 订单号{order}"),
+        (true, 1) => format!("我是{}，{text}（订单{order}）", NAMES_ZH[name]),
+        (true, _) => format!("{text} 单号 {order} 谢谢"),
+        (false, 0) => format!("{text} (order #{order})"),
+        (false, 1) => format!("Hi, {} here. {text} Order {order}.", NAMES_EN[name]),
+        (false, _) => format!("{text} my order number is {order}"),
+    }
+}
+
+/// The in-process router alone: messages per second over `threads` threads for `duration`
+/// (the work itself, without HTTP or storage), on the texts as they are (`replay`) or with a
+/// customer's detail added to each.
+pub fn router_throughput(shop: &crate::engine::ShopEngine, texts: &[String], replay: bool, threads: usize, duration: Duration) -> f64 {
     let done = AtomicUsize::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -248,7 +283,9 @@ pub fn router_throughput(shop: &crate::engine::ShopEngine, texts: &[String], thr
                 let ctx = crate::decide::ConversationContext { answered_faq_ids: Vec::new(), open_ticket_id: None, agents_online: true };
                 let mut n = t;
                 while started.elapsed() < duration {
-                    std::hint::black_box(shop.route(&texts[n % texts.len()], &ctx));
+                    let base = &texts[n % texts.len()];
+                    let text = if replay { base.clone() } else { customer_text(base, &format!("router-{n}")) };
+                    std::hint::black_box(shop.route(&text, &ctx));
                     n += threads;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -261,13 +298,14 @@ pub fn router_throughput(shop: &crate::engine::ShopEngine, texts: &[String], thr
 /// The report as the command prints it.
 pub fn print(opts: &LoadOptions, source: &Path, texts: usize, report: &Report, json: bool) {
     println!(
-        "loadgen: {} target(s), {} concurrent clients, {:.0} s per phase after {:.0} s of warm-up ({} messages, not counted), {texts} texts from {}",
+        "loadgen: {} target(s), {} concurrent clients, {:.0} s per phase after {:.0} s of warm-up ({} messages, not counted), {texts} texts from {}, {}",
         opts.urls.len(),
         opts.concurrency,
         opts.duration.as_secs_f64(),
         opts.warmup.as_secs_f64(),
         report.warmup.requests,
-        source.display()
+        source.display(),
+        if opts.replay { "replayed as they are (measures the cache)" } else { "each with a customer's own detail (every text new)" }
     );
     println!("{:<16} {:>9} {:>10} {:>8} {:>8} {:>8}  errors", "", "requests", "ok/s", "p50 ms", "p95 ms", "p99 ms");
     for (name, p) in [("POST messages", &report.messages), ("GET /healthz", &report.healthz)] {
@@ -287,5 +325,26 @@ pub fn print(opts: &LoadOptions, source: &Path, texts: usize, report: &Report, j
     }
     if json {
         println!("{}", serde_json::to_string(report).unwrap_or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::customer_text;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_customer_writes_the_question_their_own_way_in_its_language() {
+        let texts = ["满多少包邮", "when will my order ship?"];
+        let mut seen = HashSet::new();
+        for seed in 0..2000 {
+            for base in texts {
+                let text = customer_text(base, &format!("lg-run-{}-{seed}", seed % 16));
+                assert!(text.contains(base), "{text}");
+                assert!(seen.insert(text.clone()), "a repeated text: {text}");
+                let chinese_detail = text.replace(base, "").chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                assert_eq!(chinese_detail, base == texts[0], "the detail is in the text's language: {text}");
+            }
+        }
     }
 }

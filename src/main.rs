@@ -50,7 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
-    /// Load a running service with signed, unique messages; then GET /healthz the same way.
+    /// Load a running service with signed messages, every text new (a customer's own detail
+    /// added to each); then GET /healthz the same way.
     Loadgen {
         /// Base URL of the service; repeat for several replicas (used in turn).
         #[arg(long = "url", required = true)]
@@ -73,6 +74,10 @@ enum Command {
         /// Evaluation file whose texts are sent (JSON lines with "text").
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Send the file's texts as they are, so after the warm-up they come from the
+        /// encoder's cache (report beside the default new-text figure, never alone).
+        #[arg(long)]
+        replay: bool,
         /// Also print the figures as one JSON object on the last line.
         #[arg(long)]
         json: bool,
@@ -225,7 +230,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Loadgen { urls, secret, shop, concurrency, duration, warmup, data, json, router, config, quiet } => {
+        Command::Loadgen { urls, secret, shop, concurrency, duration, warmup, data, replay, json, router, config, quiet } => {
             let (texts, source) = smartreply::loadgen::texts(data.as_deref())?;
             let opts = smartreply::loadgen::LoadOptions {
                 urls,
@@ -236,13 +241,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 warmup: std::time::Duration::from_secs_f64(warmup.max(0.0)),
                 data,
                 progress: !quiet,
+                replay,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let report = runtime.block_on(smartreply::loadgen::run(&opts, texts.clone()))?;
             if let Some(threads) = router {
                 let engine = load_one_shop(config.as_deref(), &shop)?;
-                let per_second = smartreply::loadgen::router_throughput(&engine, &texts, threads, opts.duration);
-                println!("in-process router: {per_second:.0} messages/s on {threads} thread(s), same texts");
+                let per_second = smartreply::loadgen::router_throughput(&engine, &texts, replay, threads, opts.duration);
+                println!("in-process router: {per_second:.0} messages/s on {threads} thread(s), same kind of texts");
             }
             smartreply::loadgen::print(&opts, &source, texts.len(), &report, json);
             Ok(ExitCode::SUCCESS)

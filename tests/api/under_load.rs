@@ -93,6 +93,7 @@ async fn the_load_generator_measures_a_running_service_and_every_message_is_stor
         warmup: Duration::from_millis(500),
         data: None,
         progress: false,
+        replay: false,
     };
     let report = smartreply::loadgen::run(&opts, texts).await.unwrap();
     let (warmup, messages, healthz) = (&report.warmup, &report.messages, &report.healthz);
