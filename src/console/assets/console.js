@@ -41,16 +41,12 @@
     caseDirty: false, // the agent changed the case form since it was loaded
     caseBusy: false,
     caseErrors: false, // field errors are on screen
+    caseRules: null, // which case fields are required: GET /v1/cases/requirements
     inspections: []
   };
 
+  // in the form's order, which is also the order errors are focused in
   const CASE_FIELDS = ['type', 'reason', 'responsibility', 'order_number', 'items', 'refund_amount', 'tracking_number', 'evidence', 'note'];
-  // What a case of each type needs besides type, reason, responsibility and order number
-  // (docs/aftersales.md); only a hint on the form, the service decides.
-  const CASE_REQUIRED = {
-    reshipment: ['items'], exchange: ['items'], return_refund: ['items', 'refund_amount'],
-    refund_only: ['refund_amount'], recall_resend: ['tracking_number'], goodwill: ['items']
-  };
   const VIEWS = ['queue', 'stats', 'scorecard', 'cases', 'inspection'];
   function hasRole(role) { return !!(state.me && Array.isArray(state.me.roles) && state.me.roles.includes(role)); }
 
@@ -194,6 +190,7 @@
     $('app').hidden = false;
     $('agent-name').textContent = me.name || '';
     $('tab-inspection').hidden = !hasRole('inspector');
+    loadCaseRules();
     if (state.view === 'inspection' && !hasRole('inspector')) showView('queue');
     const select = $('shop');
     clear(select);
@@ -863,6 +860,35 @@
   // ---------- the after-sales case of the open ticket ----------
   function caseControl(field) { return $('case-' + field); }
 
+  // The service's rule for required fields (the one submission checks), so the form marks
+  // them without a copy of it; until it arrives nothing is marked and the service still decides.
+  async function loadCaseRules() {
+    try {
+      state.caseRules = await api('/v1/cases/requirements');
+    } catch (e) {
+      state.caseRules = null;
+    }
+    if (state.caseTicket) renderCaseMeta();
+  }
+
+  function requiredCaseFields(type, evidenceRequested) {
+    const r = state.caseRules;
+    if (!r) return [];
+    return [].concat(r.always || [], (r.by_type && r.by_type[type]) || [], evidenceRequested ? r.when_evidence_requested || [] : []);
+  }
+
+  // The order numbers the ticket's messages gave, as suggestions for the case's field.
+  function ticketOrderNumbers() {
+    const x = (state.detail && state.detail.extracted) || {};
+    return Array.isArray(x.order_numbers) ? x.order_numbers.filter((o) => typeof o === 'string' && o) : [];
+  }
+
+  function fillOrderSuggestions() {
+    const list = $('case-order-suggestions');
+    clear(list);
+    for (const o of ticketOrderNumbers()) list.append(el('option', { value: o }));
+  }
+
   async function loadCase(ticketId, fresh) {
     if (fresh) {
       state.caseData = null;
@@ -909,6 +935,7 @@
     }
     state.caseDirty = false;
     clearCaseErrors();
+    fillOrderSuggestions();
     renderCaseMeta();
   }
 
@@ -934,7 +961,7 @@
     $('case-actions').hidden = readOnly;
     // required marks for the chosen type
     const requested = Array.isArray(c.evidence_requested) ? c.evidence_requested : [];
-    const need = ['type', 'reason', 'responsibility', 'order_number'].concat(CASE_REQUIRED[caseControl('type').value] || [], requested.length ? ['evidence'] : []);
+    const need = requiredCaseFields(caseControl('type').value, requested.length > 0);
     const hint = $('case-evidence-hint');
     hint.textContent = requested.length ? t('case.requested', { what: requested.map((r) => label('evid', r)).join(', ') }) : '';
     for (const f of CASE_FIELDS) {
@@ -959,13 +986,14 @@
   function showCaseErrors(e) {
     clearCaseErrors();
     const fields = (e.error && e.error.fields) || {};
-    let first = null;
     for (const [f, msg] of Object.entries(fields)) {
       const slot = $('case-panel').querySelector('[data-field-error="' + CSS.escape(f) + '"]');
       if (slot) slot.textContent = String(msg);
-      const ctl = CASE_FIELDS.includes(f) ? caseControl(f) : null;
-      if (ctl) { ctl.setAttribute('aria-invalid', 'true'); first = first || ctl; }
+      if (CASE_FIELDS.includes(f)) caseControl(f).setAttribute('aria-invalid', 'true');
     }
+    // the first flagged field in the form's order, not the order the service listed them in
+    const firstField = CASE_FIELDS.find((f) => f in fields);
+    const first = firstField ? caseControl(firstField) : null;
     $('case-error').textContent = Object.keys(fields).length ? t('case.invalid') : e.message;
     state.caseErrors = true;
     if (first) first.focus();
@@ -976,7 +1004,11 @@
     const f = ev.target && ev.target.name;
     if (f) {
       const slot = $('case-panel').querySelector('[data-field-error="' + CSS.escape(f) + '"]');
-      if (slot && ev.type === 'input') slot.textContent = '';
+      // editing a field (a select's choice fires input too) takes its error and its mark away
+      if (slot && ev.type === 'input') {
+        slot.textContent = '';
+        ev.target.removeAttribute('aria-invalid');
+      }
     }
     if (f === 'type') renderCaseMeta();
   }
@@ -995,7 +1027,9 @@
     state.caseData = null;
     $('case-none').hidden = true;
     $('case-form').hidden = false;
-    fillCase({});
+    // the order number the customer already gave (the first, as the router's drafts take it;
+    // the others are offered as suggestions)
+    fillCase({ order_number: ticketOrderNumbers()[0] || null });
     state.caseDirty = true;
     caseControl('type').focus();
   }

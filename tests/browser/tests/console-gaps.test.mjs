@@ -1,0 +1,97 @@
+// The console's gaps of issue 24, end to end in headless Chromium against the real service
+// (started by ../run.sh): a new case starts from the order number the ticket already shows; an
+// empty submit flags every missing field at once and focuses the first.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SHOP, AGENT_TOKEN, launchBrowser, openPage, shot, shopperSays, signIn, agentApi } from '../lib.mjs';
+
+const ORDER = '4102938475619988';
+const ASK_PERSON = `I want to talk to a human agent about my order number ${ORDER}`;
+
+let browser;
+const dialogs = [];
+let page;
+let ticketId;
+
+const newPage = (opts) => openPage(browser, dialogs, opts);
+
+before(async () => {
+  browser = await launchBrowser();
+  page = await newPage();
+  await signIn(page, AGENT_TOKEN);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function openTicket(id) {
+  const item = page.locator(`#queue li[data-id="${id}"]`);
+  await item.waitFor({ timeout: 10_000 });
+  await item.click();
+  await page.locator('#ticket').waitFor();
+  await page.locator('[data-testid="case-panel"]').waitFor();
+}
+
+const detail = (label) => page.locator('#details dt', { hasText: label }).locator('xpath=following-sibling::dd[1]');
+
+test('"Create case" starts from the order number the ticket already shows', async () => {
+  const shopper = await newPage();
+  const answer = await shopperSays(shopper, ASK_PERSON);
+  assert.equal(answer.decision, 'escalated', JSON.stringify(answer));
+  ticketId = answer.ticket_id;
+  // the premise: the service read the order number, and no rule drafted a case
+  const tk = (await agentApi(`/v1/tickets/${encodeURIComponent(ticketId)}`)).body;
+  assert.deepEqual(tk.extracted.order_numbers, [ORDER]);
+  assert.equal((await agentApi(`/v1/tickets/${encodeURIComponent(ticketId)}/case`)).status, 404);
+
+  await openTicket(ticketId);
+  assert.equal(await detail('Order numbers').textContent(), ORDER);
+  const panel = page.locator('[data-testid="case-panel"]');
+  await panel.locator('[data-testid="case-create"]').click();
+  await panel.locator('#case-form').waitFor();
+  assert.equal(await panel.locator('#case-order_number').inputValue(), ORDER);
+  assert.deepEqual(await panel.locator('#case-order-suggestions option').evaluateAll((os) => os.map((o) => o.value)), [ORDER]);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'case-type', 'the type, the first field, has the focus');
+  await shot(page, 'gaps-case-prefilled.png');
+});
+
+test('an empty submit flags every missing field at once, focuses the first, and Tab follows the form', async () => {
+  const panel = page.locator('[data-testid="case-panel"]');
+  await panel.locator('#case-order_number').fill('');
+  const refused = page.waitForResponse((r) => r.url().endsWith(`/v1/tickets/${ticketId}/case/submit`) && r.request().method() === 'POST');
+  await panel.locator('[data-testid="case-submit"]').click();
+  const res = await refused;
+  assert.equal(res.status(), 422);
+  const fields = (await res.json()).error.fields;
+  const common = ['type', 'reason', 'responsibility', 'order_number'];
+  assert.deepEqual(Object.keys(fields).sort(), [...common].sort(), JSON.stringify(fields));
+
+  await panel.locator('[data-field-error="order_number"]', { hasText: 'required' }).waitFor();
+  for (const f of common) {
+    assert.equal(await panel.locator(`[data-field-error="${f}"]`).textContent(), 'required', f);
+    assert.equal(await panel.locator('#case-' + f).getAttribute('aria-invalid'), 'true', f);
+  }
+  for (const f of ['items', 'refund_amount', 'tracking_number', 'evidence', 'note']) {
+    assert.equal(await panel.locator(`[data-field-error="${f}"]`).textContent(), '', f);
+    assert.equal(await panel.locator('#case-' + f).getAttribute('aria-invalid'), null, f);
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'case-type');
+  // the natural order: every flagged field is reached with Tab, the order number included
+  for (const next of ['case-reason', 'case-responsibility', 'case-order_number']) {
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), next);
+  }
+  await shot(page, 'gaps-case-all-flagged.png');
+
+  // the required marks follow the service's rule (GET /v1/cases/requirements) as the type changes
+  const rule = (await agentApi('/v1/cases/requirements')).body;
+  const marked = async () => (await panel.locator('.field.required [name]').evaluateAll((ns) => ns.map((n) => n.name))).sort();
+  assert.deepEqual(await marked(), [...rule.always].sort());
+  await panel.locator('#case-type').selectOption('return_refund');
+  assert.deepEqual(await marked(), [...rule.always, ...rule.by_type.return_refund].sort());
+  assert.deepEqual(rule.by_type.return_refund, ['items', 'refund_amount']);
+  assert.equal(await panel.locator('[data-field-error="type"]').textContent(), '', 'choosing a type clears its error');
+  assert.equal(await panel.locator('#case-type').getAttribute('aria-invalid'), null);
+  assert.equal(await panel.locator('[data-field-error="reason"]').textContent(), 'required', 'the others stay flagged');
+});
