@@ -151,6 +151,14 @@
     const key = prefix + '.' + value;
     return I.has(key) ? t(key) : String(value).replace(/_/g, ' ');
   }
+  // An intent's name for people: the console's label, else the id made readable.
+  function intentLabel(name) {
+    if (!name) return '—';
+    const key = 'intent.' + name;
+    if (I.has(key)) return t(key);
+    const words = String(name).replace(/[_-]+/g, ' ').trim();
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
   function sentimentOf(tk) {
     const s = tk.sentiment;
     if (s && typeof s === 'object') return { label: s.label, score: s.score };
@@ -277,7 +285,7 @@
       el('p', { class: 'qpreview', text: tk.last_message || '' }),
       el('div', { class: 'qchips' },
         el('span', { class: 'chip reason', text: label('reason', tk.reason) }),
-        el('span', { class: 'chip intent', text: intent.name || '—' }),
+        el('span', { class: 'chip intent', title: intent.name || null, dataset: { intent: intent.name || '' }, text: intentLabel(intent.name) }),
         el('span', { class: 'chip sent ' + (sent.label || ''), text: label('sent', sent.label) }),
         tierOf(tk) === 'second' ? el('span', { class: 'chip tier second', text: t('tier.second') }) : null,
         tk.status === 'claimed' ? el('span', { class: 'chip claimed', text: t('claimed') + (tk.claimed_by ? ' · ' + tk.claimed_by : '') }) : null));
@@ -413,7 +421,8 @@
     detailRow(dl, 'd.status', label('status', tk.status));
     detailRow(dl, 'd.priority', el('span', { class: 'pill prio ' + (tk.priority || 'normal'), text: label('prio', tk.priority) }));
     detailRow(dl, 'd.reason', label('reason', tk.reason));
-    detailRow(dl, 'd.intent', (intent.name || '—') + (typeof intent.confidence === 'number' ? ' · ' + Math.round(intent.confidence * 100) + '%' : ''));
+    detailRow(dl, 'd.intent', el('span', { title: intent.name || null, dataset: { intent: intent.name || '' },
+      text: intentLabel(intent.name) + (typeof intent.confidence === 'number' ? ' · ' + Math.round(intent.confidence * 100) + '%' : '') }));
     detailRow(dl, 'd.sentiment', el('span', { class: 'chip sent ' + (sent.label || ''),
       text: label('sent', sent.label) + (typeof sent.score === 'number' ? ' ' + sent.score.toFixed(2) : '') }));
     detailRow(dl, 'd.tier', t('tier.' + tierOf(tk)));

@@ -1,6 +1,7 @@
 // The console's gaps of issue 24, end to end in headless Chromium against the real service
 // (started by ../run.sh): a new case starts from the order number the ticket already shows; an
-// empty submit flags every missing field at once and focuses the first.
+// empty submit flags every missing field at once and focuses the first; escalation reasons and
+// intents read as words in both languages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SHOP, AGENT_TOKEN, launchBrowser, openPage, shot, shopperSays, signIn, agentApi } from '../lib.mjs';
@@ -94,4 +95,42 @@ test('an empty submit flags every missing field at once, focuses the first, and 
   assert.equal(await panel.locator('[data-field-error="type"]').textContent(), '', 'choosing a type clears its error');
   assert.equal(await panel.locator('#case-type').getAttribute('aria-invalid'), null);
   assert.equal(await panel.locator('[data-field-error="reason"]').textContent(), 'required', 'the others stay flagged');
+});
+
+test('escalation reasons and intents read as words in both languages, never as ids', async () => {
+  // the reasons on this run's queue and the three that had no label (the full list of the
+  // server's reasons is checked against i18n.js by a unit test in src/console/mod.rs)
+  const open = (await agentApi(`/v1/tickets?shop=${SHOP}&status=open`)).body.tickets;
+  const reasons = [...new Set([...open.map((t) => t.reason), 'no_confident_answer', 'repeat_question', 'conversation_with_agent'])];
+  const labels = await page.evaluate((rs) => {
+    const I = window.SmartreplyI18n, was = I.lang;
+    const of = (l) => { I.lang = l; return rs.map((r) => I.t('reason.' + r)); };
+    const out = { en: of('en'), zh: of('zh') };
+    I.lang = was;
+    return out;
+  }, reasons);
+  reasons.forEach((r, i) => {
+    assert.notEqual(labels.en[i], 'reason.' + r, `${r} has an English label`);
+    assert.match(labels.zh[i], /[\u4e00-\u9fff]/, `${r} has a Chinese label, not the English fallback`);
+  });
+
+  // this ticket: asked for a person, about an order
+  const tk = (await agentApi(`/v1/tickets/${encodeURIComponent(ticketId)}`)).body;
+  const intent = typeof tk.intent === 'object' ? tk.intent.name : tk.intent;
+  assert.equal(intent, 'human_agent', JSON.stringify(tk.intent));
+  const chip = page.locator(`#queue li[data-id="${ticketId}"] .chip.intent`);
+  assert.equal(await chip.textContent(), 'Asks for a person');
+  assert.equal(await chip.getAttribute('title'), 'human_agent', 'the id stays at hand');
+  assert.match(await detail('Intent').textContent(), /^Asks for a person · \d+%$/);
+
+  await page.locator('.topbar [data-lang-toggle]').click();
+  await page.locator('#tab-queue', { hasText: '工单队列' }).waitFor();
+  assert.equal(await chip.textContent(), '要求人工');
+  assert.match(await detail('意图').textContent(), /^要求人工 · \d+%$/);
+  for (const c of await page.locator('#queue .chip.reason, #queue .chip.intent').allTextContents()) {
+    assert.doesNotMatch(c, /[a-z]_[a-z]/, `no raw id in the queue: ${c}`);
+  }
+  await shot(page, 'gaps-labels-zh.png');
+  await page.locator('.topbar [data-lang-toggle]').click();
+  await page.locator('#tab-queue', { hasText: 'Queue' }).waitFor();
 });
