@@ -1244,6 +1244,9 @@
           el('div', { class: 'bubble customer', dataset: { testid: 'insp-customer' }, text: textOf(it.customer_message) || it.customer_text || '—' })),
         el('div', { class: 'insp-a' }, el('span', { class: 'muted small', text: t('insp.reply') }),
           el('div', { class: 'bubble ' + (role === 'bot' ? 'bot' : 'agent'), dataset: { testid: 'insp-text' }, text: it.text || msg.text || '' })),
+        // the rating's comment is customer text: textContent only, like every message
+        it.rating_comment ? el('div', { class: 'insp-comment' }, el('span', { class: 'muted small', text: t('insp.comment') }),
+          el('blockquote', { class: 'bubble customer comment', dataset: { testid: 'insp-comment' }, text: it.rating_comment })) : null,
         form);
       list.append(li);
     }

@@ -20,7 +20,8 @@ const MISSING = `订单号 ${ORDER} 少发了一瓶精华`;
 const ITEMS = '玻尿酸精华 30ml ×1';
 const EVIDENCE = '顾客已发来包裹和商品的照片';
 const REPLY = '非常抱歉少发了一瓶精华，已为您登记补发，补发单号会尽快通过短信发给您。';
-const COMMENT = '等了太久才有人回复';
+// customer text with markup: shown as text wherever it appears
+const COMMENT = '等了太久才有人回复 <img src=x onerror=alert(1)>';
 
 let browser;
 const dialogs = [];
@@ -306,9 +307,15 @@ test('the inspection tab lists the reply (low rating, 2 stars) and the 👎 answ
   assert.equal(await reply.locator('[data-testid="insp-why"]').textContent(), 'Low rating');
   assert.equal(await reply.locator('[data-testid="insp-rating"]').getAttribute('data-rating'), '2');
   assert.equal(await reply.locator('[data-testid="insp-rating"]').textContent(), '★★☆☆☆ 2/5');
+  // the comment that came with the 2 stars, as text
+  assert.equal(await reply.locator('[data-testid="insp-comment"]').textContent(), COMMENT);
+  assert.equal(await page.locator('#inspections img').count(), 0);
+  const listed = (await agentApi(`/v1/inspections?shop=${SHOP}&status=pending`)).body.inspections.find((x) => x.text === REPLY);
+  assert.equal(listed.rating_comment, COMMENT);
 
   const bot = page.locator('#inspections li.insp-item[data-why="thumbs_down"]', { hasText: faqAnswer.text });
   assert.equal(await bot.count(), 1);
+  assert.equal(await bot.locator('[data-testid="insp-comment"]').count(), 0, 'a 👎 has no comment');
   assert.equal(await bot.locator('[data-testid="insp-text"]').textContent(), faqAnswer.text);
   assert.equal(await bot.locator('[data-testid="insp-customer"]').textContent(), faqAnswer.question);
   assert.equal(await bot.locator('[data-testid="insp-author"]').textContent(), 'Bot');
