@@ -1106,7 +1106,27 @@
     return parts.join('&');
   }
 
-  function scoreRow(name, r, team) {
+  // The score's parts: the weight's name and the row's rate it multiplies (docs/aftersales.md).
+  const SCORE_PARTS = [['satisfaction', 'csat'], ['speed', 'speed'], ['resolution', 'resolution_rate'], ['compliance', 'compliance']];
+
+  // The score, with the parts that had no data named (their weight is left out and the others
+  // scaled up, so a score from fewer parts reads differently) and the sum in the tooltip.
+  function scoreCell(r, w) {
+    const td = el('td', { dataset: { col: 'score' } }, el('span', { class: 'score-value', dataset: { testid: 'score-value' }, text: num(r.score) }));
+    if (typeof r.score !== 'number') return td;
+    const weighted = SCORE_PARTS.filter(([k]) => typeof w[k] === 'number' && w[k] > 0);
+    const kept = weighted.filter(([, f]) => typeof r[f] === 'number');
+    const dropped = weighted.filter(([, f]) => typeof r[f] !== 'number');
+    const total = kept.reduce((a, [k]) => a + w[k], 0);
+    td.title = t('sc.formula', { terms: kept.map(([k, f]) => w[k] + ' × ' + pct(r[f])).join(' + '), total, score: num(r.score) });
+    if (dropped.length) {
+      td.append(el('span', { class: 'score-note muted small', dataset: { testid: 'score-note', dropped: dropped.map(([k]) => k).join(' ') },
+        text: t('sc.dropped', { parts: dropped.map(([k]) => t('sc.p.' + k)).join(', ') }) }));
+    }
+    return td;
+  }
+
+  function scoreRow(name, r, team, w) {
     const frt = r.first_response_ms || {};
     const cell = (col, text) => el('td', { dataset: { col }, text });
     return el('tr', { class: team ? 'team' : '', dataset: { agent: team ? '' : name, row: team ? 'team' : 'agent' } },
@@ -1115,11 +1135,12 @@
       cell('frt_p50', dur(frt.p50)),
       cell('frt_p90', dur(frt.p90)),
       cell('resolution_rate', pct(r.resolution_rate)),
+      cell('ratings', typeof r.ratings === 'number' ? String(r.ratings) : '—'),
       cell('csat', pct(r.csat)),
       cell('compliance', pct(r.compliance)),
       cell('sla_breaches', typeof r.sla_breaches === 'number' ? String(r.sla_breaches) : '—'),
       cell('draft_acceptance', pct(r.draft_acceptance)),
-      cell('score', num(r.score)));
+      scoreCell(r, w));
   }
 
   async function loadScorecard() {
@@ -1131,10 +1152,10 @@
     clear(body);
     const agents = (data && data.agents) || [];
     const nameOf = (a) => a.agent || a.name || '';
-    for (const a of agents) body.append(scoreRow(nameOf(a), a, false));
-    if (data && data.team) body.append(scoreRow('', data.team, true));
-    $('sc-empty').hidden = agents.length > 0;
     const w = (data && data.weights) || {};
+    for (const a of agents) body.append(scoreRow(nameOf(a), a, false, w));
+    if (data && data.team) body.append(scoreRow('', data.team, true, w));
+    $('sc-empty').hidden = agents.length > 0;
     const wparts = ['satisfaction', 'speed', 'resolution', 'compliance'].filter((k) => typeof w[k] === 'number').map((k) => t('sc.w.' + k) + ' ' + w[k]);
     $('sc-weights').textContent = wparts.length ? t('sc.weights') + ': ' + wparts.join(' · ') : '';
     const bot = (data && data.team && data.team.bot) || (data && data.bot);

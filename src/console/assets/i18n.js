@@ -90,6 +90,9 @@
       'sc.w.resolution': 'Resolution', 'sc.w.compliance': 'Compliance', 'sc.chart': 'Weighted score per agent',
       'sc.bot': 'Bot', 'sc.bot.answers': 'answers', 'sc.bot.helpful': 'helpful', 'sc.bot.not_helpful': 'not helpful',
       'sc.empty': 'No agent activity in this period.', 'export.failed': 'The export failed.',
+      'sc.ratings': 'Ratings', 'sc.explain': 'Weighted score: the weighted mean of the parts with data in the period. A part without data (no ratings, no first responses, no tickets, no inspections) is left out and the other weights are scaled up.',
+      'sc.dropped': '{parts}: no data, weight left out', 'sc.formula': '({terms}) ÷ {total} = {score}',
+      'sc.p.satisfaction': 'CSAT', 'sc.p.speed': 'Speed', 'sc.p.resolution': 'Resolution', 'sc.p.compliance': 'Compliance',
       'help.more': 'Scorecard / inspection',
       'toast.new': 'New ticket', 'error.generic': 'Something went wrong.', langName: '中文'
     },
@@ -181,6 +184,9 @@
       'sc.w.resolution': '解决率', 'sc.w.compliance': '合规', 'sc.chart': '客服加权得分',
       'sc.bot': '机器人', 'sc.bot.answers': '回答', 'sc.bot.helpful': '有帮助', 'sc.bot.not_helpful': '没帮助',
       'sc.empty': '该周期暂无客服数据。', 'export.failed': '导出失败。',
+      'sc.ratings': '评分数', 'sc.explain': '加权得分：本周期有数据的各项按权重求平均；没有数据的项（无评分、无首次响应、无工单、无质检）不计入，其余权重按比例放大。',
+      'sc.dropped': '{parts}：无数据，不计权重', 'sc.formula': '({terms}) ÷ {total} = {score}',
+      'sc.p.satisfaction': '满意度', 'sc.p.speed': '响应速度', 'sc.p.resolution': '解决率', 'sc.p.compliance': '合规率',
       'help.more': '绩效 / 质检',
       'toast.new': '新工单', 'error.generic': '出错了。', langName: 'English'
     }
