@@ -799,12 +799,14 @@
     const times = buckets.map((b) => b.start);
     const num = (k) => buckets.map((b) => (typeof b[k] === 'number' ? b[k] : 0));
     const opt = (k) => buckets.map((b) => (typeof b[k] === 'number' ? b[k] : null));
+    // the service reports 0 for an hour without messages; that is no rate at all, so a gap
+    const rate = buckets.map((b) => (b.messages > 0 && typeof b.auto_answer_rate === 'number' ? b.auto_answer_rate : null));
     const lang = I.lang;
     charts.append(
       C.chart({ title: t('c.messages'), times, lang, type: 'bar', stacked: true, integer: true, empty: t('c.nodata'),
         series: [{ name: t('l.answered'), values: num('answered'), cls: 's1' }, { name: t('l.escalated'), values: num('escalated'), cls: 's2' }] }),
       C.chart({ title: t('c.auto'), times, lang, type: 'line', max: 1, format: (v) => Math.round(v * 100) + '%', empty: t('c.nodata'),
-        series: [{ name: t('s.auto'), values: opt('auto_answer_rate'), cls: 's1' }] }),
+        note: t('c.auto.gaps'), gapLabel: t('c.nomessages'), series: [{ name: t('s.auto'), values: rate, cls: 's1' }] }),
       C.chart({ title: t('c.frt'), times, lang, type: 'line', format: (v) => fmtDuration(v), empty: t('c.nodata'),
         series: [{ name: 'p50', values: opt('first_response_ms_p50'), cls: 's3' }] }),
       C.chart({ title: t('c.drafts'), times, lang, type: 'bar', stacked: true, integer: true, empty: t('c.nodata'),

@@ -1,7 +1,9 @@
 // The console's gaps of issue 24, end to end in headless Chromium against the real service
 // (started by ../run.sh): a new case starts from the order number the ticket already shows; an
 // empty submit flags every missing field at once and focuses the first; escalation reasons and
-// intents read as words in both languages.
+// intents read as words in both languages; the auto-answer chart leaves hours without messages
+// blank instead of drawing 0%. (The rating's comment in inspection and the scorecard's
+// explanation are told in aftersales-story.test.mjs, where the rating happens.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SHOP, AGENT_TOKEN, launchBrowser, openPage, shot, shopperSays, signIn, agentApi } from '../lib.mjs';
@@ -133,4 +135,27 @@ test('escalation reasons and intents read as words in both languages, never as i
   await shot(page, 'gaps-labels-zh.png');
   await page.locator('.topbar [data-lang-toggle]').click();
   await page.locator('#tab-queue', { hasText: 'Queue' }).waitFor();
+});
+
+test('the auto-answer chart leaves hours without messages blank instead of drawing 0%', async () => {
+  await page.locator('#tab-stats').click();
+  const hours = await page.locator('#stats-hours').inputValue();
+  const series = (await agentApi(`/v1/stats/timeseries?shop=${SHOP}&hours=${hours}`)).body.buckets;
+  const withMessages = series.filter((b) => b.messages > 0).length;
+  assert.ok(withMessages >= 1 && withMessages < series.length, `some hours have messages, some none (${withMessages}/${series.length})`);
+  const chart = page.locator('#charts figure', { hasText: 'Auto-answer rate' });
+  await chart.locator('svg').waitFor();
+  // a point per hour with messages, a shaded "no messages" slot per hour without
+  assert.equal(await chart.locator('circle.dot').count(), withMessages);
+  assert.equal(await chart.locator('rect.gap').count(), series.length - withMessages);
+  const empty = series.findIndex((b) => b.messages === 0);
+  assert.match(await chart.locator(`rect.gap[data-index="${empty}"] title`).textContent(), /· no messages$/);
+  assert.equal(await chart.locator('.chart-note').textContent(), 'Gaps: hours without messages');
+  // the line never runs through an empty hour: as many pieces as runs of hours with messages
+  const runs = series.reduce((n, b, i) => n + (b.messages > 0 && !(i > 0 && series[i - 1].messages > 0) ? 1 : 0), 0);
+  const d = await chart.locator('path.line').getAttribute('d');
+  assert.equal((d.match(/M/g) || []).length, runs, d);
+  await shot(page, 'gaps-stats-chart.png');
+  await page.locator('#tab-queue').click();
+  assert.deepEqual(dialogs, [], 'no dialog was opened');
 });
