@@ -417,7 +417,14 @@
     clear(dl);
     if (!tk) return;
     const sent = sentimentOf(tk), intent = intentOf(tk);
-    detailRow(dl, 'd.sla', el('span', {}, slaNode(tk.due_at), el('br'), el('span', { class: 'muted small', text: fmtTime(tk.due_at) })));
+    // two clocks when the service keeps them: the first human response (due_at before it did)
+    // and, for a complaint, the settlement
+    const firstDue = tk.first_response_due_at || tk.due_at;
+    detailRow(dl, 'd.sla', el('span', { dataset: { testid: 'sla-first' } }, slaNode(firstDue), el('br'), el('span', { class: 'muted small', text: fmtTime(firstDue) })));
+    if (tk.resolution_due_at) {
+      detailRow(dl, 'd.sla_resolution', el('span', { dataset: { testid: 'sla-resolution' } },
+        slaNode(tk.resolution_due_at), el('br'), el('span', { class: 'muted small', text: fmtTime(tk.resolution_due_at) })));
+    }
     detailRow(dl, 'd.status', label('status', tk.status));
     detailRow(dl, 'd.priority', el('span', { class: 'pill prio ' + (tk.priority || 'normal'), text: label('prio', tk.priority) }));
     detailRow(dl, 'd.reason', label('reason', tk.reason));
