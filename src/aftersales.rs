@@ -88,6 +88,21 @@ wire_enum! {
     }
 }
 
+/// The fields every case needs, whatever its type (in the form's order).
+pub const ALWAYS_REQUIRED: &[&str] = &["type", "reason", "responsibility", "order_number"];
+
+impl CaseType {
+    /// What a case of this type needs besides [`ALWAYS_REQUIRED`] (and requested evidence).
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Reshipment | Self::Exchange | Self::Goodwill => &["items"],
+            Self::ReturnRefund => &["items", "refund_amount"],
+            Self::RefundOnly => &["refund_amount"],
+            Self::RecallResend => &["tracking_number"],
+        }
+    }
+}
+
 /// A case's fields as the agent and the router fill them in; every one may still be missing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseFields {
@@ -124,10 +139,10 @@ impl CaseFields {
     pub fn missing(&self) -> BTreeMap<&'static str, String> {
         let mut problems = BTreeMap::new();
         let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
-        let Some(case_type) = self.case_type else {
+        // every missing field at once: an agent should not discover them one submit at a time
+        if self.case_type.is_none() {
             problems.insert("type", "required".to_string());
-            return problems;
-        };
+        }
         if self.reason.is_none() {
             problems.insert("reason", "required".into());
         }
@@ -137,15 +152,11 @@ impl CaseFields {
         if blank(&self.order_number) {
             problems.insert("order_number", "required".into());
         }
-        let needed: &[&'static str] = match case_type {
-            CaseType::Reshipment | CaseType::Exchange | CaseType::Goodwill => &["items"],
-            CaseType::ReturnRefund => &["items", "refund_amount"],
-            CaseType::RefundOnly => &["refund_amount"],
-            CaseType::RecallResend => &["tracking_number"],
-        };
-        for field in needed {
-            if blank(self.text(field)) {
-                problems.insert(field, format!("required for {}", case_type.as_str()));
+        if let Some(case_type) = self.case_type {
+            for field in case_type.required_fields() {
+                if blank(self.text(field)) {
+                    problems.insert(field, format!("required for {}", case_type.as_str()));
+                }
             }
         }
         if !self.evidence_requested.is_empty() && blank(&self.evidence) {
@@ -225,8 +236,11 @@ mod tests {
 
     #[test]
     fn the_common_fields_and_requested_evidence_are_required() {
+        // an empty case names every field it needs at once (the type's own come with the type)
         let missing: Vec<&str> = CaseFields::default().missing().into_keys().collect();
-        assert_eq!(missing, ["type"]);
+        assert_eq!(missing, ["order_number", "reason", "responsibility", "type"]);
+        let no_type = CaseFields { evidence_requested: vec!["photo".into()], ..CaseFields::default() };
+        assert!(no_type.missing().contains_key("evidence"));
         let bare = CaseFields { case_type: Some(CaseType::RefundOnly), refund_amount: Some("10".into()), ..CaseFields::default() };
         assert_eq!(bare.missing().into_keys().collect::<Vec<_>>(), ["order_number", "reason", "responsibility"]);
         let photo = CaseFields { evidence_requested: vec!["photo".into()], ..complete(CaseType::Reshipment) };

@@ -194,6 +194,52 @@ mod tests {
         assert_eq!(get("/assets/nope.js").await.status(), StatusCode::NOT_FOUND);
     }
 
+    /// The console's strings of one language: the text between `LANG: {` and the next
+    /// language (or the end of the table).
+    fn strings_of(lang: &str) -> &'static str {
+        let i18n = include_str!("assets/i18n.js");
+        let start = i18n.find(&format!("\n    {lang}: {{")).unwrap_or_else(|| panic!("i18n.js has no {lang} table"));
+        let rest = &i18n[start + 1..];
+        let end = rest[1..].find("\n    zh: {").or_else(|| rest.find("\n  };")).map_or(rest.len(), |e| e + 1);
+        &rest[..end]
+    }
+
+    fn has_label(lang: &str, key: &str) -> bool {
+        strings_of(lang).split(&format!("'{key}': '")).nth(1).is_some_and(|v| !v.starts_with('\''))
+    }
+
+    #[test]
+    fn every_escalation_reason_the_server_can_emit_has_a_label_in_both_languages() {
+        // The wire names from `EscalationReason::as_str`, an exhaustive match: a new reason
+        // appears here without anyone listing it.
+        let domain = include_str!("../domain.rs");
+        let body = domain.split("impl EscalationReason {").nth(1).expect("impl EscalationReason");
+        let as_str = body.split("fn as_str").nth(1).expect("as_str").split("fn parse").next().unwrap();
+        let reasons: Vec<&str> = as_str.split("=> \"").skip(1).filter_map(|s| s.split('"').next()).collect();
+        assert!(reasons.len() >= 8, "{reasons:?}");
+        for reason in reasons {
+            let parsed = crate::domain::EscalationReason::parse(reason).map(|r| r.as_str());
+            assert_eq!(parsed, Some(reason), "not a wire name of EscalationReason");
+            for lang in ["en", "zh"] {
+                assert!(has_label(lang, &format!("reason.{reason}")), "reason {reason} has no {lang} label in i18n.js");
+            }
+        }
+    }
+
+    #[test]
+    fn every_intent_of_the_demo_shop_has_a_label_in_both_languages() {
+        let kb: toml::Value = toml::from_str(include_str!("../../knowledge-base/demo/intents.toml")).unwrap();
+        let intents = kb["intent"].as_array().unwrap();
+        assert!(intents.len() > 10);
+        for intent in intents {
+            let name = intent["name"].as_str().unwrap();
+            for lang in ["en", "zh"] {
+                assert!(has_label(lang, &format!("intent.{name}")), "intent {name} has no {lang} label in i18n.js");
+            }
+        }
+        assert!(!has_label("en", "intent.no_such_intent"));
+    }
+
     #[test]
     fn every_page_script_is_an_embedded_asset() {
         for html in [CONSOLE_HTML, DEMO_HTML, INDEX_HTML] {

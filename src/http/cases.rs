@@ -4,7 +4,7 @@
 use super::auth::agents_shop;
 use super::error::{Path, Query};
 use super::{ApiError, AppState};
-use crate::aftersales::{CaseFields, CaseReason, CaseType, Responsibility};
+use crate::aftersales::{ALWAYS_REQUIRED, CaseFields, CaseReason, CaseType, Responsibility};
 use crate::app::Agent;
 use crate::app::cases;
 use axum::body::Body;
@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/tickets/{id}/case", get(get_case).put(save_case))
         .route("/v1/tickets/{id}/case/submit", post(submit_case))
         .route("/v1/cases", get(list))
+        .route("/v1/cases/requirements", get(requirements))
         .route("/v1/cases/export", get(export))
 }
 
@@ -95,6 +96,18 @@ async fn save_case(State(state): State<AppState>, agent: Agent, Path(id): Path<S
 
 async fn submit_case(State(state): State<AppState>, agent: Agent, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(serde_json::to_value(cases::submit(&state, &agent, &id).await?)?))
+}
+
+/// Which fields a case needs, from the rule submission checks, so that forms mark them
+/// without keeping a copy of it.
+async fn requirements(_agent: Agent) -> Json<Value> {
+    let by_type: serde_json::Map<String, Value> =
+        CaseType::ALL.iter().map(|t| (t.as_str().to_string(), json!(t.required_fields()))).collect();
+    Json(json!({
+        "always": ALWAYS_REQUIRED,
+        "by_type": by_type,
+        "when_evidence_requested": ["evidence"],
+    }))
 }
 
 #[derive(Deserialize)]

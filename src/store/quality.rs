@@ -147,6 +147,8 @@ pub(crate) struct InspectionRow {
     pub why: String,
     /// The ticket's survey rating, if given.
     pub rating: Option<i64>,
+    /// The customer's comment with that rating, if any (untrusted text).
+    pub rating_comment: Option<String>,
     /// 👍 (true) / 👎 (false) on a bot answer.
     pub helpful: Option<bool>,
     /// `pending` or `scored`.
@@ -315,7 +317,7 @@ impl Store {
         let filter = if id.is_some() { format!("{status} AND i.id = $2") } else { status.to_string() };
         let sql = format!(
             "SELECT i.id, i.message_id, i.ticket_id, i.author_type, i.agent, i.why, i.created_at, i.inspector, i.correct, i.polite, i.compliant, \
-             i.no_blind_canned, i.passed, i.note, m.text AS text, c.text AS customer_text, s.rating AS rating, f.helpful AS helpful \
+             i.no_blind_canned, i.passed, i.note, m.text AS text, c.text AS customer_text, s.rating AS rating, s.comment AS rating_comment, f.helpful AS helpful \
              FROM inspections i JOIN messages m ON m.shop = i.shop AND m.message_id = i.message_id \
              LEFT JOIN messages c ON c.shop = i.shop AND c.message_id = m.in_reply_to \
              LEFT JOIN surveys s ON s.ticket_id = i.ticket_id \
@@ -473,6 +475,7 @@ fn inspection_from_row(r: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreErro
         ticket_id: opt_text(r, "ticket_id")?,
         why: r.try_get("why")?,
         rating: r.try_get("rating")?,
+        rating_comment: opt_text(r, "rating_comment")?,
         helpful: flag("helpful")?,
         status: if checklist.is_some() { "scored" } else { "pending" },
         checklist,

@@ -138,6 +138,30 @@ async fn every_case_type_requires_its_own_fields() {
 }
 
 #[tokio::test]
+async fn an_empty_case_is_refused_naming_every_common_field_and_the_rule_is_served() {
+    let app = spawn_app().await;
+    let id = ticket_for(&app, "c-1", "转人工").await;
+    let path = format!("/v1/tickets/{id}/case");
+    json_of(app.agent_put(ALICE, &path, json!({})).await, 200).await;
+    let refused = json_of(app.agent_post(ALICE, &format!("{path}/submit"), json!({})).await, 422).await;
+    let fields = &refused["error"]["fields"];
+    assert_eq!(
+        fields,
+        &json!({"type": "required", "reason": "required", "responsibility": "required", "order_number": "required"}),
+        "one submit names them all"
+    );
+
+    let rule = json_of(app.agent_get(ALICE, "/v1/cases/requirements").await, 200).await;
+    assert_eq!(rule["always"], json!(["type", "reason", "responsibility", "order_number"]));
+    assert_eq!(rule["by_type"]["return_refund"], json!(["items", "refund_amount"]));
+    assert_eq!(rule["by_type"]["recall_resend"], json!(["tracking_number"]));
+    assert_eq!(rule["by_type"].as_object().unwrap().len(), 6);
+    assert_eq!(rule["when_evidence_requested"], json!(["evidence"]));
+    assert_eq!(app.client.get(format!("{}/v1/cases/requirements", app.address)).send().await.unwrap().status(), 401);
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn wrong_values_are_named_and_nothing_is_stored() {
     let app = spawn_app().await;
     let id = ticket_for(&app, "c-1", MISSING).await;

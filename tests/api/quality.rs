@@ -63,12 +63,13 @@ async fn a_resolved_ticket_asks_the_widget_shopper_to_rate_it_once() {
     assert_eq!(rated.headers()["access-control-allow-origin"], "http://shop.example");
     assert_eq!(app.widget_post(&token, &path, json!({"visitor_id": visitor_id, "rating": 5})).await.status(), 409);
 
-    // Two stars put the agent's reply in the inspection sample, with the rating.
+    // Two stars put the agent's reply in the inspection sample, with the rating and its comment.
     let sample = json_of(app.agent_get(INES, "/v1/inspections?shop=demo&status=pending").await, 200).await;
     let items = sample["inspections"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{sample}");
     assert_eq!(items[0]["why"], "low_rating");
     assert_eq!(items[0]["rating"], 2);
+    assert_eq!(items[0]["rating_comment"], "太慢了");
     assert_eq!(items[0]["agent"], "alice");
     assert_eq!(items[0]["text"], "抱歉，马上为您补发");
     assert_eq!(items[0]["customer_text"], "少发了一瓶精华");

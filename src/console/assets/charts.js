@@ -25,7 +25,9 @@
   }
 
   // opts: {title, times[] (or labels[]: categories such as agent names), series: [{name, values[], cls}],
-  //        type: 'bar'|'line', stacked, integer, max, format, lang, empty}
+  //        type: 'bar'|'line', stacked, integer, max, format, lang, empty,
+  //        note (a line under the chart), gapLabel (line charts: a slot no series has a value for
+  //        is shaded and titled with it, so that "nothing to measure" never reads as 0)}
   function chart(opts) {
     const fig = document.createElement('figure');
     fig.className = 'chart';
@@ -96,6 +98,16 @@
         });
       }
     } else {
+      if (opts.gapLabel) {
+        const half = n <= 1 ? iw / 2 : iw / (n - 1) / 2;
+        for (let i = 0; i < n; i++) {
+          if (opts.series.some((s) => typeof s.values[i] === 'number')) continue;
+          const x0 = Math.max(PAD.l, x(i) - half), x1 = Math.min(W - PAD.r, x(i) + half);
+          const gap = svg('rect', { x: x0, y: PAD.t, width: Math.max(1, x1 - x0), height: ih, class: 'gap', 'data-index': i });
+          gap.append(svg('title', {}, `${at(i)} · ${opts.gapLabel}`));
+          root.append(gap);
+        }
+      }
       for (const s of opts.series) {
         let d = '', pen = false;
         s.values.forEach((v, i) => {
@@ -113,6 +125,12 @@
       }
     }
     fig.append(root);
+    if (opts.note) {
+      const note = document.createElement('p');
+      note.className = 'chart-note muted small';
+      note.textContent = opts.note;
+      fig.append(note);
+    }
     return fig;
   }
 

@@ -41,16 +41,12 @@
     caseDirty: false, // the agent changed the case form since it was loaded
     caseBusy: false,
     caseErrors: false, // field errors are on screen
+    caseRules: null, // which case fields are required: GET /v1/cases/requirements
     inspections: []
   };
 
+  // in the form's order, which is also the order errors are focused in
   const CASE_FIELDS = ['type', 'reason', 'responsibility', 'order_number', 'items', 'refund_amount', 'tracking_number', 'evidence', 'note'];
-  // What a case of each type needs besides type, reason, responsibility and order number
-  // (docs/aftersales.md); only a hint on the form, the service decides.
-  const CASE_REQUIRED = {
-    reshipment: ['items'], exchange: ['items'], return_refund: ['items', 'refund_amount'],
-    refund_only: ['refund_amount'], recall_resend: ['tracking_number'], goodwill: ['items']
-  };
   const VIEWS = ['queue', 'stats', 'scorecard', 'cases', 'inspection'];
   function hasRole(role) { return !!(state.me && Array.isArray(state.me.roles) && state.me.roles.includes(role)); }
 
@@ -155,6 +151,14 @@
     const key = prefix + '.' + value;
     return I.has(key) ? t(key) : String(value).replace(/_/g, ' ');
   }
+  // An intent's name for people: the console's label, else the id made readable.
+  function intentLabel(name) {
+    if (!name) return '—';
+    const key = 'intent.' + name;
+    if (I.has(key)) return t(key);
+    const words = String(name).replace(/[_-]+/g, ' ').trim();
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
   function sentimentOf(tk) {
     const s = tk.sentiment;
     if (s && typeof s === 'object') return { label: s.label, score: s.score };
@@ -194,6 +198,7 @@
     $('app').hidden = false;
     $('agent-name').textContent = me.name || '';
     $('tab-inspection').hidden = !hasRole('inspector');
+    loadCaseRules();
     if (state.view === 'inspection' && !hasRole('inspector')) showView('queue');
     const select = $('shop');
     clear(select);
@@ -280,7 +285,7 @@
       el('p', { class: 'qpreview', text: tk.last_message || '' }),
       el('div', { class: 'qchips' },
         el('span', { class: 'chip reason', text: label('reason', tk.reason) }),
-        el('span', { class: 'chip intent', text: intent.name || '—' }),
+        el('span', { class: 'chip intent', title: intent.name || null, dataset: { intent: intent.name || '' }, text: intentLabel(intent.name) }),
         el('span', { class: 'chip sent ' + (sent.label || ''), text: label('sent', sent.label) }),
         tierOf(tk) === 'second' ? el('span', { class: 'chip tier second', text: t('tier.second') }) : null,
         tk.status === 'claimed' ? el('span', { class: 'chip claimed', text: t('claimed') + (tk.claimed_by ? ' · ' + tk.claimed_by : '') }) : null));
@@ -412,11 +417,19 @@
     clear(dl);
     if (!tk) return;
     const sent = sentimentOf(tk), intent = intentOf(tk);
-    detailRow(dl, 'd.sla', el('span', {}, slaNode(tk.due_at), el('br'), el('span', { class: 'muted small', text: fmtTime(tk.due_at) })));
+    // two clocks when the service keeps them: the first human response (due_at before it did)
+    // and, for a complaint, the settlement
+    const firstDue = tk.first_response_due_at || tk.due_at;
+    detailRow(dl, 'd.sla', el('span', { dataset: { testid: 'sla-first' } }, slaNode(firstDue), el('br'), el('span', { class: 'muted small', text: fmtTime(firstDue) })));
+    if (tk.resolution_due_at) {
+      detailRow(dl, 'd.sla_resolution', el('span', { dataset: { testid: 'sla-resolution' } },
+        slaNode(tk.resolution_due_at), el('br'), el('span', { class: 'muted small', text: fmtTime(tk.resolution_due_at) })));
+    }
     detailRow(dl, 'd.status', label('status', tk.status));
     detailRow(dl, 'd.priority', el('span', { class: 'pill prio ' + (tk.priority || 'normal'), text: label('prio', tk.priority) }));
     detailRow(dl, 'd.reason', label('reason', tk.reason));
-    detailRow(dl, 'd.intent', (intent.name || '—') + (typeof intent.confidence === 'number' ? ' · ' + Math.round(intent.confidence * 100) + '%' : ''));
+    detailRow(dl, 'd.intent', el('span', { title: intent.name || null, dataset: { intent: intent.name || '' },
+      text: intentLabel(intent.name) + (typeof intent.confidence === 'number' ? ' · ' + Math.round(intent.confidence * 100) + '%' : '') }));
     detailRow(dl, 'd.sentiment', el('span', { class: 'chip sent ' + (sent.label || ''),
       text: label('sent', sent.label) + (typeof sent.score === 'number' ? ' ' + sent.score.toFixed(2) : '') }));
     detailRow(dl, 'd.tier', t('tier.' + tierOf(tk)));
@@ -793,12 +806,14 @@
     const times = buckets.map((b) => b.start);
     const num = (k) => buckets.map((b) => (typeof b[k] === 'number' ? b[k] : 0));
     const opt = (k) => buckets.map((b) => (typeof b[k] === 'number' ? b[k] : null));
+    // the service reports 0 for an hour without messages; that is no rate at all, so a gap
+    const rate = buckets.map((b) => (b.messages > 0 && typeof b.auto_answer_rate === 'number' ? b.auto_answer_rate : null));
     const lang = I.lang;
     charts.append(
       C.chart({ title: t('c.messages'), times, lang, type: 'bar', stacked: true, integer: true, empty: t('c.nodata'),
         series: [{ name: t('l.answered'), values: num('answered'), cls: 's1' }, { name: t('l.escalated'), values: num('escalated'), cls: 's2' }] }),
       C.chart({ title: t('c.auto'), times, lang, type: 'line', max: 1, format: (v) => Math.round(v * 100) + '%', empty: t('c.nodata'),
-        series: [{ name: t('s.auto'), values: opt('auto_answer_rate'), cls: 's1' }] }),
+        note: t('c.auto.gaps'), gapLabel: t('c.nomessages'), series: [{ name: t('s.auto'), values: rate, cls: 's1' }] }),
       C.chart({ title: t('c.frt'), times, lang, type: 'line', format: (v) => fmtDuration(v), empty: t('c.nodata'),
         series: [{ name: 'p50', values: opt('first_response_ms_p50'), cls: 's3' }] }),
       C.chart({ title: t('c.drafts'), times, lang, type: 'bar', stacked: true, integer: true, empty: t('c.nodata'),
@@ -863,6 +878,35 @@
   // ---------- the after-sales case of the open ticket ----------
   function caseControl(field) { return $('case-' + field); }
 
+  // The service's rule for required fields (the one submission checks), so the form marks
+  // them without a copy of it; until it arrives nothing is marked and the service still decides.
+  async function loadCaseRules() {
+    try {
+      state.caseRules = await api('/v1/cases/requirements');
+    } catch (e) {
+      state.caseRules = null;
+    }
+    if (state.caseTicket) renderCaseMeta();
+  }
+
+  function requiredCaseFields(type, evidenceRequested) {
+    const r = state.caseRules;
+    if (!r) return [];
+    return [].concat(r.always || [], (r.by_type && r.by_type[type]) || [], evidenceRequested ? r.when_evidence_requested || [] : []);
+  }
+
+  // The order numbers the ticket's messages gave, as suggestions for the case's field.
+  function ticketOrderNumbers() {
+    const x = (state.detail && state.detail.extracted) || {};
+    return Array.isArray(x.order_numbers) ? x.order_numbers.filter((o) => typeof o === 'string' && o) : [];
+  }
+
+  function fillOrderSuggestions() {
+    const list = $('case-order-suggestions');
+    clear(list);
+    for (const o of ticketOrderNumbers()) list.append(el('option', { value: o }));
+  }
+
   async function loadCase(ticketId, fresh) {
     if (fresh) {
       state.caseData = null;
@@ -909,6 +953,7 @@
     }
     state.caseDirty = false;
     clearCaseErrors();
+    fillOrderSuggestions();
     renderCaseMeta();
   }
 
@@ -934,7 +979,7 @@
     $('case-actions').hidden = readOnly;
     // required marks for the chosen type
     const requested = Array.isArray(c.evidence_requested) ? c.evidence_requested : [];
-    const need = ['type', 'reason', 'responsibility', 'order_number'].concat(CASE_REQUIRED[caseControl('type').value] || [], requested.length ? ['evidence'] : []);
+    const need = requiredCaseFields(caseControl('type').value, requested.length > 0);
     const hint = $('case-evidence-hint');
     hint.textContent = requested.length ? t('case.requested', { what: requested.map((r) => label('evid', r)).join(', ') }) : '';
     for (const f of CASE_FIELDS) {
@@ -959,13 +1004,14 @@
   function showCaseErrors(e) {
     clearCaseErrors();
     const fields = (e.error && e.error.fields) || {};
-    let first = null;
     for (const [f, msg] of Object.entries(fields)) {
       const slot = $('case-panel').querySelector('[data-field-error="' + CSS.escape(f) + '"]');
       if (slot) slot.textContent = String(msg);
-      const ctl = CASE_FIELDS.includes(f) ? caseControl(f) : null;
-      if (ctl) { ctl.setAttribute('aria-invalid', 'true'); first = first || ctl; }
+      if (CASE_FIELDS.includes(f)) caseControl(f).setAttribute('aria-invalid', 'true');
     }
+    // the first flagged field in the form's order, not the order the service listed them in
+    const firstField = CASE_FIELDS.find((f) => f in fields);
+    const first = firstField ? caseControl(firstField) : null;
     $('case-error').textContent = Object.keys(fields).length ? t('case.invalid') : e.message;
     state.caseErrors = true;
     if (first) first.focus();
@@ -976,7 +1022,11 @@
     const f = ev.target && ev.target.name;
     if (f) {
       const slot = $('case-panel').querySelector('[data-field-error="' + CSS.escape(f) + '"]');
-      if (slot && ev.type === 'input') slot.textContent = '';
+      // editing a field (a select's choice fires input too) takes its error and its mark away
+      if (slot && ev.type === 'input') {
+        slot.textContent = '';
+        ev.target.removeAttribute('aria-invalid');
+      }
     }
     if (f === 'type') renderCaseMeta();
   }
@@ -995,7 +1045,9 @@
     state.caseData = null;
     $('case-none').hidden = true;
     $('case-form').hidden = false;
-    fillCase({});
+    // the order number the customer already gave (the first, as the router's drafts take it;
+    // the others are offered as suggestions)
+    fillCase({ order_number: ticketOrderNumbers()[0] || null });
     state.caseDirty = true;
     caseControl('type').focus();
   }
@@ -1063,7 +1115,27 @@
     return parts.join('&');
   }
 
-  function scoreRow(name, r, team) {
+  // The score's parts: the weight's name and the row's rate it multiplies (docs/aftersales.md).
+  const SCORE_PARTS = [['satisfaction', 'csat'], ['speed', 'speed'], ['resolution', 'resolution_rate'], ['compliance', 'compliance']];
+
+  // The score, with the parts that had no data named (their weight is left out and the others
+  // scaled up, so a score from fewer parts reads differently) and the sum in the tooltip.
+  function scoreCell(r, w) {
+    const td = el('td', { dataset: { col: 'score' } }, el('span', { class: 'score-value', dataset: { testid: 'score-value' }, text: num(r.score) }));
+    if (typeof r.score !== 'number') return td;
+    const weighted = SCORE_PARTS.filter(([k]) => typeof w[k] === 'number' && w[k] > 0);
+    const kept = weighted.filter(([, f]) => typeof r[f] === 'number');
+    const dropped = weighted.filter(([, f]) => typeof r[f] !== 'number');
+    const total = kept.reduce((a, [k]) => a + w[k], 0);
+    td.title = t('sc.formula', { terms: kept.map(([k, f]) => w[k] + ' × ' + pct(r[f])).join(' + '), total, score: num(r.score) });
+    if (dropped.length) {
+      td.append(el('span', { class: 'score-note muted small', dataset: { testid: 'score-note', dropped: dropped.map(([k]) => k).join(' ') },
+        text: t('sc.dropped', { parts: dropped.map(([k]) => t('sc.p.' + k)).join(', ') }) }));
+    }
+    return td;
+  }
+
+  function scoreRow(name, r, team, w) {
     const frt = r.first_response_ms || {};
     const cell = (col, text) => el('td', { dataset: { col }, text });
     return el('tr', { class: team ? 'team' : '', dataset: { agent: team ? '' : name, row: team ? 'team' : 'agent' } },
@@ -1072,11 +1144,12 @@
       cell('frt_p50', dur(frt.p50)),
       cell('frt_p90', dur(frt.p90)),
       cell('resolution_rate', pct(r.resolution_rate)),
+      cell('ratings', typeof r.ratings === 'number' ? String(r.ratings) : '—'),
       cell('csat', pct(r.csat)),
       cell('compliance', pct(r.compliance)),
       cell('sla_breaches', typeof r.sla_breaches === 'number' ? String(r.sla_breaches) : '—'),
       cell('draft_acceptance', pct(r.draft_acceptance)),
-      cell('score', num(r.score)));
+      scoreCell(r, w));
   }
 
   async function loadScorecard() {
@@ -1088,10 +1161,10 @@
     clear(body);
     const agents = (data && data.agents) || [];
     const nameOf = (a) => a.agent || a.name || '';
-    for (const a of agents) body.append(scoreRow(nameOf(a), a, false));
-    if (data && data.team) body.append(scoreRow('', data.team, true));
-    $('sc-empty').hidden = agents.length > 0;
     const w = (data && data.weights) || {};
+    for (const a of agents) body.append(scoreRow(nameOf(a), a, false, w));
+    if (data && data.team) body.append(scoreRow('', data.team, true, w));
+    $('sc-empty').hidden = agents.length > 0;
     const wparts = ['satisfaction', 'speed', 'resolution', 'compliance'].filter((k) => typeof w[k] === 'number').map((k) => t('sc.w.' + k) + ' ' + w[k]);
     $('sc-weights').textContent = wparts.length ? t('sc.weights') + ': ' + wparts.join(' · ') : '';
     const bot = (data && data.team && data.team.bot) || (data && data.bot);
@@ -1201,6 +1274,9 @@
           el('div', { class: 'bubble customer', dataset: { testid: 'insp-customer' }, text: textOf(it.customer_message) || it.customer_text || '—' })),
         el('div', { class: 'insp-a' }, el('span', { class: 'muted small', text: t('insp.reply') }),
           el('div', { class: 'bubble ' + (role === 'bot' ? 'bot' : 'agent'), dataset: { testid: 'insp-text' }, text: it.text || msg.text || '' })),
+        // the rating's comment is customer text: textContent only, like every message
+        it.rating_comment ? el('div', { class: 'insp-comment' }, el('span', { class: 'muted small', text: t('insp.comment') }),
+          el('blockquote', { class: 'bubble customer comment', dataset: { testid: 'insp-comment' }, text: it.rating_comment })) : null,
         form);
       list.append(li);
     }

@@ -20,7 +20,8 @@ const MISSING = `订单号 ${ORDER} 少发了一瓶精华`;
 const ITEMS = '玻尿酸精华 30ml ×1';
 const EVIDENCE = '顾客已发来包裹和商品的照片';
 const REPLY = '非常抱歉少发了一瓶精华，已为您登记补发，补发单号会尽快通过短信发给您。';
-const COMMENT = '等了太久才有人回复';
+// customer text with markup: shown as text wherever it appears
+const COMMENT = '等了太久才有人回复 <img src=x onerror=alert(1)>';
 
 let browser;
 const dialogs = [];
@@ -294,6 +295,40 @@ test('the shopper rates the service 2 stars with a comment and is thanked', asyn
   assert.equal(await shopper.locator('[data-testid="survey"]').count(), 0);
 });
 
+test('before any inspection the scorecard counts the one rating and says the compliance part is left out', async () => {
+  const page = consolePage;
+  await page.locator('#tab-scorecard').click();
+  const row = page.locator(`#scorecard-body tr[data-agent="${AGENT}"]`);
+  await row.waitFor({ timeout: 10_000 });
+  const api = (await agentApi(`/v1/scorecard?shop=${SHOP}&period=day`)).body;
+  const mine = api.agents.find((a) => a.agent === AGENT);
+  // the issue's numbers: one rating of 2 stars (CSAT 0), nothing inspected yet
+  assert.equal(mine.ratings, 1);
+  assert.equal(mine.csat, 0);
+  assert.equal(mine.compliance, null);
+  assert.equal(typeof mine.speed, 'number');
+  assert.equal(mine.score, weighted(api.weights, mine));
+
+  assert.equal(await row.locator('[data-col="ratings"]').textContent(), '1');
+  assert.equal(await row.locator('[data-col="csat"]').textContent(), '0%');
+  assert.equal(await row.locator('[data-testid="score-value"]').textContent(), String(mine.score));
+  const note = row.locator('[data-testid="score-note"]');
+  assert.equal(await note.textContent(), 'Compliance: no data, weight left out');
+  assert.equal(await note.getAttribute('data-dropped'), 'compliance');
+  const w = api.weights;
+  const p = (x) => Math.round(x * 1000) / 10 + '%';
+  assert.equal(await row.locator('[data-col="score"]').getAttribute('title'),
+    `(${w.satisfaction} × ${p(mine.csat)} + ${w.speed} × ${p(mine.speed)} + ${w.resolution} × ${p(mine.resolution_rate)}) ÷ ${w.satisfaction + w.speed + w.resolution} = ${mine.score}`);
+  assert.match(await page.locator('[data-testid="scorecard-explain"]').textContent(), /left out and the other weights are scaled up/);
+  await shot(page, 'aftersales-console-scorecard-before-inspection.png');
+
+  await page.locator('.topbar [data-lang-toggle]').click();
+  await note.filter({ hasText: '合规率：无数据，不计权重' }).waitFor();
+  assert.equal(await page.locator('#scorecard thead th').nth(5).textContent(), '评分数');
+  await page.locator('.topbar [data-lang-toggle]').click();
+  await note.filter({ hasText: 'Compliance' }).waitFor();
+});
+
 test('the inspection tab lists the reply (low rating, 2 stars) and the 👎 answer; the inspector scores the reply', async () => {
   const page = consolePage;
   await page.locator('#tab-inspection').click();
@@ -306,9 +341,15 @@ test('the inspection tab lists the reply (low rating, 2 stars) and the 👎 answ
   assert.equal(await reply.locator('[data-testid="insp-why"]').textContent(), 'Low rating');
   assert.equal(await reply.locator('[data-testid="insp-rating"]').getAttribute('data-rating'), '2');
   assert.equal(await reply.locator('[data-testid="insp-rating"]').textContent(), '★★☆☆☆ 2/5');
+  // the comment that came with the 2 stars, as text
+  assert.equal(await reply.locator('[data-testid="insp-comment"]').textContent(), COMMENT);
+  assert.equal(await page.locator('#inspections img').count(), 0);
+  const listed = (await agentApi(`/v1/inspections?shop=${SHOP}&status=pending`)).body.inspections.find((x) => x.text === REPLY);
+  assert.equal(listed.rating_comment, COMMENT);
 
   const bot = page.locator('#inspections li.insp-item[data-why="thumbs_down"]', { hasText: faqAnswer.text });
   assert.equal(await bot.count(), 1);
+  assert.equal(await bot.locator('[data-testid="insp-comment"]').count(), 0, 'a 👎 has no comment');
   assert.equal(await bot.locator('[data-testid="insp-text"]').textContent(), faqAnswer.text);
   assert.equal(await bot.locator('[data-testid="insp-customer"]').textContent(), faqAnswer.question);
   assert.equal(await bot.locator('[data-testid="insp-author"]').textContent(), 'Bot');
@@ -336,7 +377,7 @@ test('the inspection tab lists the reply (low rating, 2 stars) and the 👎 answ
   assert.equal(item.inspector, AGENT);
 });
 
-test('the scorecard shows the agent\'s row with CSAT 0% and the weighted score, and exports CSV', async () => {
+test('the scorecard shows the agent\'s row with CSAT 0% of 1 rating and the weighted score, and exports CSV', async () => {
   const page = consolePage;
   await page.locator('#tab-scorecard').click();
   const row = page.locator(`#scorecard-body tr[data-agent="${AGENT}"]`);
@@ -354,14 +395,17 @@ test('the scorecard shows the agent\'s row with CSAT 0% and the weighted score, 
   assert.equal(mine.score, weighted(api.weights, mine));
 
   assert.equal(await row.locator('[data-col="agent"]').textContent(), AGENT);
+  assert.equal(await row.locator('[data-col="ratings"]').textContent(), '1');
   assert.equal(await row.locator('[data-col="csat"]').textContent(), '0%');
   assert.equal(await row.locator('[data-col="compliance"]').textContent(), '0%');
   assert.equal(await row.locator('[data-col="resolution_rate"]').textContent(), '100%');
   assert.equal(await row.locator('[data-col="tickets"]').textContent(), String(mine.tickets));
   assert.equal(await row.locator('[data-col="sla_breaches"]').textContent(), String(mine.sla_breaches));
-  assert.equal(await row.locator('[data-col="score"]').textContent(), String(mine.score));
+  assert.equal(await row.locator('[data-testid="score-value"]').textContent(), String(mine.score));
+  // every part has data now: nothing is left out
+  assert.equal(await row.locator('[data-testid="score-note"]').count(), 0);
   assert.equal(await page.locator('#scorecard-body tr[data-row="team"] [data-col="agent"]').textContent(), 'Team');
-  assert.equal(await page.locator('#scorecard-body tr[data-row="team"] [data-col="score"]').textContent(), String(api.team.score ?? '—'));
+  assert.equal(await page.locator('#scorecard-body tr[data-row="team"] [data-testid="score-value"]').textContent(), String(api.team.score ?? '—'));
   assert.equal(await page.locator('[data-testid="scorecard-weights"]').textContent(), 'Weights: Satisfaction 40 · Speed 30 · Resolution 20 · Compliance 10');
   assert.equal(await page.locator(`#sc-chart svg rect.bar[data-label="${AGENT}"]`).count(), mine.score > 0 ? 1 : 0);
   assert.equal(await page.locator('[data-testid="scorecard-bot"]').textContent(),
