@@ -155,11 +155,42 @@ pub struct DeliverySettings {
     pub backoff_cap_ms: u64,
     /// How often the worker looks for due deliveries when not woken.
     pub poll_interval_ms: u64,
+    /// Chatwoot calls: a customer waits in a live chat, so their retries wait at most this
+    /// long (and never more than `backoff_cap_ms`)...
+    #[serde(default = "default_chatwoot_backoff_cap_ms")]
+    pub chatwoot_backoff_cap_ms: u64,
+    /// ...and at most `chatwoot_fast_backoff_cap_ms` for the first `chatwoot_fast_retries`
+    /// retries (about two minutes), which are not counted in `max_attempts`: a short outage
+    /// of Chatwoot costs seconds.
+    #[serde(default = "default_chatwoot_fast_backoff_cap_ms")]
+    pub chatwoot_fast_backoff_cap_ms: u64,
+    /// See `chatwoot_fast_backoff_cap_ms`.
+    #[serde(default = "default_chatwoot_fast_retries")]
+    pub chatwoot_fast_retries: u32,
+}
+
+fn default_chatwoot_backoff_cap_ms() -> u64 {
+    60_000
+}
+fn default_chatwoot_fast_backoff_cap_ms() -> u64 {
+    5_000
+}
+fn default_chatwoot_fast_retries() -> u32 {
+    24
 }
 
 impl Default for DeliverySettings {
     fn default() -> Self {
-        Self { timeout_ms: 10_000, max_attempts: 12, backoff_base_ms: 1_000, backoff_cap_ms: 600_000, poll_interval_ms: 1_000 }
+        Self {
+            timeout_ms: 10_000,
+            max_attempts: 12,
+            backoff_base_ms: 1_000,
+            backoff_cap_ms: 600_000,
+            poll_interval_ms: 1_000,
+            chatwoot_backoff_cap_ms: default_chatwoot_backoff_cap_ms(),
+            chatwoot_fast_backoff_cap_ms: default_chatwoot_fast_backoff_cap_ms(),
+            chatwoot_fast_retries: default_chatwoot_fast_retries(),
+        }
     }
 }
 

@@ -178,6 +178,7 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             backoff_base_ms: 50,
             backoff_cap_ms: 200,
             poll_interval_ms: 50,
+            ..DeliverySettings::default()
         },
         limits: LimitSettings { customer_per_minute: opts.customer_per_minute, ..LimitSettings::default() },
     };

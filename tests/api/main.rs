@@ -8,6 +8,7 @@ mod abuse;
 mod agents;
 mod cases;
 mod chatwoot;
+mod chatwoot_retry;
 mod chatwoot_payloads;
 mod delivery;
 mod errors;
