@@ -32,6 +32,11 @@ static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
     Arc::new(Engine::load(&sources, Path::new("models")).expect("engine loads"))
 });
 
+/// The engine the apps of this test binary share (loaded on first use).
+pub async fn shared_engine() -> Arc<Engine> {
+    tokio::task::spawn_blocking(|| ENGINE.clone()).await.unwrap()
+}
+
 /// Where the test database lives.
 #[derive(Clone)]
 pub struct Database {
