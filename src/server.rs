@@ -480,7 +480,7 @@ fn banner(settings: &Settings, addr: std::net::SocketAddr, dev_defaults: bool) -
         let token =
             settings.agents.iter().find(|a| a.shops.iter().any(|s| s == "demo")).map(|a| a.token.expose()).unwrap_or(DEV_AGENT_TOKEN);
         out.push_str(&format!(
-            "\n  !! DEVELOPMENT DEFAULTS — not for production !!\n  demo webhook secret: {secret}\n  demo agent token:    {token}\n  demo widget key:     {widget_key}\n  Configure real secrets with --config FILE (see README).\n"
+            "\n  !! DEVELOPMENT DEFAULTS — not for production !!\n  demo webhook secret: {secret}\n  demo agent token:    {token}\n  demo widget key:     {widget_key}\n  Configure real secrets with --config FILE (docs/operations.md).\n"
         ));
     }
     out
