@@ -477,7 +477,8 @@ impl Settings {
     /// The published development secrets still in force (`shop demo: webhook_secret`, ...):
     /// the embedded defaults' values, wherever they came from, unless overridden.
     pub fn development_secrets(&self) -> Vec<String> {
-        let shops = self.shops.iter().filter(|s| s.webhook_secret.expose() == DEV_WEBHOOK_SECRET).map(|s| format!("shop {}: webhook_secret", s.id));
+        let shops =
+            self.shops.iter().filter(|s| s.webhook_secret.expose() == DEV_WEBHOOK_SECRET).map(|s| format!("shop {}: webhook_secret", s.id));
         let agents = self.agents.iter().filter(|a| a.token.expose() == DEV_AGENT_TOKEN).map(|a| format!("agent {}: token", a.name));
         shops.chain(agents).collect()
     }

@@ -149,9 +149,8 @@ fn long_version(config: Option<&std::path::Path>) -> (String, bool) {
         });
     out.push_str(&format!("\nsentiment model: {sentiment}"));
     let encoder = settings.models_dir.join(smartreply::engine::ENCODER_MODEL_FILE);
-    let encoder = smartreply::understand::encoder::recorded_version(&encoder)
-        .map(|v| format!("{v} ({})", shown(&encoder)))
-        .unwrap_or_else(|e| {
+    let encoder =
+        smartreply::understand::encoder::recorded_version(&encoder).map(|v| format!("{v} ({})", shown(&encoder))).unwrap_or_else(|e| {
             complete = false;
             format!("unavailable ({}: {e})", shown(&encoder))
         });
@@ -245,7 +244,8 @@ fn load_one_shop(config: Option<&std::path::Path>, shop: &str) -> anyhow::Result
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config, allow_dev_secrets_on_network } => {
-            let from_env = std::env::var("SMARTREPLY_ALLOW_DEV_SECRETS_ON_NETWORK").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+            let from_env =
+                std::env::var("SMARTREPLY_ALLOW_DEV_SECRETS_ON_NETWORK").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
             smartreply::server::run(config.as_deref(), allow_dev_secrets_on_network || from_env)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -128,7 +128,13 @@ mod tests {
 
     #[test]
     fn phones_in_full_width_digits_are_masked_like_ascii_ones() {
-        for written in ["１３８１２３４５６７８", "１３８　１２３４　５６７８", "１３８－１２３４－５６７８", "＋８６ １３８１２３４５６７８", "138１２３４5678"] {
+        for written in [
+            "１３８１２３４５６７８",
+            "１３８　１２３４　５６７８",
+            "１３８－１２３４－５６７８",
+            "＋８６ １３８１２３４５６７８",
+            "138１２３４5678",
+        ] {
             let logged = customer_text(&format!("电话{written}，快点"));
             assert!(logged.contains("138****5678"), "{written} -> {logged}");
             assert!(!logged.contains("１２３４") && !logged.contains("1234"), "{written} -> {logged}");

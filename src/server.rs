@@ -273,10 +273,8 @@ fn json_refusal(head: &[u8], limits: &HeaderLimits) -> Option<Vec<u8>> {
         return None;
     }
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    let answer = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let answer =
+        format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
     Some(answer.into_bytes())
 }
 

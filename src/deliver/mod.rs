@@ -93,7 +93,8 @@ pub(crate) fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
 /// `backoff_cap_ms`). The customer is in a live chat: once Chatwoot is back, the reply must
 /// follow within seconds, not after a wait that grew with the outage.
 pub(crate) fn chatwoot_backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
-    let cap = if attempts <= settings.chatwoot_fast_retries { settings.chatwoot_fast_backoff_cap_ms } else { settings.chatwoot_backoff_cap_ms };
+    let cap =
+        if attempts <= settings.chatwoot_fast_retries { settings.chatwoot_fast_backoff_cap_ms } else { settings.chatwoot_backoff_cap_ms };
     jittered_backoff(settings.backoff_base_ms, cap.min(settings.backoff_cap_ms), attempts)
 }
 

@@ -102,7 +102,11 @@ async fn eval_checks_its_file_before_loading_models() {
     let malformed = dir.path().join("malformed.jsonl");
     std::fs::write(&empty, "\n").unwrap();
     std::fs::write(&malformed, "{\"id\": \"x\"\n").unwrap();
-    for (file, says) in [(&missing, format!("cannot read {}", missing.display())), (&empty, "no evaluation cases".into()), (&malformed, format!("{}:1:", malformed.display()))] {
+    for (file, says) in [
+        (&missing, format!("cannot read {}", missing.display())),
+        (&empty, "no evaluation cases".into()),
+        (&malformed, format!("{}:1:", malformed.display())),
+    ] {
         let started = std::time::Instant::now();
         let (ok, out, err) = smartreply(&["eval", "--data", file.to_str().unwrap()], repo, &no_models).await;
         assert!(!ok, "{out}");
