@@ -1,7 +1,11 @@
 # syntax=docker/dockerfile:1
 # smartreply as a container: build the release binary, then a slim runtime image holding only
 # the binary, the models and the knowledge bases. Build: `docker build -t smartreply .`
-# Run: `docker run -p 8080:8080 -v smartreply-data:/data smartreply` (see README, "Container").
+# Run (docs/operations.md, "Container"): real secrets are required, since the container listens
+# on every interface and `serve` refuses the published development secrets there:
+#   docker run -p 8080:8080 -v smartreply-data:/data \
+#     -e SMARTREPLY_SHOP_DEMO_WEBHOOK_SECRET=... -e SMARTREPLY_AGENT_DEV_AGENT_TOKEN=... smartreply
+# or mount a configuration file and run `serve --config /etc/smartreply/smartreply.toml`.
 
 # --- build -------------------------------------------------------------------------------
 FROM rust:1.95-bookworm AS build

@@ -155,11 +155,42 @@ pub struct DeliverySettings {
     pub backoff_cap_ms: u64,
     /// How often the worker looks for due deliveries when not woken.
     pub poll_interval_ms: u64,
+    /// Chatwoot calls: a customer waits in a live chat, so their retries wait at most this
+    /// long (and never more than `backoff_cap_ms`)...
+    #[serde(default = "default_chatwoot_backoff_cap_ms")]
+    pub chatwoot_backoff_cap_ms: u64,
+    /// ...and at most `chatwoot_fast_backoff_cap_ms` for the first `chatwoot_fast_retries`
+    /// retries (about two minutes), which are not counted in `max_attempts`: a short outage
+    /// of Chatwoot costs seconds.
+    #[serde(default = "default_chatwoot_fast_backoff_cap_ms")]
+    pub chatwoot_fast_backoff_cap_ms: u64,
+    /// See `chatwoot_fast_backoff_cap_ms`.
+    #[serde(default = "default_chatwoot_fast_retries")]
+    pub chatwoot_fast_retries: u32,
+}
+
+fn default_chatwoot_backoff_cap_ms() -> u64 {
+    60_000
+}
+fn default_chatwoot_fast_backoff_cap_ms() -> u64 {
+    5_000
+}
+fn default_chatwoot_fast_retries() -> u32 {
+    24
 }
 
 impl Default for DeliverySettings {
     fn default() -> Self {
-        Self { timeout_ms: 10_000, max_attempts: 12, backoff_base_ms: 1_000, backoff_cap_ms: 600_000, poll_interval_ms: 1_000 }
+        Self {
+            timeout_ms: 10_000,
+            max_attempts: 12,
+            backoff_base_ms: 1_000,
+            backoff_cap_ms: 600_000,
+            poll_interval_ms: 1_000,
+            chatwoot_backoff_cap_ms: default_chatwoot_backoff_cap_ms(),
+            chatwoot_fast_backoff_cap_ms: default_chatwoot_fast_backoff_cap_ms(),
+            chatwoot_fast_retries: default_chatwoot_fast_retries(),
+        }
     }
 }
 
@@ -198,6 +229,13 @@ pub struct LimitSettings {
     /// SQLite: writes waiting for the single writer before new ones get 503 + Retry-After.
     #[serde(default = "default_write_queue")]
     pub write_queue: usize,
+    /// Largest request line and headers together, bytes; more gets 431 (JSON error) and the
+    /// connection is closed. Also bounds what one connection buffers while reading headers.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more gets 431 like oversize headers.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
 }
 
 fn default_widget_per_minute() -> u32 {
@@ -221,6 +259,13 @@ fn default_idle_timeout_ms() -> u64 {
 fn default_write_queue() -> usize {
     crate::store::DEFAULT_WRITE_QUEUE
 }
+fn default_max_header_bytes() -> usize {
+    // Browsers send a few KB (cookies included); 32 KB leaves room and bounds memory.
+    32 * 1024
+}
+fn default_max_headers() -> usize {
+    100
+}
 
 impl Default for LimitSettings {
     fn default() -> Self {
@@ -236,6 +281,8 @@ impl Default for LimitSettings {
             header_read_timeout_ms: default_header_read_timeout_ms(),
             idle_timeout_ms: default_idle_timeout_ms(),
             write_queue: default_write_queue(),
+            max_header_bytes: default_max_header_bytes(),
+            max_headers: default_max_headers(),
         }
     }
 }
@@ -460,6 +507,34 @@ impl Settings {
         Ok(())
     }
 
+    /// The published development secrets still in force (`shop demo: webhook_secret`, ...):
+    /// the embedded defaults' values, wherever they came from, unless overridden.
+    pub fn development_secrets(&self) -> Vec<String> {
+        let shops =
+            self.shops.iter().filter(|s| s.webhook_secret.expose() == DEV_WEBHOOK_SECRET).map(|s| format!("shop {}: webhook_secret", s.id));
+        let agents = self.agents.iter().filter(|a| a.token.expose() == DEV_AGENT_TOKEN).map(|a| format!("agent {}: token", a.name));
+        shops.chain(agents).collect()
+    }
+
+    /// Refuses a listen address reachable from other machines while [`Self::development_secrets`]
+    /// are in force (anyone could sign messages and open the console with the README's
+    /// values), unless `allow` (`serve --allow-dev-secrets-on-network`, for a throwaway demo).
+    pub fn check_development_secrets(&self, allow: bool) -> Result<(), ConfigError> {
+        let loopback = self.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+        let secrets = self.development_secrets();
+        if loopback || allow || secrets.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError(format!(
+            "listen = {:?} is reachable from other machines, but the published development secrets are in force ({}). \
+             Configure real secrets (--config FILE, or SMARTREPLY_SHOP_<ID>_WEBHOOK_SECRET and SMARTREPLY_AGENT_<NAME>_TOKEN), \
+             listen on 127.0.0.1, or for a throwaway demo pass --allow-dev-secrets-on-network \
+             (or set SMARTREPLY_ALLOW_DEV_SECRETS_ON_NETWORK=true)",
+            self.listen,
+            secrets.join(", ")
+        )))
+    }
+
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.database_url.expose();
@@ -586,5 +661,28 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().contains("shops[0].chatwoot.webhook_secret"));
         let bad = |k: &str| (k == "SMARTREPLY_SHOP_DEMO_CHATWOOT_ACCOUNT_ID").then(|| "three".to_string());
         assert!(s.apply_chatwoot_env(bad).unwrap_err().to_string().contains("ACCOUNT_ID"));
+    }
+
+    #[test]
+    fn development_secrets_stay_on_loopback_unless_allowed() {
+        let (mut dev, _) = Settings::load(None).unwrap();
+        for listen in ["127.0.0.1:8080", "[::1]:8080"] {
+            dev.listen = listen.into();
+            assert!(dev.check_development_secrets(false).is_ok(), "{listen}");
+        }
+        for listen in ["0.0.0.0:8080", "[::]:8080", "192.168.1.20:8080"] {
+            dev.listen = listen.into();
+            let refused = dev.check_development_secrets(false).unwrap_err().to_string();
+            assert!(refused.contains("--allow-dev-secrets-on-network") && refused.contains("shop demo: webhook_secret"), "{refused}");
+            assert!(refused.contains("agent dev-agent: token") && !refused.contains(DEV_AGENT_TOKEN), "never the secret itself: {refused}");
+            assert!(dev.check_development_secrets(true).is_ok(), "{listen}");
+        }
+        // Real secrets from the environment replace the development ones.
+        dev.apply_secret_env(|k| match k {
+            "SMARTREPLY_SHOP_DEMO_WEBHOOK_SECRET" => Some("a-real-secret".into()),
+            "SMARTREPLY_AGENT_DEV_AGENT_TOKEN" => Some("a-real-token".into()),
+            _ => None,
+        });
+        assert!(dev.check_development_secrets(false).is_ok());
     }
 }

@@ -240,9 +240,13 @@ pub fn misses(outcomes: &[Outcome]) -> Vec<Miss<'_>> {
 
 /// `smartreply eval` on one shop: every case of `data` routed, and the metrics.
 pub fn run(shop: &ShopEngine, data: &Path) -> anyhow::Result<(Metrics, Vec<Outcome>)> {
-    let cases = read_cases(data)?;
-    let outcomes = route_all(shop, &cases);
-    Ok((metrics(&outcomes), outcomes))
+    Ok(run_cases(shop, &read_cases(data)?))
+}
+
+/// [`run`] on cases already read (`smartreply eval` reads its file before loading models).
+pub fn run_cases(shop: &ShopEngine, cases: &[Case]) -> (Metrics, Vec<Outcome>) {
+    let outcomes = route_all(shop, cases);
+    (metrics(&outcomes), outcomes)
 }
 
 /// Cross-validation report: the knowledge base's own examples, each routed through the whole

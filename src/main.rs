@@ -23,6 +23,10 @@ enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Listen on a non-loopback address although the published development secrets are
+        /// in force (a throwaway demo only); also SMARTREPLY_ALLOW_DEV_SECRETS_ON_NETWORK=true.
+        #[arg(long)]
+        allow_dev_secrets_on_network: bool,
     },
     /// Route an evaluation file through the pipeline and print the metrics.
     Eval {
@@ -120,14 +124,21 @@ enum ChatwootCommand {
     },
 }
 
-/// `--version`: the crate's version and the models a running service would use (the
-/// sentiment model file's version; the intent classifier is trained from each knowledge base
-/// at start-up, so its version is the knowledge base's content hash).
-fn long_version() -> String {
+/// `--version [--config FILE]`: the crate's version and the models a running service would use
+/// (the sentiment model file's version; the intent classifier is trained from each knowledge
+/// base at start-up, so its version is the knowledge base's content hash). Paths are resolved
+/// as `serve` resolves them (configuration file, then `SMARTREPLY_*` variables, relative paths
+/// from the current folder); the second value says whether everything `serve` needs is there.
+fn long_version(config: Option<&std::path::Path>) -> (String, bool) {
     let mut out = env!("CARGO_PKG_VERSION").to_string();
-    let settings = Settings::load(None).ok().map(|(s, _)| s);
-    let models = settings.as_ref().map(|s| s.models_dir.clone()).unwrap_or_else(|| PathBuf::from("./models"));
-    let path = models.join(smartreply::engine::SENTIMENT_MODEL_FILE);
+    let settings = match Settings::load(config) {
+        Ok((s, _)) => s,
+        Err(e) => return (format!("{out}\n{e}"), false),
+    };
+    let mut complete = true;
+    // Absolute, so that a run from the wrong folder shows where it looked.
+    let shown = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+    let path = settings.models_dir.join(smartreply::engine::SENTIMENT_MODEL_FILE);
     // Only the version field is read; the weights are skipped.
     #[derive(serde::Deserialize)]
     struct ModelFile {
@@ -136,21 +147,29 @@ fn long_version() -> String {
     let sentiment = std::fs::read_to_string(&path)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str::<ModelFile>(&t).map_err(|e| e.to_string()))
-        .map(|f| format!("{} ({})", f.version, path.display()))
-        .unwrap_or_else(|e| format!("unavailable ({}: {e})", path.display()));
+        .map(|f| format!("{} ({})", f.version, shown(&path)))
+        .unwrap_or_else(|e| {
+            complete = false;
+            format!("unavailable ({}: {e})", shown(&path))
+        });
     out.push_str(&format!("\nsentiment model: {sentiment}"));
-    let encoder = models.join(smartreply::engine::ENCODER_MODEL_FILE);
-    let encoder = smartreply::understand::encoder::recorded_version(&encoder)
-        .map(|v| format!("{v} ({})", encoder.display()))
-        .unwrap_or_else(|e| format!("unavailable ({}: {e})", encoder.display()));
+    let encoder = settings.models_dir.join(smartreply::engine::ENCODER_MODEL_FILE);
+    let encoder =
+        smartreply::understand::encoder::recorded_version(&encoder).map(|v| format!("{v} ({})", shown(&encoder))).unwrap_or_else(|e| {
+            complete = false;
+            format!("unavailable ({}: {e})", shown(&encoder))
+        });
     out.push_str(&format!("\nsentence encoder: {encoder}"));
-    for shop in settings.iter().flat_map(|s| &s.shops) {
+    for shop in &settings.shops {
         let kb = smartreply::knowledge::KnowledgeBase::load(&shop.knowledge_base)
-            .map(|kb| format!("logreg+e5-kb{} (trained at start-up from {})", kb.version, shop.knowledge_base.display()))
-            .unwrap_or_else(|_| format!("unavailable ({} does not load)", shop.knowledge_base.display()));
+            .map(|kb| format!("logreg+e5-kb{} (trained at start-up from {})", kb.version, shown(&shop.knowledge_base)))
+            .unwrap_or_else(|_| {
+                complete = false;
+                format!("unavailable ({} does not load)", shown(&shop.knowledge_base))
+            });
         out.push_str(&format!("\nintent model, shop {}: {kb}", shop.id));
     }
-    out
+    (out, complete)
 }
 
 #[derive(Subcommand)]
@@ -187,8 +206,23 @@ enum TrainCommand {
 fn main() -> ExitCode {
     // `--version` also names the model versions; computed only when asked (it reads files).
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() == 1 && (args[0] == "--version" || args[0] == "-V") {
-        println!("smartreply {}", long_version());
+    let config = match args.as_slice() {
+        [v] if v == "--version" || v == "-V" => Some(None),
+        [v, c, file] if (v == "--version" || v == "-V") && c == "--config" => Some(Some(PathBuf::from(file))),
+        _ => None,
+    };
+    if let Some(config) = config {
+        let (text, complete) = long_version(config.as_deref());
+        println!("smartreply {text}");
+        if !complete {
+            // Exits non-zero so that a deployment check catches what `serve` would fail on.
+            eprintln!(
+                "error: a model or knowledge base `serve` needs is missing (relative paths are read from {}); run from the folder \
+                 holding models/ and knowledge-base/, or set models_dir and knowledge_base with --config FILE or SMARTREPLY_MODELS_DIR",
+                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "the current folder".into())
+            );
+            return ExitCode::FAILURE;
+        }
         return ExitCode::SUCCESS;
     }
     let cli = Cli::parse();
@@ -214,16 +248,24 @@ fn load_one_shop(config: Option<&std::path::Path>, shop: &str) -> anyhow::Result
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { config } => {
-            smartreply::server::run(config.as_deref())?;
+        Command::Serve { config, allow_dev_secrets_on_network } => {
+            let from_env =
+                std::env::var("SMARTREPLY_ALLOW_DEV_SECRETS_ON_NETWORK").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+            smartreply::server::run(config.as_deref(), allow_dev_secrets_on_network || from_env)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { data, shop, config, json, errors, cv } => {
+            // The file is read and checked first: loading the models takes tens of seconds,
+            // and a wrong path or a malformed line must not cost them.
+            let cases = match (cv, data) {
+                (None, Some(data)) => Some(smartreply::eval::read_cases(&data)?),
+                _ => None,
+            };
             let shop = load_one_shop(config.as_deref(), &shop)?;
-            match (cv, data) {
+            match (cv, cases) {
                 (Some(k), _) => cli::eval::print_cv(&smartreply::eval::run_cv(&shop, k)?, errors, json)?,
-                (None, Some(data)) => {
-                    let (metrics, outcomes) = smartreply::eval::run(&shop, &data)?;
+                (None, Some(cases)) => {
+                    let (metrics, outcomes) = smartreply::eval::run_cases(&shop, &cases);
                     cli::eval::print_report(&metrics, &outcomes, errors, json)?
                 }
                 (None, None) => unreachable!("clap requires --data without --cv"),

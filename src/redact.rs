@@ -8,7 +8,19 @@ use std::sync::LazyLock;
 
 /// A mainland mobile number as people write it: `13812345678`, `138 1234 5678`,
 /// `138-1234-5678`, `+86 138 1234 5678`, `0086-138...`; one separator at most between digits.
-static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:(?:\+|00)86[\s\-.]?)?(1[3-9](?:[\s\-.]?\d){9})").expect("phone pattern"));
+/// Chinese input methods type full-width digits and signs (`１３８－１２３４－５６７８`), so
+/// each character class takes both widths (`\s` includes the ideographic space).
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:(?:[+＋]|[0０][0０])[8８][6６][\s\-.－．]?)?([1１][3-9３-９](?:[\s\-.－．]?[0-9０-９]){9})").expect("phone pattern")
+});
+
+/// The value of an ASCII or full-width decimal digit.
+fn digit(c: char) -> Option<u32> {
+    match c {
+        '０'..='９' => Some(c as u32 - '０' as u32),
+        _ => c.to_digit(10),
+    }
+}
 
 /// Customer text as it may be logged: phones masked (`138****5678`), then the router's
 /// redaction (addresses, long numbers, at most 80 characters), then control characters
@@ -27,10 +39,11 @@ pub fn mask_phones(text: &str) -> String {
         // Part of a longer digit run (an order number): not a phone.
         let before = text[..whole.start()].chars().next_back();
         let after = text[whole.end()..].chars().next();
-        if before.is_some_and(|c| c.is_ascii_digit()) || after.is_some_and(|c| c.is_ascii_digit()) {
+        if before.and_then(digit).is_some() || after.and_then(digit).is_some() {
             continue;
         }
-        let digits: String = caps[1].chars().filter(char::is_ascii_digit).collect();
+        // Logged in ASCII whatever the width typed.
+        let digits: String = caps[1].chars().filter_map(digit).filter_map(|d| char::from_digit(d, 10)).collect();
         out.push_str(&text[last..whole.start()]);
         out.push_str(&digits[..3]);
         out.push_str("****");
@@ -114,8 +127,24 @@ mod tests {
     }
 
     #[test]
+    fn phones_in_full_width_digits_are_masked_like_ascii_ones() {
+        for written in [
+            "１３８１２３４５６７８",
+            "１３８　１２３４　５６７８",
+            "１３８－１２３４－５６７８",
+            "＋８６ １３８１２３４５６７８",
+            "138１２３４5678",
+        ] {
+            let logged = customer_text(&format!("电话{written}，快点"));
+            assert!(logged.contains("138****5678"), "{written} -> {logged}");
+            assert!(!logged.contains("１２３４") && !logged.contains("1234"), "{written} -> {logged}");
+        }
+    }
+
+    #[test]
     fn order_numbers_are_not_taken_for_phones() {
         assert_eq!(mask_phones("订单 3761381234567801"), "订单 3761381234567801");
+        assert_eq!(mask_phones("订单 ３７６１３８１２３４５６７８０１"), "订单 ３７６１３８１２３４５６７８０１");
     }
 
     #[test]

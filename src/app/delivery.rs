@@ -116,8 +116,9 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
             state.store().chatwoot_call_delivered(&call.id, now).await
         }
         Err(error) => {
-            let give_up = call.attempts >= i64::from(settings.max_attempts);
-            let next = now + backoff(settings, call.attempts as u32).as_millis() as i64;
+            let attempts = u32::try_from(call.attempts).unwrap_or(u32::MAX);
+            let give_up = crate::deliver::chatwoot_gives_up(settings, attempts);
+            let next = now + crate::deliver::chatwoot_backoff(settings, attempts).as_millis() as i64;
             let outcome = if give_up { "failed" } else { "retry" };
             metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.clone(), "outcome" => outcome).increment(1);
             if give_up {

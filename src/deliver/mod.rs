@@ -85,8 +85,28 @@ pub(crate) fn case_payload() -> crate::store::CasePayload {
 /// Retry delay after `attempts` failed attempts: exponential, capped, with jitter so that many
 /// failed rows do not retry in lock-step ("equal jitter": half fixed, half random).
 pub(crate) fn backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
-    let exp = settings.backoff_base_ms.saturating_mul(1u64 << attempts.saturating_sub(1).min(30));
-    let capped = exp.min(settings.backoff_cap_ms).max(1);
+    jittered_backoff(settings.backoff_base_ms, settings.backoff_cap_ms, attempts)
+}
+
+/// [`backoff`] for a Chatwoot call: capped at `chatwoot_fast_backoff_cap_ms` for the first
+/// `chatwoot_fast_retries` retries, then at `chatwoot_backoff_cap_ms` (neither above
+/// `backoff_cap_ms`). The customer is in a live chat: once Chatwoot is back, the reply must
+/// follow within seconds, not after a wait that grew with the outage.
+pub(crate) fn chatwoot_backoff(settings: &DeliverySettings, attempts: u32) -> Duration {
+    let cap =
+        if attempts <= settings.chatwoot_fast_retries { settings.chatwoot_fast_backoff_cap_ms } else { settings.chatwoot_backoff_cap_ms };
+    jittered_backoff(settings.backoff_base_ms, cap.min(settings.backoff_cap_ms), attempts)
+}
+
+/// Whether a Chatwoot call that failed `attempts` times is given up: the fast retries come on
+/// top of `max_attempts`, so the budget lasts about as long as a reply delivery's.
+pub(crate) fn chatwoot_gives_up(settings: &DeliverySettings, attempts: u32) -> bool {
+    attempts >= settings.max_attempts.saturating_add(settings.chatwoot_fast_retries)
+}
+
+fn jittered_backoff(base_ms: u64, cap_ms: u64, attempts: u32) -> Duration {
+    let exp = base_ms.saturating_mul(1u64 << attempts.saturating_sub(1).min(30));
+    let capped = exp.min(cap_ms).max(1);
     let half = capped / 2;
     Duration::from_millis(half + rand::rng().random_range(0..=capped - half))
 }
@@ -138,8 +158,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_stays_within_the_cap_and_jitters() {
-        let s =
-            DeliverySettings { timeout_ms: 1000, max_attempts: 10, backoff_base_ms: 1000, backoff_cap_ms: 60_000, poll_interval_ms: 100 };
+        let s = DeliverySettings { max_attempts: 10, backoff_cap_ms: 60_000, ..DeliverySettings::default() };
         let first = backoff(&s, 1);
         assert!(first >= Duration::from_millis(500) && first <= Duration::from_millis(1000), "{first:?}");
         let fifth = backoff(&s, 5);
@@ -149,5 +168,24 @@ mod tests {
         }
         let samples: std::collections::HashSet<_> = (0..20).map(|_| backoff(&s, 8)).collect();
         assert!(samples.len() > 1, "jitter varies the delay");
+    }
+
+    #[test]
+    fn chatwoot_retries_wait_seconds_during_an_outage_and_a_minute_at_most_after() {
+        let s = DeliverySettings::default();
+        // After 30 s of outage (about 8 failed attempts) the next try is seconds away; the
+        // reply backoff would wait 64-128 s here.
+        for attempts in 1..=s.chatwoot_fast_retries {
+            assert!(chatwoot_backoff(&s, attempts) <= Duration::from_millis(5_000), "{attempts}");
+        }
+        assert!(backoff(&s, 8) >= Duration::from_secs(64));
+        for attempts in s.chatwoot_fast_retries + 1..60 {
+            let wait = chatwoot_backoff(&s, attempts);
+            assert!(wait >= Duration::from_secs(30) && wait <= Duration::from_secs(60), "{attempts}: {wait:?}");
+        }
+        // Never above the general cap (tests set it low).
+        let low = DeliverySettings { backoff_cap_ms: 200, ..DeliverySettings::default() };
+        assert!(chatwoot_backoff(&low, 3) <= Duration::from_millis(200));
+        assert!(!chatwoot_gives_up(&s, s.max_attempts) && chatwoot_gives_up(&s, s.max_attempts + s.chatwoot_fast_retries));
     }
 }

@@ -131,6 +131,20 @@ fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs_f64().ceil() as u64).max(1)
 }
 
+/// 503 while the models load: the JSON error `starting`, and when to try again.
+pub(super) async fn starting(request: axum::extract::Request) -> Response {
+    // Read what the client sent (bounded) so the connection can be kept: closing it with the
+    // body unread would reset it, and the client could lose this answer.
+    let _ = axum::body::to_bytes(request.into_body(), 1 << 20).await;
+    let body = error_body("starting", "the service is starting (loading knowledge bases and models); retry shortly");
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(STARTING_RETRY_AFTER));
+    response
+}
+
+/// Loading takes seconds to a minute: a sender retrying after this finds it ready soon after.
+const STARTING_RETRY_AFTER: &str = "5";
+
 /// Parses a JSON body into the contract's 400 on failure (instead of axum's plain text).
 pub(super) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))

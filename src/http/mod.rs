@@ -66,6 +66,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(error::panicked))
 }
 
+/// What answers while the service loads its models: 503 with `Retry-After` and the JSON error
+/// `starting` for every request, `/healthz` and `/readyz` included (not ready yet).
+pub(crate) fn starting() -> Router {
+    Router::new().fallback(error::starting)
+}
+
 /// A body declared larger than the limit is refused before a byte of it is read: the client
 /// learns at once instead of waiting for a timeout.
 async fn refuse_declared_oversize(

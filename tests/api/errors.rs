@@ -90,3 +90,35 @@ async fn a_request_that_runs_past_the_timeout_answers_408_in_the_json_shape() {
     assert_eq!(body["error"]["code"], "timeout", "{answered}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn oversize_or_too_many_headers_answer_431_in_the_json_shape() {
+    let app = spawn_app().await;
+    let url = format!("{}/healthz", app.address);
+    let limit = smartreply::config::LimitSettings::default().max_header_bytes;
+    // Ordinary requests with a few KB of cookies pass.
+    let r = app.client.get(&url).header("cookie", "c".repeat(8 * 1024)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Just over the limit, far over it (200 KB was accepted), a megabyte: refused with the
+    // error, also on a kept-alive connection that just answered.
+    for size in [limit + 1, 200 * 1024, 1024 * 1024] {
+        let r = app.client.get(&url).header("x-big", "b".repeat(size)).send().await.unwrap();
+        assert_error(r, 431, "headers_too_large").await;
+    }
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..300 {
+        many.insert(reqwest::header::HeaderName::try_from(format!("x-h-{i}")).unwrap(), reqwest::header::HeaderValue::from_static("1"));
+    }
+    assert_error(app.client.get(&url).headers(many).send().await.unwrap(), 431, "headers_too_large").await;
+    // A request the parser rejects outright gets the JSON shape too, then the close.
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n").await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw)).await.expect("closed").unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 400 ") && raw.contains("content-type: application/json"), "{raw}");
+    assert!(raw.ends_with(r#"{"error":{"code":"bad_request","message":"malformed HTTP request"}}"#), "{raw}");
+    // And the service is unharmed.
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    app.finish().await;
+}

@@ -37,6 +37,11 @@ static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
     Arc::new(Engine::load_with_options(&sources, Path::new("models"), &options).expect("engine loads"))
 });
 
+/// The engine the apps of this test binary share (loaded on first use).
+pub async fn shared_engine() -> Arc<Engine> {
+    tokio::task::spawn_blocking(|| ENGINE.clone()).await.unwrap()
+}
+
 /// Where the test database lives.
 #[derive(Clone)]
 pub struct Database {
@@ -183,6 +188,7 @@ pub fn settings(db: &Database, opts: &Options) -> Settings {
             backoff_base_ms: 50,
             backoff_cap_ms: 200,
             poll_interval_ms: 50,
+            ..DeliverySettings::default()
         },
         limits: LimitSettings { customer_per_minute: opts.customer_per_minute, ..LimitSettings::default() },
         // The engine is loaded once per test binary (above), not by the app.

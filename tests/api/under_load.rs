@@ -83,7 +83,7 @@ async fn the_load_generator_measures_a_running_service_and_every_message_is_stor
         s.limits.customer_per_minute = 1_000_000;
     };
     let app = spawn_app_with(Database::fresh().await, Options { tune, ..Options::default() }).await;
-    let (texts, _) = smartreply::loadgen::texts(Some(std::path::Path::new("../shared/eval/dev.jsonl"))).expect("the shared dev set");
+    let (texts, _) = smartreply::loadgen::texts(Some(std::path::Path::new("tests/data/dev.jsonl"))).expect("the dev set");
     let opts = smartreply::loadgen::LoadOptions {
         urls: vec![app.address.clone()],
         secret: DEMO_SECRET.into(),
