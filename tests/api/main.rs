@@ -9,6 +9,7 @@ mod agents;
 mod cases;
 mod chatwoot;
 mod chatwoot_payloads;
+mod conversation;
 mod delivery;
 mod errors;
 mod followup;
