@@ -105,6 +105,8 @@ pub struct TicketFact {
     pub first_reply_at: Option<i64>,
     /// Resolved (by anyone).
     pub resolved: bool,
+    /// The settlement clock ran out (a complaint resolved late, or still open past it).
+    pub settled_late: bool,
 }
 
 /// The draft outcome of one reply.
@@ -188,6 +190,8 @@ pub struct ScoreRow {
     pub compliance: Option<f64>,
     /// First responses after the deadline.
     pub sla_breaches: i64,
+    /// Tickets past their settlement deadline (complaints: the second SLA clock).
+    pub resolution_breaches: i64,
     /// Share of first responses within the deadline.
     pub speed: Option<f64>,
     /// Draft outcomes.
@@ -244,7 +248,11 @@ fn row(facts: &ScoreFacts, weights: &Weights, agent: Option<&str>) -> ScoreRow {
     let mine = |a: &str| agent.is_none_or(|x| x == a);
     // The team counts a ticket once, with its earliest first reply by anyone.
     let mut tickets: BTreeMap<&str, (i64, i64, Option<i64>, bool)> = BTreeMap::new();
+    let mut settled_late = std::collections::BTreeSet::new();
     for t in facts.tickets.iter().filter(|t| mine(&t.agent)) {
+        if t.settled_late {
+            settled_late.insert(t.ticket_id.as_str());
+        }
         let e = tickets.entry(&t.ticket_id).or_insert((t.created_at, t.due_at, None, t.resolved));
         e.2 = match (e.2, t.first_reply_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -283,6 +291,7 @@ fn row(facts: &ScoreFacts, weights: &Weights, agent: Option<&str>) -> ScoreRow {
         inspected: inspections.len() as i64,
         compliance,
         sla_breaches: answered.len() as i64 - within,
+        resolution_breaches: settled_late.len() as i64,
         speed,
         draft_acceptance: ratio(drafts.accepted, drafts.accepted + drafts.edited + drafts.rejected),
         drafts,
@@ -369,7 +378,15 @@ mod tests {
     }
 
     fn ticket(agent: &str, id: &str, wait_ms: Option<i64>, resolved: bool) -> TicketFact {
-        TicketFact { agent: agent.into(), ticket_id: id.into(), created_at: 0, due_at: 60_000, first_reply_at: wait_ms, resolved }
+        TicketFact {
+            agent: agent.into(),
+            ticket_id: id.into(),
+            created_at: 0,
+            due_at: 60_000,
+            first_reply_at: wait_ms,
+            resolved,
+            settled_late: id == "late",
+        }
     }
 
     #[test]
@@ -412,6 +429,18 @@ mod tests {
         assert_eq!((team.csat, team.speed, team.compliance), (Some(0.5), Some(1.0), Some(0.0)));
         assert_eq!(team.score, Some(60.0)); // 40×0.5 + 30×1 + 20×0.5 + 10×0 = 60.
         assert_eq!((card.bot.answers, card.bot.compliance, card.bot.first_response_ms.p50), (2, Some(1.0), Some(7)));
+    }
+
+    #[test]
+    fn complaints_settled_late_count_once_per_ticket_on_the_second_clock() {
+        let facts = ScoreFacts {
+            tickets: vec![ticket("alice", "late", Some(30_000), true), ticket("bob", "late", None, true), ticket("bob", "t3", None, true)],
+            ..ScoreFacts::default()
+        };
+        let card = scorecard(&facts, Weights::default());
+        assert_eq!((card.agents[0].resolution_breaches, card.agents[1].resolution_breaches), (1, 1));
+        assert_eq!(card.team.resolution_breaches, 1, "one ticket, however many agents touched it");
+        assert_eq!(card.team.sla_breaches, 0, "the first response was in time: the clocks are apart");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! SLA clock: when a ticket is due. An escalated message is acknowledged at once (the bot);
-//! a human answers within the shop's first-response promise (urgent tickets within 15 min);
-//! complaints are settled within the shop's complaint window (24 h). Outside agent hours, a
+//! SLA clocks: when a ticket is due. An escalated message is acknowledged at once (the bot);
+//! a human first answers within the shop's first-response promise (urgent tickets within
+//! 15 min), complaints included; complaints are also settled within the shop's complaint
+//! window (24 h), a second clock. Outside agent hours, a
 //! first-response deadline moves to the next opening plus 30 minutes (the policy's "answered
 //! by 09:30 the next morning"). Pure functions of time.
 
@@ -81,18 +82,11 @@ pub(crate) struct Promises {
     pub complaint_hours: u32,
 }
 
-/// When a ticket created at `created` is due.
-pub(crate) fn due_at(
-    created: Timestamp,
-    priority: Priority,
-    reason: EscalationReason,
-    hours: &AgentHours,
-    promises: Promises,
-) -> Timestamp {
-    if reason == EscalationReason::Complaint {
-        return created + SignedDuration::from_hours(i64::from(promises.complaint_hours));
-    }
-    response_due(created, priority, hours, promises)
+/// When a ticket opened at `created` for `reason` must be settled: complaints within the
+/// shop's complaint window (a day, around the clock); no other ticket carries this promise.
+/// The first human response has its own, shorter clock ([`response_due`]).
+pub(crate) fn resolution_due(created: Timestamp, reason: EscalationReason, promises: Promises) -> Option<Timestamp> {
+    (reason == EscalationReason::Complaint).then(|| created + SignedDuration::from_hours(i64::from(promises.complaint_hours)))
 }
 
 /// When a person must first answer a message of `priority` that arrived at `created`: the
@@ -129,7 +123,7 @@ mod tests {
     fn round_the_clock_a_deadline_crosses_midnight_and_24_00_closes_only_such_a_day() {
         let always = AgentHours::parse("00:00-24:00", "Asia/Shanghai").unwrap();
         // 23:50 in Shanghai is 15:50 UTC.
-        let due = due_at(at("2026-11-23T15:50:00Z"), Priority::Normal, EscalationReason::NoConfidentAnswer, &always, PROMISES);
+        let due = response_due(at("2026-11-23T15:50:00Z"), Priority::Normal, &always, PROMISES);
         assert_eq!(due, at("2026-11-23T16:20:00Z"));
         assert!(always.is_open(at("2026-11-23T15:59:30Z")));
         assert!(AgentHours::parse("09:00-24:00", "Asia/Shanghai").is_err());
@@ -138,30 +132,31 @@ mod tests {
     #[test]
     fn during_hours_the_first_response_is_due_within_the_promise() {
         // 10:00 in Shanghai is 02:00 UTC.
-        let due = due_at(at("2026-11-23T02:00:00Z"), Priority::Normal, EscalationReason::NoConfidentAnswer, &shanghai(), PROMISES);
+        let due = response_due(at("2026-11-23T02:00:00Z"), Priority::Normal, &shanghai(), PROMISES);
         assert_eq!(due, at("2026-11-23T02:30:00Z"));
     }
 
     #[test]
     fn urgent_tickets_are_due_sooner() {
-        let due = due_at(at("2026-11-23T02:00:00Z"), Priority::Urgent, EscalationReason::NegativeSentiment, &shanghai(), PROMISES);
+        let due = response_due(at("2026-11-23T02:00:00Z"), Priority::Urgent, &shanghai(), PROMISES);
         assert_eq!(due, at("2026-11-23T02:15:00Z"));
     }
 
     #[test]
     fn at_night_the_deadline_is_half_an_hour_after_opening() {
         // 02:00 Shanghai (18:00 UTC the day before) → 09:30 Shanghai = 01:30 UTC.
-        let due = due_at(at("2026-11-22T18:00:00Z"), Priority::Normal, EscalationReason::HumanRequested, &shanghai(), PROMISES);
+        let due = response_due(at("2026-11-22T18:00:00Z"), Priority::Normal, &shanghai(), PROMISES);
         assert_eq!(due, at("2026-11-23T01:30:00Z"));
         // 23:50 Shanghai → next morning 09:30.
-        let due = due_at(at("2026-11-23T15:50:00Z"), Priority::High, EscalationReason::NegativeSentiment, &shanghai(), PROMISES);
+        let due = response_due(at("2026-11-23T15:50:00Z"), Priority::High, &shanghai(), PROMISES);
         assert_eq!(due, at("2026-11-24T01:30:00Z"));
     }
 
     #[test]
-    fn complaints_are_settled_within_a_day() {
-        let due = due_at(at("2026-11-23T18:00:00Z"), Priority::Urgent, EscalationReason::Complaint, &shanghai(), PROMISES);
-        assert_eq!(due, at("2026-11-24T18:00:00Z"));
+    fn complaints_are_settled_within_a_day_and_only_they_have_that_clock() {
+        let due = resolution_due(at("2026-11-23T18:00:00Z"), EscalationReason::Complaint, PROMISES);
+        assert_eq!(due, Some(at("2026-11-24T18:00:00Z")));
+        assert_eq!(resolution_due(at("2026-11-23T18:00:00Z"), EscalationReason::NegativeSentiment, PROMISES), None);
     }
 
     #[test]

@@ -147,7 +147,9 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
             state.events().notify_waiters();
             Ok(Vec::new())
         }
-        Work::Resolved { conversation } => {
+        // Both end the human's turn: the ticket closes and the next customer message is the
+        // bot's again (an open ticket would route it to people who handed it back).
+        Work::Resolved { conversation } | Work::HandedBack { conversation } => {
             let open = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?.open_ticket_id;
             if let Some(ticket_id) = open {
                 // Chatwoot asks for its own satisfaction rating: no survey here.

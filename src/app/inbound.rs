@@ -4,10 +4,11 @@
 //! webhook, the widget and the Chatwoot agent bot.
 
 use super::{AppState, Budget, Shop};
-use crate::decide::{Action, ConversationContext, Decision};
+use crate::decide::{Action, ConversationContext, Decision, Standalone};
+use crate::domain::EscalationReason;
 use crate::ingest::{InboundBody, InboundMessage, InvalidMessage};
 use crate::sla::{self, Promises};
-use crate::store::{InboundRecord, Recorded, Rescore, StoreError, TicketPlan};
+use crate::store::{InboundRecord, Reading, Recorded, Rescore, StoreError, TicketPlan};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -96,15 +97,20 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
             None => store.conversation_state(id, &message.conversation_id).await?,
         };
         let now = jiff::Timestamp::now();
+        // A ticket no agent has taken up, opened for a reason the shop lets the bot answer
+        // past (a spurious repeat): the message is routed as if the conversation were the
+        // bot's, and joins the ticket only when it escalates.
+        let waiting = state.untaken_reason.is_some_and(|r| shop.engine.knowledge().shop.bot_resumes_on(r));
+        let open_ticket = state.open_ticket_id;
         let ctx = ConversationContext {
             answered_faq_ids: state.answered_faq_ids,
-            open_ticket_id: state.open_ticket_id,
+            open_ticket_id: if waiting { None } else { open_ticket.clone() },
             agents_online: shop.hours.is_open(now),
         };
         let route_started = Instant::now();
         let decision = shop.engine().route_off_executor(message.text.clone(), ctx.clone()).await;
         let latency_us = route_started.elapsed().as_micros() as i64;
-        let ticket = ticket_plan(shop, &decision, &ctx, now)?;
+        let ticket = ticket_plan(shop, &decision, open_ticket.as_deref(), now)?;
         let answer = answer_json(&message, &decision, ticket.as_ref().map(|t| t.id().to_string()))?;
         let mut record = record(id, &message, &decision, ticket, answer.clone(), latency_us)?;
         record.inspect_answer = crate::quality::sampled(&message.message_id, shop.settings.inspection_sample_rate);
@@ -148,11 +154,11 @@ pub(crate) fn widget_conversation_id(visitor_id: &str) -> String {
     format!("w-{visitor_id}")
 }
 
-/// The ticket an escalation opens or joins (none for an answer), with its SLA deadline.
+/// The ticket an escalation opens or joins (none for an answer), with its SLA clocks.
 fn ticket_plan(
     shop: &Shop,
     decision: &Decision,
-    ctx: &ConversationContext,
+    open_ticket: Option<&str>,
     now: jiff::Timestamp,
 ) -> Result<Option<TicketPlan>, ReceiveError> {
     let Action::Escalate(e) = &decision.action else { return Ok(None) };
@@ -161,17 +167,34 @@ fn ticket_plan(
         first_response_minutes: shop.settings.first_response_minutes.unwrap_or(engine.first_response_minutes()),
         complaint_hours: engine.complaint_hours(),
     };
-    if let Some(id) = &ctx.open_ticket_id {
+    if let Some(id) = open_ticket {
         // The message re-scores the ticket with its own judgement (the store keeps only what is
         // stronger, and moves the deadline only in). The candidate deadline is the first
-        // response its priority calls for: a complaint's day to settle never pulls anything in.
-        let rescore = e.standalone.map(|alone| Rescore {
+        // response its priority calls for; a complaint also starts the ticket's settlement
+        // clock when it has none.
+        // Routed as the bot's conversation (a waiting ticket), its judgement is its own.
+        let alone = match e.reason {
+            EscalationReason::ConversationWithAgent => e.standalone,
+            reason => Some(Standalone { reason, priority: e.priority }),
+        };
+        let reading = Reading {
+            intent: decision.intent.name.clone(),
+            intent_confidence: f64::from(decision.intent.confidence),
+            sentiment: decision.sentiment.label,
+            sentiment_score: f64::from(decision.sentiment.score),
+            lang: decision.lang,
+            faq_id: decision.retrieval.as_ref().map(|r| r.faq_id.clone()),
+            extracted: serde_json::to_string(&decision.extracted)?,
+        };
+        let rescore = alone.map(|alone| Rescore {
             priority: alone.priority,
             reason: alone.reason,
             due_at: sla::response_due(now, alone.priority, &shop.hours, promises).as_millisecond(),
+            resolution_due_at: sla::resolution_due(now, alone.reason, promises).map(|t| t.as_millisecond()),
             draft: e.draft.clone(),
+            reading,
         });
-        return Ok(Some(TicketPlan::Join { id: id.clone(), rescore }));
+        return Ok(Some(TicketPlan::Join { id: id.to_string(), rescore }));
     }
     Ok(Some(TicketPlan::New {
         id: format!("t-{}", uuid::Uuid::now_v7()),
@@ -185,7 +208,8 @@ fn ticket_plan(
         faq_id: decision.retrieval.as_ref().map(|r| r.faq_id.clone()),
         draft: e.draft.clone(),
         extracted: serde_json::to_string(&decision.extracted)?,
-        due_at: sla::due_at(now, e.priority, e.reason, &shop.hours, promises).as_millisecond(),
+        due_at: sla::response_due(now, e.priority, &shop.hours, promises).as_millisecond(),
+        resolution_due_at: sla::resolution_due(now, e.reason, promises).map(|t| t.as_millisecond()),
     }))
 }
 

@@ -90,6 +90,7 @@ pub(crate) async fn refresh_gauges(app: &AppState) {
         if let Ok(stats) = app.store().stats(&shop.id).await {
             metrics::gauge!("smartreply_open_tickets", "shop" => shop.id.clone()).set(stats.open_tickets as f64);
             metrics::gauge!("smartreply_sla_breaches", "shop" => shop.id.clone()).set(stats.sla_breaches as f64);
+            metrics::gauge!("smartreply_resolution_breaches", "shop" => shop.id.clone()).set(stats.resolution_breaches as f64);
         }
     }
 }

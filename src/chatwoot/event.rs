@@ -118,6 +118,12 @@ pub(crate) enum Work {
         /// The conversation's display id.
         conversation: u64,
     },
+    /// An agent handed the conversation back to the bot (status `pending`) without resolving
+    /// it: the human's turn is over, so its ticket closes and the bot answers again.
+    HandedBack {
+        /// The conversation's display id.
+        conversation: u64,
+    },
 }
 
 impl Work {
@@ -127,15 +133,17 @@ impl Work {
             Work::CustomerMessage { .. } => "customer_message",
             Work::AgentReply { .. } => "agent_reply",
             Work::Resolved { .. } => "resolved",
+            Work::HandedBack { .. } => "handed_back",
         }
     }
 
     /// The conversation's display id.
     pub(crate) fn conversation(&self) -> u64 {
         match self {
-            Work::CustomerMessage { conversation, .. } | Work::AgentReply { conversation, .. } | Work::Resolved { conversation } => {
-                *conversation
-            }
+            Work::CustomerMessage { conversation, .. }
+            | Work::AgentReply { conversation, .. }
+            | Work::Resolved { conversation }
+            | Work::HandedBack { conversation } => *conversation,
         }
     }
 }
@@ -171,8 +179,16 @@ pub(crate) fn classify(p: &Payload, settings: &ChatwootSettings) -> Result<Work,
     match event {
         "message_created" => message_created(p),
         "conversation_resolved" => p.id.map(|conversation| Work::Resolved { conversation }).ok_or("conversation event without an id"),
-        // message_updated, conversation_opened, webwidget_triggered, conversation_status_changed,
-        // conversation_updated: nothing to answer.
+        // Back to `pending` is the hand-back; other statuses are the bot's own hand-off
+        // (`open`), resolution (its own event) or snoozing, which change nothing here.
+        "conversation_status_changed" => match (p.status.as_deref(), p.id) {
+            (Some("pending"), Some(conversation)) => Ok(Work::HandedBack { conversation }),
+            (Some("pending"), None) => Err("conversation event without an id"),
+            _ => Err("status change other than a hand-back to the bot"),
+        },
+        // message_updated, conversation_opened, webwidget_triggered, conversation_updated (it
+        // repeats a status change as an attribute change: acting on both would be twice):
+        // nothing to answer.
         _ => Err("event not used by smartreply"),
     }
 }
@@ -274,6 +290,21 @@ mod tests {
         assert_eq!(classify(&resolved, &settings(vec![])), Ok(Work::Resolved { conversation: 7 }));
         let updated: Payload = serde_json::from_value(json!({"event": "message_updated", "id": 1})).unwrap();
         assert!(classify(&updated, &settings(vec![])).is_err());
+    }
+
+    #[test]
+    fn a_status_change_back_to_pending_is_a_hand_back_and_others_are_ignored() {
+        let event = |status: &str| -> Payload {
+            serde_json::from_value(
+                json!({"event": "conversation_status_changed", "id": 7, "status": status, "account_id": 1, "inbox_id": 2}),
+            )
+            .unwrap()
+        };
+        assert_eq!(classify(&event("pending"), &settings(vec![2])), Ok(Work::HandedBack { conversation: 7 }));
+        for status in ["open", "snoozed", "resolved"] {
+            assert!(classify(&event(status), &settings(vec![2])).is_err(), "{status}");
+        }
+        assert_eq!(classify(&event("pending"), &settings(vec![9])), Err("inbox not mapped to this shop"));
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub const VERIFY_MARGIN: f32 = 0.0;
 pub const VERIFY_MIN_SIMILARITY: f32 = 0.86;
 /// Sentiment score at or below which a negative message is urgent.
 pub const URGENT_SCORE: f32 = -0.75;
+/// Small talk (a greeting, thanks, "ok") is answered this many times in one conversation
+/// (the first answer, then its brief form); said once more, the customer is going round in
+/// circles and a person takes over as for any repeated question.
+pub const MAX_SMALL_TALK_ANSWERS: usize = 3;
 
 /// Everything the policy looks at.
 pub struct Inputs<'a> {
@@ -172,17 +176,30 @@ fn escalation_reason(
         match found.candidate {
             None => Some(EscalationReason::NoConfidentAnswer),
             Some(_) if unverified => Some(EscalationReason::NoConfidentAnswer),
-            Some(faq) if inp.ctx.answered_faq_ids.iter().any(|id| *id == inp.kb.faqs[faq].id) => Some(EscalationReason::RepeatQuestion),
-            Some(_) => None,
+            Some(faq) => {
+                // Asking the same question again means the answer did not help: a person
+                // looks. Small talk said again is just conversation, up to a point.
+                let sent = times_sent(inp, faq);
+                let again_ok = inp.kb.faqs[faq].is_small_talk() && sent < MAX_SMALL_TALK_ANSWERS;
+                (sent > 0 && !again_ok).then_some(EscalationReason::RepeatQuestion)
+            }
         }
     }
 }
 
+/// How many times the bot already sent the entry `faq` in this conversation.
+fn times_sent(inp: &Inputs<'_>, faq: usize) -> usize {
+    inp.ctx.answered_faq_ids.iter().filter(|id| **id == inp.kb.faqs[faq].id).count()
+}
+
 /// The automatic answer with the candidate entry.
 fn answer(inp: &Inputs<'_>, found: &Candidates, considered: Option<FaqMatch>) -> Verdict {
-    let faq = &inp.kb.faqs[found.candidate.expect("an answer has a candidate")];
+    let index = found.candidate.expect("an answer has a candidate");
+    let faq = &inp.kb.faqs[index];
+    // Small talk said again gets its brief form, not the same canned text once more.
+    let again = if times_sent(inp, index) > 0 { faq.again(inp.lang) } else { None };
     Verdict {
-        action: Action::Answer { faq_id: faq.id.clone(), text: faq.answer(inp.lang).to_string() },
+        action: Action::Answer { faq_id: faq.id.clone(), text: again.unwrap_or(faq.answer(inp.lang)).to_string() },
         considered: considered.or_else(|| {
             found.candidate.map(|faq| FaqMatch { faq, score: 0.0, confidence: inp.intent.confidence, lexical: 0.0, similarity: None })
         }),
@@ -207,7 +224,10 @@ fn escalate(inp: &Inputs<'_>, found: &Candidates, route: Route, reason: Escalati
             reason,
             priority: priority(reason, inp.sentiment),
             draft,
-            acknowledgement: kb.acknowledgement.get(inp.lang, inp.ctx.agents_online).to_string(),
+            acknowledgement: kb
+                .acknowledgement
+                .for_mood(inp.lang, inp.ctx.agents_online, inp.sentiment.label == SentimentLabel::Negative)
+                .to_string(),
             standalone: None,
         }),
         considered,
@@ -266,6 +286,8 @@ mod tests {
             questions_en: vec![],
             answer_zh: format!("{id} zh"),
             answer_en: format!("{id} en"),
+            again_zh: None,
+            again_en: None,
         }
     }
 
@@ -274,15 +296,23 @@ mod tests {
     const FREE_SHIPPING_DEFAULT: usize = 1;
     const WHERE_IS_ORDER: usize = 2;
     const TRACKING_STUCK: usize = 3;
+    const HELLO: usize = 4;
 
     /// Two answerable intents (one with a default entry, one with an escalating entry) and
     /// four always-escalated intents.
     fn kb() -> KnowledgeBase {
         KnowledgeBase {
-            shop: ShopInfo { name_zh: "店".into(), name_en: "Shop".into(), first_response_minutes: 30, complaint_hours: 24 },
+            shop: ShopInfo {
+                name_zh: "店".into(),
+                name_en: "Shop".into(),
+                first_response_minutes: 30,
+                complaint_hours: 24,
+                bot_resumes_on: vec![],
+            },
             intents: vec![
                 intent("shipping", Route::Auto, None),
                 intent("order_status", Route::Auto, None),
+                intent("greeting", Route::Auto, None),
                 intent("human", Route::Escalate, Some("human_requested")),
                 intent("complaint", Route::Escalate, Some("complaint")),
                 intent("off_topic", Route::Escalate, Some("out_of_scope")),
@@ -293,6 +323,7 @@ mod tests {
                 faq("free-shipping", &["shipping"], true, false),
                 faq("where-is-order", &["order_status"], false, false),
                 faq("tracking-stuck", &["order_status"], false, true),
+                Faq { again_zh: Some("在的".into()), again_en: Some("Still here!".into()), ..faq("hello", &["greeting"], true, false) },
             ],
             drafts: vec![DraftTemplate {
                 intent: "*".into(),
@@ -307,6 +338,10 @@ mod tests {
                 online_en: "An agent will reply shortly.".into(),
                 offline_zh: "离线".into(),
                 offline_en: "An agent will reply when we open.".into(),
+                upset_online_zh: Some("抱歉".into()),
+                upset_online_en: Some("Sorry about this; an agent is looking into it.".into()),
+                upset_offline_zh: Some("抱歉，明早".into()),
+                upset_offline_en: Some("Sorry about this; an agent will look into it when we open.".into()),
             },
             quick_phrases: vec![],
             concepts: vec![],
@@ -511,11 +546,40 @@ mod tests {
     }
 
     #[test]
+    fn small_talk_said_again_gets_its_brief_answer_not_a_hand_off() {
+        let mut case = Case::new("greeting", 0.9, vec![m(HELLO, 0.9)]);
+        assert!(matches!(case.verdict().action, Action::Answer { text, .. } if text == "hello en"), "the first time in full");
+        for sent in 1..MAX_SMALL_TALK_ANSWERS {
+            case.ctx.answered_faq_ids = vec!["hello".into(); sent];
+            assert!(
+                matches!(case.verdict().action, Action::Answer { ref text, .. } if text == "Still here!"),
+                "said {} times: the brief answer",
+                sent + 1
+            );
+        }
+    }
+
+    #[test]
+    fn small_talk_without_end_is_going_round_in_circles() {
+        let mut case = Case::new("greeting", 0.9, vec![m(HELLO, 0.9)]);
+        case.ctx.answered_faq_ids = vec!["hello".into(); MAX_SMALL_TALK_ANSWERS];
+        assert_eq!(case.reason(), EscalationReason::RepeatQuestion);
+    }
+
+    #[test]
     fn the_acknowledgement_says_whether_agents_are_working() {
         let mut case = Case::new("off_topic", 0.9, vec![]);
         assert_eq!(case.escalation().acknowledgement, "An agent will reply shortly.");
         case.ctx.agents_online = false;
         assert_eq!(case.escalation().acknowledgement, "An agent will reply when we open.");
+    }
+
+    #[test]
+    fn an_upset_customer_gets_the_plain_acknowledgement() {
+        let mut case = Case::new("off_topic", 0.9, vec![]).sentiment(negative(-0.9));
+        assert_eq!(case.escalation().acknowledgement, "Sorry about this; an agent is looking into it.");
+        case.ctx.agents_online = false;
+        assert_eq!(case.escalation().acknowledgement, "Sorry about this; an agent will look into it when we open.");
     }
 
     #[test]

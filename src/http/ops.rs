@@ -59,6 +59,7 @@ fn describe() {
     describe_gauge!("smartreply_outbox_lag_seconds", Unit::Seconds, "Age of the oldest reply waiting in the outbox");
     describe_gauge!("smartreply_open_tickets", "Unresolved tickets per shop");
     describe_gauge!("smartreply_sla_breaches", "Tickets past their first-response deadline per shop");
+    describe_gauge!("smartreply_resolution_breaches", "Complaints past their settlement deadline (resolved late or still open) per shop");
     describe_counter!("smartreply_chatwoot_events_total", "Chatwoot agent-bot events received, by outcome (accepted, duplicate, ignored)");
     describe_counter!("smartreply_chatwoot_events_processed_total", "Stored Chatwoot events worked off, by outcome (done, retry, failed)");
     describe_counter!("smartreply_chatwoot_calls_total", "Calls to Chatwoot's API (reply, acknowledgement, note, handoff), by outcome");

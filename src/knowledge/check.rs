@@ -97,6 +97,15 @@ pub(super) fn load_checked(dir: &Path) -> Result<KnowledgeBase, Vec<Problem>> {
 
     // Names of the intents, when intents.toml parsed (otherwise nothing can be cross-checked).
     let intent_names = intents.as_ref().map(|(file, src, path)| check_intents(file, &mut reporter(path, src, &mut problems)));
+    if let Some((file, src, path)) = &shop {
+        let at = src.find("bot_resumes_on").unwrap_or(0);
+        let r = &mut reporter(path, src, &mut problems);
+        for reason in &file.bot_resumes_on {
+            if crate::domain::EscalationReason::parse(reason).is_none() {
+                r.at(at, format!("bot_resumes_on: unknown escalation reason `{reason}`"));
+            }
+        }
+    }
     if let Some((file, src, path)) = &faqs {
         let known = intents.as_ref().map(|(f, _, _)| f).zip(intent_names.as_ref());
         check_faqs(file, known, &mut reporter(path, src, &mut problems));
@@ -240,6 +249,14 @@ fn check_faqs(file: &files::FaqFile, intents: Option<(&files::IntentsFile, &Hash
         }
         check_text(r, at, &format!("faq `{}` answer_zh", f.id), &f.answer_zh);
         check_text(r, at, &format!("faq `{}` answer_en", f.id), &f.answer_en);
+        match (&f.again_zh, &f.again_en) {
+            (Some(zh), Some(en)) => {
+                check_text(r, at, &format!("faq `{}` again_zh", f.id), zh);
+                check_text(r, at, &format!("faq `{}` again_en", f.id), en);
+            }
+            (None, None) => {}
+            _ => r.at(at, format!("faq `{}` needs both again_zh and again_en, or neither", f.id)),
+        }
         if f.default
             && let Some(main) = f.intents.first()
         {
@@ -296,6 +313,21 @@ fn check_drafts(file: &files::DraftsFile, intent_names: Option<&HashSet<String>>
         [("online_zh", &ack.online_zh), ("online_en", &ack.online_en), ("offline_zh", &ack.offline_zh), ("offline_en", &ack.offline_en)]
     {
         check_text(r, at, &format!("acknowledgement {what}"), text);
+    }
+    let upset = [
+        ("upset_online_zh", &ack.upset_online_zh),
+        ("upset_online_en", &ack.upset_online_en),
+        ("upset_offline_zh", &ack.upset_offline_zh),
+        ("upset_offline_en", &ack.upset_offline_en),
+    ];
+    let given = upset.iter().filter(|(_, t)| t.is_some()).count();
+    if given != 0 && given != upset.len() {
+        r.at(at, "acknowledgement: give all four upset_* texts or none");
+    }
+    for (what, text) in upset {
+        if let Some(text) = text {
+            check_text(r, at, &format!("acknowledgement {what}"), text);
+        }
     }
 }
 

@@ -39,6 +39,19 @@ pub struct ShopInfo {
     /// Hours within which a complaint is settled.
     #[serde(default = "default_complaint_hours")]
     pub complaint_hours: u32,
+    /// Escalation reasons (wire names) after which the bot goes on answering what it can
+    /// while no agent has taken the ticket up: a person waits for a conversation only while
+    /// the reason it was handed over still holds (a spurious repeat does not).
+    #[serde(default = "default_bot_resumes_on")]
+    pub bot_resumes_on: Vec<String>,
+}
+
+impl ShopInfo {
+    /// Whether the bot may answer again in a conversation whose untaken ticket was opened for
+    /// `reason` ([`ShopInfo::bot_resumes_on`]).
+    pub fn bot_resumes_on(&self, reason: EscalationReason) -> bool {
+        self.bot_resumes_on.iter().any(|r| r == reason.as_str())
+    }
 }
 
 fn default_first_response_minutes() -> u32 {
@@ -47,6 +60,10 @@ fn default_first_response_minutes() -> u32 {
 
 fn default_complaint_hours() -> u32 {
     24
+}
+
+fn default_bot_resumes_on() -> Vec<String> {
+    vec![EscalationReason::RepeatQuestion.as_str().to_string()]
 }
 
 /// One intent (`intents.toml`).
@@ -102,9 +119,29 @@ pub struct Faq {
     pub answer_zh: String,
     /// English answer.
     pub answer_en: String,
+    /// Small talk (a greeting, thanks, "ok"): the brief Chinese answer when the customer says
+    /// it again in the same conversation. Saying it twice is then no repeat question.
+    #[serde(default)]
+    pub again_zh: Option<String>,
+    /// The same in English (both or neither).
+    #[serde(default)]
+    pub again_en: Option<String>,
 }
 
 impl Faq {
+    /// Whether the entry is small talk, answered briefly when said again ([`Faq::again_zh`]).
+    pub fn is_small_talk(&self) -> bool {
+        self.again_zh.is_some()
+    }
+
+    /// The brief answer to the entry said again, in a language.
+    pub fn again(&self, lang: Lang) -> Option<&str> {
+        match lang {
+            Lang::Zh => self.again_zh.as_deref(),
+            Lang::En => self.again_en.as_deref(),
+        }
+    }
+
     /// The answer in a language.
     pub fn answer(&self, lang: Lang) -> &str {
         match lang {
@@ -197,6 +234,20 @@ pub struct Acknowledgements {
     pub offline_zh: String,
     /// Outside agent hours, English.
     pub offline_en: String,
+    /// For an upset customer (a negative message), while agents work, Chinese: the plain
+    /// wording without playful particles or promises the first-response clock does not keep.
+    /// Optional (the general one stands in); all four or none.
+    #[serde(default)]
+    pub upset_online_zh: Option<String>,
+    /// The same, English.
+    #[serde(default)]
+    pub upset_online_en: Option<String>,
+    /// For an upset customer outside agent hours, Chinese.
+    #[serde(default)]
+    pub upset_offline_zh: Option<String>,
+    /// The same, English.
+    #[serde(default)]
+    pub upset_offline_en: Option<String>,
 }
 
 impl Acknowledgements {
@@ -207,6 +258,21 @@ impl Acknowledgements {
             (Lang::En, true) => &self.online_en,
             (Lang::Zh, false) => &self.offline_zh,
             (Lang::En, false) => &self.offline_en,
+        }
+    }
+
+    /// The acknowledgement that fits the customer's mood: the upset wording for a negative
+    /// message when the shop wrote one.
+    pub fn for_mood(&self, lang: Lang, online: bool, upset: bool) -> &str {
+        let upset_text = match (lang, online) {
+            (Lang::Zh, true) => &self.upset_online_zh,
+            (Lang::En, true) => &self.upset_online_en,
+            (Lang::Zh, false) => &self.upset_offline_zh,
+            (Lang::En, false) => &self.upset_offline_en,
+        };
+        match upset_text {
+            Some(text) if upset => text,
+            _ => self.get(lang, online),
         }
     }
 }

@@ -264,6 +264,8 @@ mod tests {
             questions_en: en.iter().map(|s| s.to_string()).collect(),
             answer_zh: format!("{id} 答案"),
             answer_en: format!("{id} answer"),
+            again_zh: None,
+            again_en: None,
         }
     }
 

@@ -120,6 +120,8 @@ fn case_from_row(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
 /// Writes a case row: a new draft, or every field an agent edits of an existing draft (what
 /// the router asked the customer for, `evidence_requested`, stays as drafted).
 fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrite: bool) -> Statement {
+    // The router's form keeps its tail free of parameters: PostgreSQL's group commit merges
+    // only such templates (store/batch/grouped.rs).
     let sql = if overwrite {
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
@@ -128,7 +130,11 @@ fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrit
          WHERE cases.status = 'draft'"
     } else {
         "INSERT INTO cases (id, shop, ticket_id, conversation_id, customer_id, status, case_type, reason, responsibility, order_number, items, refund_amount, tracking_number, evidence_requested, evidence, note, drafted_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) ON CONFLICT (ticket_id) DO NOTHING"
+         VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+         ON CONFLICT (ticket_id) DO UPDATE SET order_number = COALESCE(cases.order_number, excluded.order_number), \
+         tracking_number = COALESCE(cases.tracking_number, excluded.tracking_number), updated_at = excluded.updated_at \
+         WHERE cases.status = 'draft' AND ((cases.order_number IS NULL AND excluded.order_number IS NOT NULL) \
+         OR (cases.tracking_number IS NULL AND excluded.tracking_number IS NOT NULL))"
     };
     let id = format!("case-{}", uuid::Uuid::now_v7());
     let requested = fields.evidence_requested.join(",");
@@ -156,8 +162,9 @@ fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrit
     }
 }
 
-/// The router's draft for the ticket an inbound message opened or joined; a case the ticket
-/// already has (drafted earlier or edited by an agent) is left as it is.
+/// The router's draft for the ticket an inbound message opened or joined; a draft case the
+/// ticket already has (drafted earlier or edited by an agent) keeps its fields and only gets
+/// the order or tracking number it still lacks, when a later message gives it.
 pub(super) fn draft_statement(rec: &InboundRecord, ticket_id: &str, case: &CaseFields, now: i64) -> Statement {
     let of = CaseOf {
         ticket_id: ticket_id.into(),

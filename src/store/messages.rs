@@ -39,6 +39,8 @@ pub(crate) struct ConversationState {
     pub answered_faq_ids: Vec<String>,
     /// Its unresolved ticket, if any.
     pub open_ticket_id: Option<String>,
+    /// Why that ticket was opened, while no agent has taken it up (claimed or answered it).
+    pub untaken_reason: Option<EscalationReason>,
 }
 
 /// What an event in the `events` table announces.
@@ -136,8 +138,10 @@ pub(crate) enum TicketPlan {
         draft: String,
         /// Extracted fields, JSON.
         extracted: String,
-        /// SLA deadline, Unix ms.
+        /// First human response deadline, Unix ms.
         due_at: i64,
+        /// Settlement deadline (complaints), Unix ms.
+        resolution_due_at: Option<i64>,
     },
     /// The conversation already has this unresolved ticket: the message joins it.
     Join {
@@ -150,7 +154,7 @@ pub(crate) enum TicketPlan {
 }
 
 /// A later message's own judgement of its conversation's ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Rescore {
     /// The message's priority.
     pub priority: Priority,
@@ -158,9 +162,67 @@ pub(crate) struct Rescore {
     pub reason: EscalationReason,
     /// The first response that priority calls for from now, Unix ms.
     pub due_at: i64,
-    /// The draft for this message: it replaces the ticket's when the message re-scores it, so
+    /// The settlement the message's reason calls for from now (complaints), Unix ms: set on a
+    /// ticket that has no such deadline yet, never moved.
+    pub resolution_due_at: Option<i64>,
+    /// The draft for this message: it replaces the ticket's when the message re-reads it, so
     /// the agent is not offered an answer to the calmer first message.
     pub draft: String,
+    /// How the router read the message: the ticket shows it when the message re-reads it.
+    pub reading: Reading,
+}
+
+/// The router's reading of a message, as a ticket shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reading {
+    /// Intent name.
+    pub intent: String,
+    /// Intent confidence.
+    pub intent_confidence: f64,
+    /// Sentiment label.
+    pub sentiment: SentimentLabel,
+    /// Sentiment score.
+    pub sentiment_score: f64,
+    /// The message's language.
+    pub lang: Lang,
+    /// FAQ entry the draft used.
+    pub faq_id: Option<String>,
+    /// Extracted fields, JSON (merged into the ticket's by every joining message).
+    pub extracted: String,
+}
+
+/// Whether a later message's reading replaces the ticket's (intent, sentiment, language,
+/// matched entry, draft): when it re-scores the ticket, or is as strong in reason and priority
+/// (a real question after small talk). A weaker message ("转人工" after a threat) does not
+/// hide what the ticket is about.
+pub(crate) fn rereads(current: (Priority, EscalationReason, i64), by: &Rescore) -> bool {
+    let (priority, reason, _) = current;
+    rescored(current, by).is_some() || (by.reason.strength() >= reason.strength() && by.priority.rank() <= priority.rank())
+}
+
+/// The ticket's extracted fields with a later message's: each list keeps the newest values
+/// first, none twice. Either side unreadable leaves the other.
+pub(crate) fn merge_extracted(ticket: &str, message: &str) -> String {
+    use serde_json::Value;
+    let (Ok(Value::Object(mut merged)), Ok(Value::Object(old))) = (serde_json::from_str(message), serde_json::from_str(ticket)) else {
+        return if serde_json::from_str::<Value>(message).is_ok() { message.to_string() } else { ticket.to_string() };
+    };
+    for (key, value) in old {
+        match (merged.get_mut(&key), value) {
+            (Some(Value::Array(new)), Value::Array(old)) => {
+                for v in old {
+                    if !new.contains(&v) {
+                        new.push(v);
+                    }
+                }
+            }
+            (None, value) => {
+                merged.insert(key, value);
+            }
+            _ => {}
+        }
+    }
+    Value::Object(merged).to_string()
 }
 
 /// What a ticket becomes when a later message re-scores it, or `None` when the message is no
@@ -342,10 +404,12 @@ pub(crate) async fn insert_message(
 /// index (23 million index entries read for 15,000 messages in a ten-second load run). A
 /// repeated id sent with another conversation is routed, then caught by the insert's unique
 /// key, which answers with the stored reply all the same.
-pub(super) const INBOUND_STATE_SQL: &str = "SELECT CAST(0 AS BIGINT) AS part, seq, faq_id AS value FROM messages \
+pub(super) const INBOUND_STATE_SQL: &str = "SELECT CAST(0 AS BIGINT) AS part, seq, faq_id AS value, CAST(NULL AS TEXT) AS detail FROM messages \
      WHERE shop = $1 AND conversation_id = $2 AND role = 'bot' AND faq_id IS NOT NULL \
-     UNION ALL SELECT CAST(1 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, id AS value FROM tickets WHERE shop = $1 AND conversation_id = $2 AND status <> 'resolved' \
-     UNION ALL SELECT CAST(2 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, COALESCE(response, '') AS value FROM messages \
+     UNION ALL SELECT CAST(1 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, id AS value, \
+     CASE WHEN status = 'open' AND first_response_at IS NULL THEN reason END AS detail \
+     FROM tickets WHERE shop = $1 AND conversation_id = $2 AND status <> 'resolved' \
+     UNION ALL SELECT CAST(2 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, COALESCE(response, '') AS value, CAST(NULL AS TEXT) AS detail FROM messages \
      WHERE shop = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'customer' \
      ORDER BY part, seq";
 
@@ -376,16 +440,19 @@ impl Store {
             sqlx::query(INBOUND_STATE_SQL).bind(shop).bind(conversation_id).bind(message_id.unwrap_or("")).fetch_all(lane.conn()).await;
         lane.done(&rows);
         let rows = rows?;
-        let (mut faq_ids, mut ticket, mut response) = (Vec::new(), None, None);
+        let (mut faq_ids, mut ticket, mut untaken, mut response) = (Vec::new(), None, None, None);
         for row in &rows {
             let value: String = row.try_get("value")?;
             match row.try_get::<i64, _>("part")? {
                 0 => faq_ids.push(value),
-                1 => ticket = Some(value),
+                1 => {
+                    ticket = Some(value);
+                    untaken = opt_text(row, "detail")?.as_deref().and_then(EscalationReason::parse);
+                }
                 _ => response = Some(value),
             }
         }
-        Ok((response, ConversationState { answered_faq_ids: faq_ids, open_ticket_id: ticket }))
+        Ok((response, ConversationState { answered_faq_ids: faq_ids, open_ticket_id: ticket, untaken_reason: untaken }))
     }
 
     /// Every message of a conversation, oldest first.
@@ -713,9 +780,10 @@ fn ticket_statement(rec: &InboundRecord, now: i64, rescore: Option<Statement>) -
             draft,
             extracted,
             due_at,
+            resolution_due_at,
         }) => Some(Statement {
-            sql: "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)",
+            sql: "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at, resolution_due_at) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20)",
             params: params![
                 id,
                 &rec.shop,
@@ -736,6 +804,7 @@ fn ticket_statement(rec: &InboundRecord, now: i64, rescore: Option<Statement>) -
                 preview.as_str(),
                 now,
                 *due_at,
+                *resolution_due_at,
             ],
         }),
         Some(TicketPlan::Join { id, .. }) => Some(rescore.unwrap_or_else(|| Statement {
@@ -751,8 +820,10 @@ fn preview(text: &str) -> String {
     text.chars().take(120).collect()
 }
 
-/// A later message's judgement applied to the ticket it joins when it is stronger
-/// ([`rescored`]), with the join's own update; `None` when it is no stronger.
+/// A later message's judgement applied to the ticket it joins: its numbers merged into the
+/// ticket's, its reading taken when it [`rereads`] the ticket, priority, reason and deadline
+/// when it is stronger ([`rescored`]); with the join's own update, so no statement changes
+/// the ticket twice.
 async fn rescore_statement(
     tx: &mut AnyConnection,
     id: &str,
@@ -763,9 +834,9 @@ async fn rescore_statement(
     // On PostgreSQL two messages of the conversation may be written at once: the row is locked
     // so the second reads what the first wrote (SQLite has one writer and no FOR UPDATE).
     let sql = if tx.backend_name().eq_ignore_ascii_case("sqlite") {
-        "SELECT priority, reason, due_at FROM tickets WHERE id = $1"
+        "SELECT priority, reason, due_at, extracted FROM tickets WHERE id = $1"
     } else {
-        "SELECT priority, reason, due_at FROM tickets WHERE id = $1 FOR UPDATE"
+        "SELECT priority, reason, due_at, extracted FROM tickets WHERE id = $1 FOR UPDATE"
     };
     let row = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
     let current = (
@@ -773,10 +844,47 @@ async fn rescore_statement(
         super::parsed(&row, "reason", EscalationReason::parse)?,
         row.try_get::<i64, _>("due_at")?,
     );
-    Ok(rescored(current, by).map(|(priority, reason, due_at)| Statement {
-        sql: "UPDATE tickets SET priority = $1, priority_rank = $2, reason = $3, due_at = $4, rescored_at = $5, draft = $6, last_message = $8, updated_at = $5 WHERE id = $7",
-        params: params![priority.as_str(), priority.rank(), reason.as_str(), due_at, now, by.draft.as_str(), id, preview],
+    let extracted = merge_extracted(&row.try_get::<String, _>("extracted")?, &by.reading.extract_json());
+    if !rereads(current, by) {
+        return Ok(Some(Statement {
+            sql: "UPDATE tickets SET extracted = $1, last_message = $2, updated_at = $3, resolution_due_at = COALESCE(resolution_due_at, $5) WHERE id = $4",
+            params: params![extracted.as_str(), preview, now, id, by.resolution_due_at],
+        }));
+    }
+    let (priority, reason, due_at) = rescored(current, by).unwrap_or(current);
+    let r = &by.reading;
+    Ok(Some(Statement {
+        // rescored_at marks a change of priority or reason, not a fresh reading.
+        sql: "UPDATE tickets SET priority = $1, priority_rank = $2, reason = $3, due_at = $4, \
+              rescored_at = CASE WHEN priority <> $1 OR reason <> $3 THEN $5 ELSE rescored_at END, draft = $6, \
+              last_message = $8, updated_at = $5, intent = $9, intent_confidence = $10, sentiment = $11, sentiment_score = $12, \
+              lang = $13, faq_id = $14, extracted = $15, resolution_due_at = COALESCE(resolution_due_at, $16) WHERE id = $7",
+        params: params![
+            priority.as_str(),
+            priority.rank(),
+            reason.as_str(),
+            due_at,
+            now,
+            by.draft.as_str(),
+            id,
+            preview,
+            r.intent.as_str(),
+            r.intent_confidence,
+            r.sentiment.as_str(),
+            r.sentiment_score,
+            r.lang.code(),
+            r.faq_id.as_deref(),
+            extracted.as_str(),
+            by.resolution_due_at,
+        ],
     }))
+}
+
+impl Reading {
+    /// The extracted fields' JSON (an empty object when none was given).
+    fn extract_json(&self) -> String {
+        if self.extracted.is_empty() { "{}".into() } else { self.extracted.clone() }
+    }
 }
 
 async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -> Result<Option<String>, StoreError> {
@@ -793,7 +901,7 @@ async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -
 
 #[cfg(test)]
 mod tests {
-    use super::{INBOUND_STATE_SQL, InboundRecord, Recorded, Rescore, TicketPlan, rescored};
+    use super::{INBOUND_STATE_SQL, InboundRecord, Recorded, Rescore, TicketPlan, merge_extracted, rereads, rescored};
     use crate::domain::{EscalationReason as R, Lang, Priority as P, SentimentLabel};
     use crate::store::Store;
     use sqlx::{Connection, Row};
@@ -831,6 +939,7 @@ mod tests {
                 draft: "您好".into(),
                 extracted: "{}".into(),
                 due_at: 0,
+                resolution_due_at: None,
             }),
             response: format!("answer to {message_id}"),
             case: None,
@@ -1122,10 +1231,29 @@ mod tests {
 
     const DUE: i64 = 1_000_000;
 
+    fn reading() -> super::Reading {
+        super::Reading {
+            intent: "x".into(),
+            intent_confidence: 1.0,
+            sentiment: SentimentLabel::Neutral,
+            sentiment_score: 0.0,
+            lang: Lang::Zh,
+            faq_id: None,
+            extracted: String::new(),
+        }
+    }
+
     #[test]
     fn only_a_stronger_message_re_scores_and_the_deadline_only_moves_in() {
         let ticket = (P::Normal, R::HumanRequested, DUE);
-        let by = |priority, reason, due_at| Rescore { priority, reason, due_at, draft: String::new() };
+        let by = |priority, reason, due_at| Rescore {
+            priority,
+            reason,
+            due_at,
+            resolution_due_at: None,
+            draft: String::new(),
+            reading: reading(),
+        };
         let threat = &by(P::Urgent, R::Complaint, DUE - 900);
         assert_eq!(rescored(ticket, threat), Some((P::Urgent, R::Complaint, DUE - 900)));
         // A complaint's own deadline is a day away: the earlier one stays.
@@ -1138,5 +1266,28 @@ mod tests {
         let calm = &by(P::Normal, R::NoConfidentAnswer, DUE - 5);
         assert_eq!(rescored(ticket, calm), None);
         assert_eq!(rescored((P::Urgent, R::Complaint, DUE), threat), None);
+    }
+
+    #[test]
+    fn a_message_as_strong_as_its_ticket_re_reads_it_and_a_weaker_one_does_not() {
+        let by =
+            |priority, reason| Rescore { priority, reason, due_at: DUE, resolution_due_at: None, draft: String::new(), reading: reading() };
+        // Small talk handed over as a repeat, then the real problem: the problem is the ticket.
+        assert!(rereads((P::Normal, R::RepeatQuestion, DUE), &by(P::Normal, R::NeedsHumanAction)));
+        assert!(rereads((P::Normal, R::RepeatQuestion, DUE), &by(P::Urgent, R::Complaint)));
+        // "转人工" after a threat does not hide the threat.
+        assert!(!rereads((P::Urgent, R::Complaint, DUE), &by(P::Normal, R::HumanRequested)));
+        assert!(!rereads((P::High, R::NeedsHumanAction, DUE), &by(P::Normal, R::NeedsHumanAction)));
+    }
+
+    #[test]
+    fn extracted_numbers_accumulate_newest_first() {
+        let ticket = r#"{"order_numbers":["111111"],"tracking_numbers":[],"phones":["13800138000"],"amounts":[]}"#;
+        let message = r#"{"order_numbers":["222222","111111"],"tracking_numbers":[],"phones":[],"amounts":["50元"]}"#;
+        let merged: serde_json::Value = serde_json::from_str(&merge_extracted(ticket, message)).unwrap();
+        assert_eq!(merged["order_numbers"], serde_json::json!(["222222", "111111"]));
+        assert_eq!(merged["phones"], serde_json::json!(["13800138000"]));
+        assert_eq!(merged["amounts"], serde_json::json!(["50元"]));
+        assert_eq!(merge_extracted("not json", message), message, "an unreadable side is left out");
     }
 }

@@ -9,6 +9,7 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_chatwoot.sql")),
     (3, include_str!("../../migrations/sqlite/0003_aftersales.sql")),
     (4, include_str!("../../migrations/sqlite/0004_conversation_events.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_resolution_clock.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -16,6 +17,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_aftersales.sql")),
     (4, include_str!("../../migrations/postgres/0004_conversation_events.sql")),
     (5, include_str!("../../migrations/postgres/0005_event_order.sql")),
+    (6, include_str!("../../migrations/postgres/0006_resolution_clock.sql")),
 ];
 
 /// Arbitrary constant naming smartreply's migration lock.

@@ -26,7 +26,7 @@ mod tickets;
 mod writer;
 
 pub(crate) use cases::{CaseOf, CasePayload, CaseRow, CaseSaved, CaseSubmitted};
-pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Recorded, Rescore, StoredEvent, TicketPlan, rfc3339};
+pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Reading, Recorded, Rescore, StoredEvent, TicketPlan, rfc3339};
 pub(crate) use quality::{InspectionRow, RateOutcome, SurveyPlan, SurveyRow};
 pub(crate) use tickets::{OutboxBody, ReplyPlan, Stats, TicketRow, TimeBucket};
 pub(crate) use writer::Tx;

@@ -379,6 +379,7 @@ impl Store {
         // only for the agent who gave it, and only in the period it was given.
         for r in sqlx::query(
             "SELECT a.agent AS agent, t.id AS ticket_id, t.created_at AS created_at, t.due_at AS due_at, t.status AS status, t.first_response_at AS first_response_at, \
+             t.resolution_due_at AS resolution_due_at, t.resolved_at AS resolved_at, \
              (SELECT m.author FROM messages m WHERE m.ticket_id = t.id AND m.role = 'agent' ORDER BY m.seq LIMIT 1) AS first_author \
              FROM (SELECT DISTINCT agent, ticket_id FROM agent_actions WHERE shop = $1 AND created_at >= $2 AND created_at < $3 AND action IN ('claim', 'reply', 'resolve')) a \
              JOIN tickets t ON t.id = a.ticket_id ORDER BY a.agent, t.id",
@@ -399,6 +400,9 @@ impl Store {
                 first_reply_at: first.filter(|f| by_this_agent && (from..to).contains(f)),
                 agent,
                 resolved: r.try_get::<String, _>("status")? == "resolved",
+                settled_late: r
+                    .try_get::<Option<i64>, _>("resolution_due_at")?
+                    .is_some_and(|due| r.try_get::<Option<i64>, _>("resolved_at").ok().flatten().unwrap_or_else(super::now_ms) > due),
             });
         }
         for r in sqlx::query("SELECT agent, rating FROM surveys WHERE shop = $1 AND rated_at >= $2 AND rated_at < $3")

@@ -52,8 +52,15 @@ pub(crate) struct TicketRow {
     pub claimed_by: Option<String>,
     /// RFC 3339.
     pub created_at: String,
-    /// SLA deadline, RFC 3339.
+    /// SLA deadline of the first human response, RFC 3339 (as `first_response_due_at`).
     pub due_at: String,
+    /// The first clock: a person first answers by then (by priority), RFC 3339.
+    pub first_response_due_at: String,
+    /// The second clock: a complaint is settled by then, RFC 3339; null for tickets without
+    /// that promise.
+    pub resolution_due_at: Option<String>,
+    /// The settlement clock ran out before the ticket was resolved.
+    pub resolution_breached: bool,
     /// First human answer, RFC 3339.
     pub first_response_at: Option<String>,
     /// When resolved.
@@ -68,7 +75,7 @@ pub(crate) struct TicketRow {
     pub rescored_at: Option<String>,
 }
 
-const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached, tier, transfer_note, rescored_at";
+const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached, tier, transfer_note, rescored_at, resolution_due_at";
 
 fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
     use super::messages::rfc3339;
@@ -78,6 +85,9 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
     let breached_flag: i64 = row.try_get("sla_breached")?;
     // Still waiting past the deadline is a breach too, before anyone answers.
     let breached = breached_flag != 0 || (first.is_none() && status != TicketStatus::Resolved && now_ms() > due_at);
+    let resolution_due: Option<i64> = row.try_get("resolution_due_at")?;
+    let resolved_at: Option<i64> = row.try_get("resolved_at")?;
+    let resolution_breached = resolution_due.is_some_and(|due| resolved_at.unwrap_or_else(now_ms) > due);
     Ok(TicketRow {
         id: row.try_get("id")?,
         shop: row.try_get("shop")?,
@@ -98,8 +108,11 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         claimed_by: opt_text(row, "claimed_by")?,
         created_at: rfc3339(row.try_get("created_at")?),
         due_at: rfc3339(due_at),
+        first_response_due_at: rfc3339(due_at),
+        resolution_due_at: resolution_due.map(rfc3339),
+        resolution_breached,
         first_response_at: first.map(rfc3339),
-        resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(rfc3339),
+        resolved_at: resolved_at.map(rfc3339),
         sla_breached: breached,
         tier: row.try_get("tier")?,
         transfer_note: opt_text(row, "transfer_note")?,
@@ -158,6 +171,8 @@ pub(crate) struct Stats {
     pub drafts: DraftCounts,
     /// Tickets past their deadline (answered late, or still waiting).
     pub sla_breaches: i64,
+    /// Tickets past their settlement deadline (complaints resolved late, or still open).
+    pub resolution_breaches: i64,
     /// Unresolved tickets.
     pub open_tickets: i64,
 }
@@ -324,6 +339,13 @@ impl Store {
         .bind(now)
         .fetch_one(pool)
         .await?;
+        let resolution_breaches: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tickets WHERE shop = $1 AND resolution_due_at IS NOT NULL AND COALESCE(resolved_at, $2) > resolution_due_at",
+        )
+        .bind(shop)
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
         let mut waits: Vec<i64> =
             sqlx::query("SELECT first_response_at - created_at AS wait FROM tickets WHERE shop = $1 AND first_response_at IS NOT NULL")
                 .bind(shop)
@@ -341,6 +363,7 @@ impl Store {
             first_response_ms: Percentiles { p50: percentile(&waits, 0.5), p95: percentile(&waits, 0.95) },
             drafts: self.draft_counts(shop, None).await?,
             sla_breaches,
+            resolution_breaches,
             open_tickets,
         })
     }

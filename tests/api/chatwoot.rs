@@ -242,6 +242,32 @@ async fn after_a_hand_off_the_bot_stays_silent_learns_from_the_agents_reply_and_
 }
 
 #[tokio::test]
+async fn a_conversation_handed_back_to_the_bot_without_resolving_is_answered_again() {
+    let (app, chatwoot) = chatwoot_app(3).await;
+    app.chatwoot_event(&customer_message(801, 16, "pending", ANGRY), "b-1").await;
+    settled(&app, &chatwoot, 3).await;
+    let queue: serde_json::Value = app.agent_get(ALICE, "/v1/tickets?shop=demo&status=open").await.json().await.unwrap();
+    let ticket_id = queue["tickets"][0]["id"].as_str().unwrap().to_string();
+
+    // The agent sets the conversation back to pending (the bot's) without resolving it.
+    let handed = app.chatwoot_event(&conversation_status_changed(16, "open", "pending"), "b-2").await;
+    assert_eq!(handed["status"], "accepted", "{handed}");
+    app.chatwoot_event(&customer_message(802, 16, "pending", FAQ), "b-3").await;
+    let calls = settled(&app, &chatwoot, 4).await;
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!((calls[3].path.as_str(), &calls[3].body["private"]), (messages_path(16).as_str(), &json!(false)));
+    assert!(calls[3].body["content"].as_str().unwrap().contains("59"), "the bot answers: {:?}", calls[3].body);
+    let ticket: serde_json::Value = app.agent_get(ALICE, &format!("/v1/tickets/{ticket_id}")).await.json().await.unwrap();
+    assert_eq!(ticket["status"], "resolved", "the human's turn is over");
+
+    // The bot's own hand-off (status to open) is no hand-back.
+    let opened = app.chatwoot_event(&conversation_status_changed(16, "pending", "open"), "b-4").await;
+    assert_eq!(opened["status"], "ignored", "{opened}");
+    app.finish().await;
+    chatwoot.stop();
+}
+
+#[tokio::test]
 async fn the_sync_command_makes_the_quick_phrases_chatwoot_canned_responses() {
     let chatwoot = FakeChatwoot::start().await;
     chatwoot.canned.lock().unwrap().extend([

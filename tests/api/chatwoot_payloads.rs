@@ -104,3 +104,12 @@ pub fn conversation_resolved(display_id: u64) -> Value {
     v["event"] = json!("conversation_resolved");
     v
 }
+
+/// `conversation_status_changed` (Chatwoot 4.13 and later): the conversation's `webhook_data`
+/// with its new status, the change listed in `changed_attributes`, and `event`.
+pub fn conversation_status_changed(display_id: u64, from: &str, to: &str) -> Value {
+    let mut v = conversation(display_id, to, "谢谢");
+    v["event"] = json!("conversation_status_changed");
+    v["changed_attributes"] = json!([{ "status": { "previous_value": from, "current_value": to } }]);
+    v
+}

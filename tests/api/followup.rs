@@ -85,3 +85,36 @@ async fn a_stronger_reason_never_pushes_the_deadline_out() {
     assert!(rank(&after["priority"]) <= rank(&before["priority"]), "priority never drops");
     app.finish().await;
 }
+
+/// Minutes from the ticket's creation to a deadline field.
+fn minutes_to(t: &serde_json::Value, field: &str) -> i64 {
+    let created: jiff::Timestamp = t["created_at"].as_str().unwrap().parse().unwrap();
+    let due: jiff::Timestamp = t[field].as_str().unwrap_or_else(|| panic!("{field} in {t}")).parse().unwrap();
+    (due - created).total(jiff::Unit::Minute).unwrap().round() as i64
+}
+
+#[tokio::test]
+async fn a_complaint_has_two_clocks_the_same_whether_it_opens_the_ticket_or_joins_it() {
+    let app = spawn_app().await;
+    const COMPLAINT: &str = "我要投诉！！！你们客服态度太差了，我要打12315";
+    let first = app.send("m-1", "c-1", COMPLAINT).await;
+    let opened = ticket(&app, first["ticket_id"].as_str().unwrap()).await;
+    assert_eq!((opened["reason"].as_str(), opened["priority"].as_str()), (Some("complaint"), Some("urgent")), "{opened}");
+    // First human response by priority (urgent: 15 minutes), not the day a complaint may take.
+    assert_eq!(minutes_to(&opened, "first_response_due_at"), 15, "{opened}");
+    assert_eq!(opened["due_at"], opened["first_response_due_at"]);
+    assert_eq!(minutes_to(&opened, "resolution_due_at"), 24 * 60, "{opened}");
+    assert_eq!(opened["resolution_breached"], false);
+
+    // The same complaint after a request for a person: the same two clocks.
+    let id = app.send("m-2", "c-2", "转人工").await["ticket_id"].as_str().unwrap().to_string();
+    assert!(ticket(&app, &id).await["resolution_due_at"].is_null(), "no settlement promise before the complaint");
+    app.send("m-3", "c-2", COMPLAINT).await;
+    let joined = ticket(&app, &id).await;
+    let due = |t: &serde_json::Value, f: &str| t[f].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let now = jiff::Timestamp::now();
+    assert!((due(&joined, "first_response_due_at") - now).total(jiff::Unit::Minute).unwrap() <= 15.0, "{joined}");
+    let settle = (due(&joined, "resolution_due_at") - now).total(jiff::Unit::Hour).unwrap();
+    assert!((23.9..=24.0).contains(&settle), "{joined}");
+    app.finish().await;
+}

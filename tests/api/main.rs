@@ -10,6 +10,7 @@ mod cases;
 mod chatwoot;
 mod chatwoot_payloads;
 mod chatwoot_retry;
+mod conversation;
 mod delivery;
 mod errors;
 mod followup;
