@@ -100,7 +100,7 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
         // A ticket no agent has taken up, opened for a reason the shop lets the bot answer
         // past (a spurious repeat): the message is routed as if the conversation were the
         // bot's, and joins the ticket only when it escalates.
-        let waiting = state.untaken_reason.is_some_and(|r| shop.engine.knowledge().shop.bot_resumes_on(r));
+        let waiting = state.untaken_reason.is_some_and(|r| shop.engine().knowledge().shop.bot_resumes_on(r));
         let open_ticket = state.open_ticket_id;
         let ctx = ConversationContext {
             answered_faq_ids: state.answered_faq_ids,
