@@ -1,8 +1,10 @@
 //! Concurrent messages share the encoder's forward passes.
 //!
 //! One worker thread per core waits on a queue. A worker takes the oldest waiting text and,
-//! with it, whatever else is waiting (up to [`MAX_TEXTS`] texts and [`MAX_TOKENS`] tokens),
-//! and embeds them in one pass: every weight is read once for all of them. Nothing waits for a
+//! with it, its share of whatever else is waiting (the queue split evenly among the workers, up
+//! to [`MAX_TEXTS`] texts and [`MAX_TOKENS`] tokens), and embeds them in one pass: every weight
+//! is read once for all of them. An even share keeps every core busy: one worker taking the
+//! whole queue would leave the others idle and make every message wait for the longest pass. Nothing waits for a
 //! batch to fill: a lone message starts at once, and batches form only when messages arrive
 //! faster than the workers finish, which is exactly when sharing the weight loads pays. The
 //! callers are async: they wait on a channel, not on a thread.
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Texts embedded together at most.
-const MAX_TEXTS: usize = 16;
+const MAX_TEXTS: usize = 8;
 /// Tokens embedded together at most (the activations of a pass stay in L2).
 const MAX_TOKENS: usize = 384;
 
@@ -25,6 +27,8 @@ pub struct Batcher {
 
 struct Shared {
     encoder: Arc<Encoder>,
+    /// Worker threads (the queue is shared out among them).
+    workers: usize,
     queue: Mutex<Queue>,
     ready: Condvar,
     /// Forward passes run, and texts embedded by them (their ratio is the mean batch).
@@ -47,14 +51,16 @@ struct Job {
 impl Batcher {
     /// Starts `workers` threads (at least one) embedding with `encoder`.
     pub fn new(encoder: Arc<Encoder>, workers: usize) -> Batcher {
+        let workers = workers.max(1);
         let shared = Arc::new(Shared {
             encoder,
+            workers,
             queue: Mutex::default(),
             ready: Condvar::new(),
             passes: AtomicU64::new(0),
             texts: AtomicU64::new(0),
         });
-        for i in 0..workers.max(1) {
+        for i in 0..workers {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new().name(format!("encoder-{i}")).spawn(move || shared.work()).expect("the OS starts an encoder thread");
         }
@@ -130,13 +136,14 @@ impl Shared {
             }
             queue = self.ready.wait(queue).expect("encoder queue");
         }
+        let share = queue.waiting.len().div_ceil(self.workers).min(MAX_TEXTS);
         let mut batch = Vec::new();
         let mut tokens = 0;
         while let Some(job) = queue.waiting.front() {
             // Tokens estimated from the text (a token per character of Chinese, about one per
             // four bytes of English): counting exactly would tokenise under the lock.
             let estimate = job.text.len() / 3 + 3;
-            if !batch.is_empty() && (batch.len() == MAX_TEXTS || tokens + estimate > MAX_TOKENS) {
+            if !batch.is_empty() && (batch.len() == share || tokens + estimate > MAX_TOKENS) {
                 break;
             }
             tokens += estimate;

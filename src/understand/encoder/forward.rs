@@ -193,15 +193,15 @@ fn attention([q, k, v]: [&[f32]; 3], n: usize, h: usize, heads: usize, probs: &m
                 *p = kernels::dot(qh, kh) * scale;
                 max = max.max(*p);
             }
-            let mut sum = 0.0;
+            // The exponentials in a loop of their own, so they run eight at a time.
             for p in probs[..n].iter_mut() {
                 *p = kernels::exp(*p - max);
-                sum += *p;
             }
+            let inv = 1.0 / probs[..n].iter().sum::<f32>();
             let out = &mut ctx[t * h + head * hd..][..hd];
             out.fill(0.0);
             for (s, p) in probs[..n].iter().enumerate() {
-                let w = p / sum;
+                let w = p * inv;
                 for (o, vv) in out.iter_mut().zip(&v[s * h + head * hd..][..hd]) {
                     *o += w * vv;
                 }
