@@ -189,6 +189,7 @@ impl ShopEngine {
             matches: &matches,
             extracted: &extracted,
             ctx,
+            text: &normalized.text,
         });
         let case = self.case_for(&intent, &verdict.action, &normalized.text, &extracted);
         Decision {

@@ -43,6 +43,12 @@ pub const URGENT_SCORE: f32 = -0.75;
 /// (the first answer, then its brief form); said once more, the customer is going round in
 /// circles and a person takes over as for any repeated question.
 pub const MAX_SMALL_TALK_ANSWERS: usize = 3;
+/// Small talk is short: a message longer than this (Chinese characters, English words) that
+/// resembles a greeting or an "ok" carries something more — "好的，那什么时候发货" — and a
+/// small-talk answer would ignore it. Such a message is judged as a question or passed on.
+pub const SMALL_TALK_MAX_CHARS_ZH: usize = 8;
+/// See [`SMALL_TALK_MAX_CHARS_ZH`]; "thank you, have a nice day" is six words.
+pub const SMALL_TALK_MAX_WORDS_EN: usize = 6;
 
 /// Everything the policy looks at.
 pub struct Inputs<'a> {
@@ -60,6 +66,8 @@ pub struct Inputs<'a> {
     pub extracted: &'a Extracted,
     /// Conversation so far.
     pub ctx: &'a ConversationContext,
+    /// The normalised message.
+    pub text: &'a str,
 }
 
 /// The chosen action and the FAQ candidate it rests on (for the audit record).
@@ -176,6 +184,7 @@ fn escalation_reason(
         match found.candidate {
             None => Some(EscalationReason::NoConfidentAnswer),
             Some(_) if unverified => Some(EscalationReason::NoConfidentAnswer),
+            Some(faq) if inp.kb.faqs[faq].is_small_talk() && !is_short(inp.text) => Some(EscalationReason::NoConfidentAnswer),
             Some(faq) => {
                 // Asking the same question again means the answer did not help: a person
                 // looks. Small talk said again is just conversation, up to a point.
@@ -185,6 +194,13 @@ fn escalation_reason(
             }
         }
     }
+}
+
+/// Whether `text` is as short as small talk is ([`SMALL_TALK_MAX_CHARS_ZH`]).
+fn is_short(text: &str) -> bool {
+    let han = text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
+    let words = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && w.is_ascii()).count();
+    han <= SMALL_TALK_MAX_CHARS_ZH && words <= SMALL_TALK_MAX_WORDS_EN
 }
 
 /// How many times the bot already sent the entry `faq` in this conversation.
@@ -368,6 +384,7 @@ mod tests {
         sentiment: SentimentScore,
         matches: Vec<FaqMatch>,
         ctx: ConversationContext,
+        text: String,
     }
 
     impl Case {
@@ -377,6 +394,7 @@ mod tests {
                 sentiment: neutral(),
                 matches,
                 ctx: ConversationContext { agents_online: true, ..ConversationContext::default() },
+                text: "hello".into(),
             }
         }
 
@@ -395,6 +413,7 @@ mod tests {
                 matches: &self.matches,
                 extracted: &Extracted::default(),
                 ctx: &self.ctx,
+                text: &self.text,
             })
         }
 
@@ -556,6 +575,21 @@ mod tests {
                 "said {} times: the brief answer",
                 sent + 1
             );
+        }
+    }
+
+    #[test]
+    fn a_long_message_that_resembles_small_talk_is_not_answered_as_small_talk() {
+        for text in ["好的，那我昨天买的那件什么时候能发货呢", "ok thanks, but when will the parcel i ordered yesterday arrive"]
+        {
+            let mut case = Case::new("greeting", 0.9, vec![m(HELLO, 0.9)]);
+            case.text = text.into();
+            assert_eq!(case.reason(), EscalationReason::NoConfidentAnswer, "{text}");
+        }
+        for text in ["好的谢谢", "ok got it, thanks!", "在吗 亲"] {
+            let mut case = Case::new("greeting", 0.9, vec![m(HELLO, 0.9)]);
+            case.text = text.into();
+            assert!(matches!(case.verdict().action, Action::Answer { .. }), "{text}");
         }
     }
 
