@@ -100,8 +100,9 @@ async fn a_shopper_who_greets_twice_still_gets_every_later_answer_the_bot_has() 
     ] {
         answered(&say(&app, c, 1, hello).await, hello);
         answered(&say(&app, c, 2, again).await, again);
-        // Thanks and "ok" said twice are small talk too.
-        for (n, text) in ["谢谢", "谢谢", "ok", "ok"].iter().enumerate() {
+        // Thanks said again, and "ok" (the same closing move), are small talk too, up to
+        // MAX_SMALL_TALK_ANSWERS times.
+        for (n, text) in ["谢谢", "谢谢", "ok", "hi"].iter().enumerate() {
             answered(&say(&app, c, 3 + n, text).await, text);
         }
         let answer = say(&app, c, 9, question).await;
