@@ -2,7 +2,9 @@
 //! port with a fresh SQLite database, sends signed customer messages (a mix of the shared
 //! development set and our held-out set) from concurrent clients, and reports messages/s and
 //! latency percentiles — next to the same figures for `GET /healthz` measured in the same run,
-//! so the ratio survives a noisy machine.
+//! so the ratio survives a noisy machine. Every text is new (a customer's own order number or
+//! name added, as `smartreply loadgen` does); `LOAD_REPLAY=1` sends the texts as they are, which
+//! measures the encoder's cache.
 //!
 //! Run: `cargo bench --bench load` (env `LOAD_REQUESTS`, default 2000; `LOAD_CONCURRENCY`, 16).
 
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 fn texts() -> Vec<String> {
     let mut out = Vec::new();
-    for file in ["../shared/eval/dev.jsonl", "tests/data/holdout.jsonl"] {
+    for file in ["tests/data/dev.jsonl", "tests/data/holdout.jsonl"] {
         for line in std::fs::read_to_string(file).unwrap_or_default().lines() {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
                 out.push(v["text"].as_str().unwrap_or("hello").to_string());
@@ -79,6 +81,7 @@ async fn run(n: usize, concurrency: usize, make: impl Fn(usize) -> reqwest::Requ
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let n: usize = std::env::var("LOAD_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let replay = std::env::var("LOAD_REPLAY").is_ok_and(|v| v == "1");
     let concurrency: usize = std::env::var("LOAD_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
     let dir = tempfile::tempdir().unwrap();
     let (mut settings, _) = Settings::load(None).unwrap();
@@ -107,7 +110,7 @@ async fn main() {
                 "message_id": format!("load-{i}"),
                 "conversation_id": format!("conv-{}", i % 500),
                 "customer_id": format!("cust-{}", i % 500),
-                "text": texts[i % texts.len()],
+                "text": if replay { texts[i % texts.len()].clone() } else { smartreply::loadgen::customer_text(&texts[i % texts.len()], &format!("load-{i}")) },
             })
             .to_string();
             let ts = jiff::Timestamp::now().as_second();

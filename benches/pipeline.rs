@@ -8,7 +8,7 @@
 //!   messages share passes in the service;
 //! - `route_all`: the whole router with the encoder, cache cleared between iterations.
 //!
-//! Messages are those of the shared development set and our first held-out set. Run:
+//! Messages are those of the development set (our copy in `tests/data/`) and our first held-out set. Run:
 //! `cargo bench --bench pipeline` (single-threaded: the per-message figures are on one core;
 //! `-- encoder` for the encoder alone). The encoder runs the best matrix kernel of the CPU;
 //! `SMARTREPLY_ENCODER_KERNEL=avx2` (or `avxvnni`, `portable`) measures another on the same
@@ -25,7 +25,7 @@ use std::time::Instant;
 
 fn messages() -> Vec<String> {
     let mut out = Vec::new();
-    for file in ["../shared/eval/dev.jsonl", "tests/data/holdout.jsonl"] {
+    for file in ["tests/data/dev.jsonl", "tests/data/holdout.jsonl"] {
         let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let v: serde_json::Value = serde_json::from_str(line).expect("evaluation line");

@@ -69,12 +69,12 @@ pub struct Report {
     pub healthz: Phase,
 }
 
-/// The texts of an evaluation file; without one, the shared development set or our held-out
-/// set when present.
+/// The texts of an evaluation file; without one, our copy of the development set
+/// (`tests/data/dev.jsonl`) or our held-out set when present.
 pub fn texts(data: Option<&Path>) -> anyhow::Result<(Vec<String>, PathBuf)> {
     let candidates: Vec<PathBuf> = match data {
         Some(p) => vec![p.to_path_buf()],
-        None => vec!["../shared/eval/dev.jsonl".into(), "tests/data/holdout.jsonl".into()],
+        None => vec!["tests/data/dev.jsonl".into(), "tests/data/holdout.jsonl".into()],
     };
     for path in candidates {
         let Ok(content) = std::fs::read_to_string(&path) else {
