@@ -47,6 +47,8 @@ fn describe() {
     describe_counter!("smartreply_connections_refused_total", "Connections closed at once because the connection cap was reached");
     describe_histogram!("smartreply_write_batch_size", "Writes committed together in one SQLite transaction (group commit)");
     describe_histogram!("smartreply_store_group_size", "Inbound messages taken together for one PostgreSQL statement (group commit)");
+    describe_histogram!("smartreply_encoder_batch_texts", "Messages embedded together in one forward pass of the sentence encoder");
+    describe_counter!("smartreply_knowledge_reloads_total", "Knowledge bases reloaded after an edit, by shop");
     describe_histogram!("smartreply_request_duration_seconds", Unit::Seconds, "HTTP request duration by matched route");
     describe_counter!("smartreply_decisions_total", "Customer messages routed, by decision (answered, escalated) and escalation reason");
     describe_histogram!("smartreply_pipeline_seconds", Unit::Seconds, "Time the in-process pipeline took to route one message");
