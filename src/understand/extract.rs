@@ -87,8 +87,8 @@ pub fn redact(raw: &str) -> String {
     let bounded: String = raw.chars().take(MAX_LOGGED_CHARS).collect();
     let phones_masked = PHONE.replace_all(&bounded, |c: &regex::Captures<'_>| c[0].replace(&c[1], &mask_phone(&c[1])));
     let addresses_masked = ADDRESS.replace_all(&phones_masked, "[address]");
-    let digits_masked =
-        LONG_DIGITS.replace_all(&addresses_masked, |c: &regex::Captures<'_>| c[0].replace(&c[1], &format!("[{} digits]", c[1].len())));
+    let digits_masked = LONG_DIGITS
+        .replace_all(&addresses_masked, |c: &regex::Captures<'_>| c[0].replace(&c[1], &format!("[{} digits]", c[1].chars().count())));
     let mut out = digits_masked.into_owned();
     if raw.chars().count() > MAX_LOGGED_CHARS {
         out.push('…');
@@ -144,6 +144,13 @@ mod tests {
         assert!(r.contains("138****5678"), "{r}");
         assert!(!r.contains("文三路"), "{r}");
         assert!(!r.contains("3761234567890123"), "{r}");
+    }
+
+    #[test]
+    fn a_long_number_in_full_width_digits_is_counted_in_digits_not_bytes() {
+        let logged = redact("订单号１２３４５６７８９０１２３４５６");
+        assert!(logged.contains("[16 digits]"), "{logged}");
+        assert!(!logged.contains('１'), "{logged}");
     }
 
     #[test]
