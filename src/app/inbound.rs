@@ -167,6 +167,16 @@ fn ticket_plan(
         first_response_minutes: shop.settings.first_response_minutes.unwrap_or(engine.first_response_minutes()),
         complaint_hours: engine.complaint_hours(),
     };
+    // What the message says: a new ticket starts from it, a joined one may take it over.
+    let reading = Reading {
+        intent: decision.intent.name.clone(),
+        intent_confidence: f64::from(decision.intent.confidence),
+        sentiment: decision.sentiment.label,
+        sentiment_score: f64::from(decision.sentiment.score),
+        lang: decision.lang,
+        faq_id: decision.retrieval.as_ref().map(|r| r.faq_id.clone()),
+        extracted: serde_json::to_string(&decision.extracted)?,
+    };
     if let Some(id) = open_ticket {
         // The message re-scores the ticket with its own judgement (the store keeps only what is
         // stronger, and moves the deadline only in). The candidate deadline is the first
@@ -176,15 +186,6 @@ fn ticket_plan(
         let alone = match e.reason {
             EscalationReason::ConversationWithAgent => e.standalone,
             reason => Some(Standalone { reason, priority: e.priority }),
-        };
-        let reading = Reading {
-            intent: decision.intent.name.clone(),
-            intent_confidence: f64::from(decision.intent.confidence),
-            sentiment: decision.sentiment.label,
-            sentiment_score: f64::from(decision.sentiment.score),
-            lang: decision.lang,
-            faq_id: decision.retrieval.as_ref().map(|r| r.faq_id.clone()),
-            extracted: serde_json::to_string(&decision.extracted)?,
         };
         let rescore = alone.map(|alone| Rescore {
             priority: alone.priority,
@@ -200,14 +201,8 @@ fn ticket_plan(
         id: format!("t-{}", uuid::Uuid::now_v7()),
         priority: e.priority,
         reason: e.reason,
-        intent: decision.intent.name.clone(),
-        intent_confidence: f64::from(decision.intent.confidence),
-        sentiment: decision.sentiment.label,
-        sentiment_score: f64::from(decision.sentiment.score),
-        lang: decision.lang,
-        faq_id: decision.retrieval.as_ref().map(|r| r.faq_id.clone()),
+        reading,
         draft: e.draft.clone(),
-        extracted: serde_json::to_string(&decision.extracted)?,
         due_at: sla::response_due(now, e.priority, &shop.hours, promises).as_millisecond(),
         resolution_due_at: sla::resolution_due(now, e.reason, promises).map(|t| t.as_millisecond()),
     }))

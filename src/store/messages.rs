@@ -122,22 +122,10 @@ pub(crate) enum TicketPlan {
         priority: Priority,
         /// Why it was escalated.
         reason: EscalationReason,
-        /// Intent name.
-        intent: String,
-        /// Intent confidence.
-        intent_confidence: f64,
-        /// Sentiment label.
-        sentiment: SentimentLabel,
-        /// Sentiment score.
-        sentiment_score: f64,
-        /// The customer's language.
-        lang: Lang,
-        /// FAQ entry the draft used.
-        faq_id: Option<String>,
+        /// What the opening message says (intent, sentiment, language, entry, extracted fields).
+        reading: Reading,
         /// Suggested reply.
         draft: String,
-        /// Extracted fields, JSON.
-        extracted: String,
         /// First human response deadline, Unix ms.
         due_at: i64,
         /// Settlement deadline (complaints), Unix ms.
@@ -767,21 +755,7 @@ fn decision_statement(rec: &InboundRecord, seq: Param, now: i64) -> Statement {
 fn ticket_statement(rec: &InboundRecord, now: i64, rescore: Option<Statement>) -> Option<Statement> {
     let preview = preview(&rec.text);
     match &rec.ticket {
-        Some(TicketPlan::New {
-            id,
-            priority,
-            reason,
-            intent,
-            intent_confidence,
-            sentiment,
-            sentiment_score,
-            lang,
-            faq_id,
-            draft,
-            extracted,
-            due_at,
-            resolution_due_at,
-        }) => Some(Statement {
+        Some(TicketPlan::New { id, priority, reason, reading, draft, due_at, resolution_due_at }) => Some(Statement {
             sql: "INSERT INTO tickets (id, shop, conversation_id, customer_id, status, priority, priority_rank, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, created_at, updated_at, due_at, resolution_due_at) \
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20)",
             params: params![
@@ -793,14 +767,14 @@ fn ticket_statement(rec: &InboundRecord, now: i64, rescore: Option<Statement>) -
                 priority.as_str(),
                 priority.rank(),
                 reason.as_str(),
-                intent,
-                *intent_confidence,
-                sentiment.as_str(),
-                *sentiment_score,
-                lang.code(),
-                faq_id.as_deref(),
+                &reading.intent,
+                reading.intent_confidence,
+                reading.sentiment.as_str(),
+                reading.sentiment_score,
+                reading.lang.code(),
+                reading.faq_id.as_deref(),
                 draft,
-                extracted,
+                &reading.extracted,
                 preview.as_str(),
                 now,
                 *due_at,
@@ -930,14 +904,16 @@ mod tests {
                 id: ticket.into(),
                 priority: P::Normal,
                 reason: R::HumanRequested,
-                intent: "human_agent".into(),
-                intent_confidence: 0.9,
-                sentiment: SentimentLabel::Neutral,
-                sentiment_score: 0.0,
-                lang: Lang::Zh,
-                faq_id: None,
+                reading: super::Reading {
+                    intent: "human_agent".into(),
+                    intent_confidence: 0.9,
+                    sentiment: SentimentLabel::Neutral,
+                    sentiment_score: 0.0,
+                    lang: Lang::Zh,
+                    faq_id: None,
+                    extracted: "{}".into(),
+                },
                 draft: "您好".into(),
-                extracted: "{}".into(),
                 due_at: 0,
                 resolution_due_at: None,
             }),
