@@ -10,6 +10,8 @@ use std::ops::Range;
 pub(super) const BLOCK: usize = 32;
 /// Bytes of one `Q4_0` block.
 pub(super) const BLOCK_BYTES: usize = 18;
+/// Width of one attention head: the attention loops are written for it (e5-small: 384 / 12).
+pub(super) const HEAD_WIDTH: usize = 32;
 
 /// Why a model file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +110,7 @@ impl ModelFile {
         let _token_types = c.count()?;
         let eps = c.f32()?;
         let qk = c.count()?;
-        if qk != BLOCK || hidden % BLOCK != 0 || ffn % BLOCK != 0 || heads == 0 || hidden % heads != 0 {
+        if qk != BLOCK || hidden % BLOCK != 0 || ffn % BLOCK != 0 || heads == 0 || hidden != heads * HEAD_WIDTH {
             return Err(FileError::Format(format!("unsupported shape: hidden {hidden}, ffn {ffn}, heads {heads}, block {qk}")));
         }
         let dims = Dims { hidden, layers, heads, ffn, embedding_rows, max_positions };

@@ -1,5 +1,5 @@
 //! The f32 arithmetic of the forward pass around the matrix products (`matmul.rs`): unpacking
-//! embedding rows, LayerNorm, GELU, the exponential of the softmax, dot products.
+//! embedding rows, LayerNorm, GELU, the exponential of the softmax.
 
 use super::file::{BLOCK, BLOCK_BYTES, f16_to_f32};
 
@@ -27,14 +27,6 @@ fn lanes(values: impl Iterator<Item = [f32; 8]>) -> f32 {
     acc.iter().sum()
 }
 
-/// Σ aᵢbᵢ (lengths a multiple of 8).
-#[inline(always)]
-pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (a, _) = a.as_chunks::<8>();
-    let (b, _) = b.as_chunks::<8>();
-    lanes(a.iter().zip(b).map(|(x, y)| std::array::from_fn(|i| x[i] * y[i])))
-}
-
 /// Σ (xᵢ - shift)² (length a multiple of 8).
 #[inline(always)]
 fn sum_squares(x: &[f32], shift: f32) -> f32 {
@@ -43,7 +35,7 @@ fn sum_squares(x: &[f32], shift: f32) -> f32 {
 
 /// max |xᵢ| (length a multiple of 8).
 #[inline(always)]
-pub(super) fn max_abs(x: &[f32]) -> f32 {
+fn max_abs(x: &[f32]) -> f32 {
     let mut m = [0f32; 8];
     for c in x.as_chunks::<8>().0 {
         for (m, v) in m.iter_mut().zip(c) {
@@ -51,6 +43,22 @@ pub(super) fn max_abs(x: &[f32]) -> f32 {
         }
     }
     m.iter().fold(0f32, |a, b| a.max(*b))
+}
+
+/// Quantises `x` per block of 32 to i8: scale `max|x| / 127`, values rounded half to even;
+/// `offset` gets 8 × each block's sum of quantised values (it removes the weights' +8 offset).
+pub(super) fn quantize(x: &[f32], q: &mut [i8], scale: &mut [f32], offset: &mut [i32]) {
+    for (i, block) in x.chunks_exact(BLOCK).enumerate() {
+        let d = max_abs(block) / 127.0;
+        let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+        // Rounded and clamped in f32 first, so the casts below are exact and vectorise.
+        let values: [i32; BLOCK] = std::array::from_fn(|j| (block[j] * inv).round_ties_even().clamp(-128.0, 127.0) as i32);
+        for (o, v) in q[i * BLOCK..][..BLOCK].iter_mut().zip(values) {
+            *o = v as i8;
+        }
+        scale[i] = d;
+        offset[i] = 8 * values.iter().sum::<i32>();
+    }
 }
 
 /// `x = LayerNorm(x + y)` row by row (`y` absent: `LayerNorm(x)`).

@@ -124,10 +124,6 @@ impl QMatrix {
         }
         QMatrix { rows, cols, q, scale, bias }
     }
-
-    pub(super) fn rows(&self) -> usize {
-        self.rows
-    }
 }
 
 /// Activations of several tokens quantised per block of 32 to i8, kept for reuse between calls.
@@ -142,28 +138,24 @@ pub(super) struct Quantized {
 }
 
 impl Quantized {
-    /// Quantises `tokens` rows of `cols` values.
+    /// Quantises `tokens` rows of `cols` values (`simd`: with the AVX2 form, which the CPU
+    /// must run).
     #[inline(always)]
-    pub(super) fn fill(&mut self, x: &[f32], tokens: usize, cols: usize) {
+    pub(super) fn fill(&mut self, x: &[f32], tokens: usize, cols: usize, simd: bool) {
         let nb = cols / BLOCK;
         self.cols = cols;
         self.q.resize(tokens * cols, 0);
         self.scale.resize(tokens * nb, 0.0);
         self.offset.resize(tokens * nb, 0);
-        for (i, block) in x[..tokens * cols].chunks_exact(BLOCK).enumerate() {
-            let amax = super::kernels::max_abs(block);
-            let d = amax / 127.0;
-            let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
-            // Rounded and clamped in f32 first, so the casts below are exact and vectorise.
-            let q: [i32; BLOCK] = std::array::from_fn(|j| (block[j] * inv).round_ties_even().clamp(-128.0, 127.0) as i32);
-            let out = &mut self.q[i * BLOCK..][..BLOCK];
-            for (o, v) in out.iter_mut().zip(q) {
-                *o = v as i8;
-            }
-            let sum: i32 = q.iter().sum();
-            self.scale[i] = d;
-            self.offset[i] = 8 * sum;
+        let x = &x[..tokens * cols];
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: the caller passes `simd` only when the CPU has AVX2 and FMA.
+            unsafe { super::simd::quantize(x, &mut self.q, &mut self.scale, &mut self.offset) };
+            return;
         }
+        let _ = simd;
+        super::kernels::quantize(x, &mut self.q, &mut self.scale, &mut self.offset);
     }
 }
 
@@ -359,7 +351,7 @@ mod tests {
         for tokens in [1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 23] {
             let x: Vec<f32> = (0..tokens * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
             let mut q = Quantized::default();
-            q.fill(&x, tokens, cols);
+            q.fill(&x, tokens, cols, false);
             let want = reference(&raw, &bias, &q, tokens, rows, cols);
             let mut portable = vec![0f32; tokens * rows];
             matmul(Kernel::Portable, &w, &q, tokens, &mut portable);

@@ -21,13 +21,16 @@ mod disk;
 mod file;
 // The only unsafe code in the crate (`unsafe_code` is denied everywhere else): the SIMD matrix
 // kernels load their packed weight rows with raw pointer reads, and the forward pass has an
-// `avx2,fma` `#[target_feature]` entry point. Each runs only after the CPU reported the
-// features it was compiled for; `matmul.rs` tests every kernel against the portable one.
+// `avx2,fma` `#[target_feature]` entry point, and `simd.rs` holds AVX2 forms of quantising and
+// GELU. Each runs only after the CPU reported the features it was compiled for; `matmul.rs` and
+// `simd.rs` test every one against the portable form.
 #[allow(unsafe_code)]
 mod forward;
 mod kernels;
 #[allow(unsafe_code)]
 mod matmul;
+#[allow(unsafe_code)]
+mod simd;
 mod tokenizer;
 
 pub use batch::Batcher;
