@@ -288,3 +288,43 @@ impl TicketStatus {
         }
     }
 }
+
+/// What the router did with a customer message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionKind {
+    /// Answered at once by the bot.
+    Answered,
+    /// Handed to a person, with an acknowledgement to the customer.
+    Escalated,
+}
+
+impl DecisionKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Escalated => "escalated",
+        }
+    }
+}
+
+/// What the bot's reply to a customer message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyKind {
+    /// An answer from the knowledge base.
+    Answer,
+    /// An acknowledgement while a person takes over.
+    Acknowledgement,
+}
+
+impl ReplyKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::Acknowledgement => "acknowledgement",
+        }
+    }
+}

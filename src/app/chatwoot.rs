@@ -7,6 +7,7 @@
 //! transaction that marks the event done, with ids derived from the message, so an event
 //! worked off twice (a crash in between) queues each call once.
 
+use super::answer::Received;
 use super::inbound::receive;
 use super::{AppState, Budget, Shop};
 use crate::chatwoot::calls::outgoing;
@@ -93,9 +94,8 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                 channel: Some("chatwoot".into()),
             };
             let configured = state.shop(shop).ok_or("the shop is no longer configured")?;
-            let answer = receive(state, configured, message.clone(), Budget::Webhook).await.map_err(|e| e.to_string())?;
-            let answer: Value = serde_json::from_str(answer.as_json()).map_err(|e| format!("stored answer is unreadable: {e}"))?;
-            let reply = answer["reply"]["text"].as_str().unwrap_or_default();
+            let received = receive(state, configured, message.clone(), Budget::Webhook).await.map_err(|e| e.to_string())?;
+            let reply = received.answer().reply.text.as_str();
             let call = |action: &'static str, path: String, body: Value| NewCall {
                 id: format!("{shop}:{}:{action}", message.message_id),
                 conversation_id: message.conversation_id.clone(),
@@ -104,14 +104,12 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                 body: body.to_string(),
             };
             let messages = format!("conversations/{conversation}/messages");
-            match (answer["decision"].as_str(), answer["ticket_id"].as_str()) {
-                (Some("answered"), _) => Ok(vec![call("reply", messages, outgoing(reply, false))]),
-                (Some("escalated"), Some(ticket_id)) => {
-                    // A message joining a ticket that is already with humans gets no second
-                    // acknowledgement or hand-off: the bot stays out of their conversation.
-                    if store.ticket_opening_message(ticket_id).await.map_err(|e| e.to_string())?.as_deref() != Some(&message.message_id) {
-                        return Ok(Vec::new());
-                    }
+            match &received {
+                Received::Answered(_) => Ok(vec![call("reply", messages, outgoing(reply, false))]),
+                // A message joining a ticket that is already with humans gets no second
+                // acknowledgement or hand-off: the bot stays out of their conversation.
+                Received::Escalated { opened: false, .. } => Ok(Vec::new()),
+                Received::Escalated { ticket_id, opened: true, .. } => {
                     let ticket = store.ticket(ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket vanished")?;
                     let note = format!(
                         "smartreply handed this conversation to you.\nReason: {} · Intent: {} · Priority: {} · Sentiment: {}\n\nSuggested reply (draft):\n{}",
@@ -127,7 +125,6 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                         call("handoff", format!("conversations/{conversation}/toggle_status"), json!({ "status": "open" })),
                     ])
                 }
-                _ => Err(format!("unexpected answer {answer}")),
             }
         }
         Work::AgentReply { conversation, agent, text } => {

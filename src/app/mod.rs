@@ -6,6 +6,7 @@
 //! them to the contract's errors once (`http/error.rs`). Handlers extract, call one of these,
 //! and map the result.
 
+pub(crate) mod answer;
 pub(crate) mod cases;
 pub(crate) mod chatwoot;
 pub(crate) mod csv;
