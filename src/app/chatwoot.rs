@@ -15,7 +15,7 @@ use crate::chatwoot::event::{Work, conversation_id, message_id};
 use crate::chatwoot::{Payload, classify};
 use crate::config::ChatwootSettings;
 use crate::config::DeliverySettings;
-use crate::domain::ReplyOutcome;
+use crate::domain::{ChatwootAction, ReplyOutcome};
 use crate::ingest::InboundMessage;
 use crate::store::chatwoot::{NewCall, PendingEvent};
 use crate::store::now_ms;
@@ -96,7 +96,7 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
             let configured = state.shop(shop).ok_or("the shop is no longer configured")?;
             let received = receive(state, configured, message.clone(), Budget::Webhook).await.map_err(|e| e.to_string())?;
             let reply = received.answer().reply.text.as_str();
-            let call = |action: &'static str, path: String, body: Value| NewCall {
+            let call = |action: ChatwootAction, path: String, body: Value| NewCall {
                 id: format!("{shop}:{}:{action}", message.message_id),
                 conversation_id: message.conversation_id.clone(),
                 action,
@@ -105,7 +105,7 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
             };
             let messages = format!("conversations/{conversation}/messages");
             match &received {
-                Received::Answered(_) => Ok(vec![call("reply", messages, outgoing(reply, false))]),
+                Received::Answered(_) => Ok(vec![call(ChatwootAction::Reply, messages, outgoing(reply, false))]),
                 // A message joining a ticket that is already with humans gets no second
                 // acknowledgement or hand-off: the bot stays out of their conversation.
                 Received::Escalated { opened: false, .. } => Ok(Vec::new()),
@@ -120,9 +120,9 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                         ticket.draft["text"].as_str().unwrap_or_default()
                     );
                     Ok(vec![
-                        call("acknowledgement", messages.clone(), outgoing(reply, false)),
-                        call("note", messages, outgoing(&note, true)),
-                        call("handoff", format!("conversations/{conversation}/toggle_status"), json!({ "status": "open" })),
+                        call(ChatwootAction::Acknowledgement, messages.clone(), outgoing(reply, false)),
+                        call(ChatwootAction::Note, messages, outgoing(&note, true)),
+                        call(ChatwootAction::Handoff, format!("conversations/{conversation}/toggle_status"), json!({ "status": "open" })),
                     ])
                 }
             }

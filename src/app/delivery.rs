@@ -111,7 +111,7 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
     let now = now_ms();
     let outcome = match result {
         Ok(()) => {
-            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.clone(), "outcome" => "delivered").increment(1);
+            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.as_str(), "outcome" => "delivered").increment(1);
             tracing::info!(call = %call.id, shop = %call.shop, action = %call.action, attempts = call.attempts, "chatwoot call delivered");
             state.store().chatwoot_call_delivered(&call.id, now).await
         }
@@ -120,7 +120,7 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
             let give_up = crate::deliver::chatwoot_gives_up(settings, attempts);
             let next = now + crate::deliver::chatwoot_backoff(settings, attempts).as_millis() as i64;
             let outcome = if give_up { "failed" } else { "retry" };
-            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.clone(), "outcome" => outcome).increment(1);
+            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.as_str(), "outcome" => outcome).increment(1);
             if give_up {
                 tracing::error!(call = %call.id, shop = %call.shop, action = %call.action, attempts = call.attempts, %error, "chatwoot call failed for good");
             } else {

@@ -169,7 +169,7 @@ fn ticket_plan(
 
 /// Counts, times and logs a stored message.
 fn observe(record: &InboundRecord, message: &InboundMessage, decision: &Decision, latency_us: i64, started: Instant) {
-    let outcome = kinds(decision).0.as_str();
+    let outcome = record.decision.as_str();
     let reason = record.reason.map_or("", |r| r.as_str());
     metrics::counter!("smartreply_decisions_total", "decision" => outcome, "reason" => reason).increment(1);
     metrics::histogram!("smartreply_pipeline_seconds").record(latency_us as f64 / 1e6);
@@ -253,8 +253,8 @@ fn record(
         text: message.text.clone(),
         channel: message.channel.clone(),
         reply_text: decision.reply_text().into(),
-        reply_kind: reply_kind.as_str(),
-        decision: decided.as_str(),
+        reply_kind,
+        decision: decided,
         reason,
         intent: decision.intent.name.clone(),
         intent_confidence: f64::from(decision.intent.confidence),

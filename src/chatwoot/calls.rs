@@ -1,6 +1,7 @@
 //! The calls smartreply makes into a Chatwoot conversation, built from plain values.
 
 use super::event::conversation_id;
+use crate::domain::ChatwootAction;
 use crate::store::chatwoot::NewCall;
 use serde_json::{Value, json};
 
@@ -10,7 +11,7 @@ pub(crate) fn agent_reply_call(shop: &str, message_id: &str, display_id: u64, te
     NewCall {
         id: format!("{shop}:{message_id}:agent_reply"),
         conversation_id: conversation_id(display_id),
-        action: "agent_reply",
+        action: ChatwootAction::AgentReply,
         path: format!("conversations/{display_id}/messages"),
         body: outgoing(text, false).to_string(),
     }

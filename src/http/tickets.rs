@@ -7,7 +7,7 @@ use super::{ApiError, AppState};
 use crate::app::Agent;
 use crate::app::tickets::{self, ReplyRequest};
 use crate::app::{TicketRow, views};
-use crate::domain::{DeliveryStatus, DraftOutcome, TicketStatus};
+use crate::domain::{DeliveryStatus, DraftOutcome, TicketStatus, TicketTier};
 use axum::body::Body;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -50,8 +50,7 @@ async fn queue(State(state): State<AppState>, agent: Agent, Query(q): Query<Shop
         TicketStatus::parse(status).ok_or_else(|| ApiError::BadRequest(format!("status {status:?}: use open, claimed or resolved")))?;
     let tier = match q.tier.as_deref() {
         None | Some("") => None,
-        Some(t @ ("first" | "second")) => Some(t),
-        Some(t) => return Err(ApiError::BadRequest(format!("tier {t:?}: use first or second"))),
+        Some(t) => Some(TicketTier::parse(t).ok_or_else(|| ApiError::BadRequest(format!("tier {t:?}: use first or second")))?),
     };
     let tickets = views::queue(&state, shop, status, tier).await?;
     Ok(Json(json!({ "tickets": tickets })))

@@ -2,9 +2,9 @@
 //! the bot's reply and the ticket are committed together, or not at all.
 
 use super::batch::{Batch, MessageKey, Param, SEQ_PLACEHOLDER, Statement, params};
-use super::{Store, StoreError, Tx, now_ms, opt_text};
+use super::{Store, StoreError, Tx, now_ms, opt_text, unknown};
 use crate::aftersales::CaseFields;
-use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel, TicketStatus};
+use crate::domain::{DecisionKind, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyKind, SentimentLabel, TicketStatus};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -16,12 +16,12 @@ pub(crate) struct MessageRow {
     pub id: String,
     /// Conversation.
     pub conversation_id: String,
-    /// `customer`, `bot` or `agent`.
-    pub role: String,
+    /// Who wrote it.
+    pub role: MessageRole,
     /// Text (untrusted when the role is customer).
     pub text: String,
-    /// `answer`, `acknowledgement`, `reply` or null for customer messages.
-    pub kind: Option<String>,
+    /// What a bot or agent message is; none for customer messages.
+    pub kind: Option<MessageKind>,
     /// Agent name for agent replies.
     pub author: Option<String>,
     /// Ticket the conversation is with, if any.
@@ -97,9 +97,9 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRow, sqlx::Error> 
     Ok(MessageRow {
         id: row.try_get("message_id")?,
         conversation_id: row.try_get("conversation_id")?,
-        role: row.try_get("role")?,
+        role: super::parsed(row, "role", MessageRole::parse)?,
         text: row.try_get("text")?,
-        kind: opt_text(row, "kind")?,
+        kind: opt_text(row, "kind")?.map(|k| MessageKind::parse(&k).ok_or_else(|| unknown("kind", &k))).transpose()?,
         author: opt_text(row, "author")?,
         ticket_id: opt_text(row, "ticket_id")?,
         created_at: rfc3339(row.try_get("created_at")?),
@@ -249,10 +249,10 @@ pub(crate) struct InboundRecord {
     pub channel: Option<String>,
     /// Bot reply text (answer or acknowledgement).
     pub reply_text: String,
-    /// `answer` or `acknowledgement`.
-    pub reply_kind: &'static str,
-    /// `answered` or `escalated`.
-    pub decision: &'static str,
+    /// Answer or acknowledgement.
+    pub reply_kind: ReplyKind,
+    /// Answered or escalated.
+    pub decision: DecisionKind,
     /// Why it was escalated (none when answered).
     pub reason: Option<EscalationReason>,
     /// Intent.
@@ -337,8 +337,8 @@ pub(crate) async fn insert_message(
     shop: &str,
     message_id: &str,
     conversation_id: &str,
-    role: &str,
-    kind: Option<&str>,
+    role: MessageRole,
+    kind: Option<MessageKind>,
     author: Option<&str>,
     text: &str,
     ticket_id: Option<&str>,
@@ -354,8 +354,8 @@ pub(crate) async fn insert_message(
     .bind(shop)
     .bind(message_id)
     .bind(conversation_id)
-    .bind(role)
-    .bind(kind)
+    .bind(role.as_str())
+    .bind(kind.map(MessageKind::as_str))
     .bind(author)
     .bind(text)
     .bind(ticket_id)
@@ -371,9 +371,9 @@ pub(crate) async fn insert_message(
         let message = MessageRow {
             id: message_id.into(),
             conversation_id: conversation_id.into(),
-            role: role.into(),
+            role,
             text: text.into(),
-            kind: kind.map(Into::into),
+            kind,
             author: author.map(Into::into),
             ticket_id: ticket_id.map(Into::into),
             created_at: rfc3339(now),
@@ -641,13 +641,13 @@ fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
     let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
     let key = |role, message_id: &str| MessageKey { role, shop: rec.shop.clone(), message_id: message_id.into() };
-    let (customer_key, bot_key) = (key("customer", &rec.message_id), key("bot", &bot_id));
+    let (customer_key, bot_key) = (key(MessageRole::Customer, &rec.message_id), key(MessageRole::Bot, &bot_id));
     let mut batch = Batch::default();
     batch.push(both_messages(rec, &bot_id, now, returning));
     let customer = MessageRow {
         id: rec.message_id.clone(),
         conversation_id: rec.conversation_id.clone(),
-        role: "customer".into(),
+        role: MessageRole::Customer,
         text: rec.text.clone(),
         kind: None,
         author: None,
@@ -657,7 +657,7 @@ fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option
     };
     let bot = MessageRow {
         id: bot_id.clone(),
-        role: "bot".into(),
+        role: MessageRole::Bot,
         text: rec.reply_text.clone(),
         kind: Some(rec.reply_kind.into()),
         ..customer.clone()
@@ -713,7 +713,7 @@ fn both_messages(rec: &InboundRecord, bot_id: &str, now: i64, returning: bool) -
             &rec.response,
             uuid::Uuid::now_v7().to_string().as_str(),
             bot_id,
-            rec.reply_kind,
+            rec.reply_kind.as_str(),
             &rec.reply_text,
             rec.faq_id.as_deref(),
             rec.faq_id.as_ref().map(|_| rec.message_id.as_str()),
@@ -735,7 +735,7 @@ fn decision_statement(rec: &InboundRecord, seq: Param, now: i64) -> Statement {
         params: params![
             seq,
             &rec.shop,
-            rec.decision,
+            rec.decision.as_str(),
             rec.reason.map(EscalationReason::as_str),
             &rec.intent,
             rec.intent_confidence,
@@ -876,7 +876,7 @@ async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -
 #[cfg(test)]
 mod tests {
     use super::{INBOUND_STATE_SQL, InboundRecord, Recorded, Rescore, TicketPlan, merge_extracted, rereads, rescored};
-    use crate::domain::{EscalationReason as R, Lang, Priority as P, SentimentLabel};
+    use crate::domain::{DecisionKind, EscalationReason as R, Lang, MessageRole, Priority as P, ReplyKind, SentimentLabel};
     use crate::store::Store;
     use sqlx::{Connection, Row};
 
@@ -889,8 +889,8 @@ mod tests {
             text: "转人工".into(),
             channel: None,
             reply_text: "稍等".into(),
-            reply_kind: "acknowledgement",
-            decision: "escalated",
+            reply_kind: ReplyKind::Acknowledgement,
+            decision: DecisionKind::Escalated,
             reason: Some(R::HumanRequested),
             intent: "human_agent".into(),
             intent_confidence: 0.9,
@@ -933,7 +933,7 @@ mod tests {
         }
         assert!(matches!(store.record_inbound(&escalated("m-2", "t-3")).await.unwrap(), Recorded::TicketRace));
         let messages = store.conversation("demo", "c-1").await.unwrap();
-        assert_eq!(messages.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["customer", "bot"]);
+        assert_eq!(messages.iter().map(|m| m.role).collect::<Vec<_>>(), [MessageRole::Customer, MessageRole::Bot]);
         store.events_settled().await;
         assert_eq!(store.last_event("demo").await.unwrap(), store.events_after("demo", None, 0).await.unwrap().last().unwrap().seq);
         assert_eq!(store.events_after("demo", None, 0).await.unwrap().len(), 3, "two message events and one ticket event");
@@ -1020,9 +1020,9 @@ mod tests {
             match n % 3 {
                 0 => {
                     rec.ticket = None;
-                    rec.decision = "answered";
+                    rec.decision = DecisionKind::Answered;
                     rec.reason = None;
-                    rec.reply_kind = "answer";
+                    rec.reply_kind = ReplyKind::Answer;
                     rec.faq_id = Some("shipping-free".into());
                     rec.intent_confidence = 0.1 + f64::from(n) / 7.0;
                     rec.inspect_answer = n == 3;

@@ -228,13 +228,18 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{path}?mode=rwc"))
 }
 
-/// Reads an optional text column.
 /// A column holding one of an enum's wire names; anything else is a decode error.
 pub(crate) fn parsed<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
     let value: String = row.try_get(column)?;
-    parse(&value).ok_or_else(|| sqlx::Error::Decode(format!("{column} {value:?} is not a known value").into()))
+    parse(&value).ok_or_else(|| unknown(column, &value))
 }
 
+/// The decode error for a column holding a name no enum knows.
+pub(crate) fn unknown(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{column} {value:?} is not a known value").into())
+}
+
+/// Reads an optional text column.
 pub(crate) fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(column)
 }

@@ -5,7 +5,8 @@
 use super::batch::{Statement, params};
 use super::messages::{EventKind, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
-use super::{Store, StoreError, Tx, now_ms, opt_text};
+use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
+use crate::domain::{DecisionKind, InspectionStatus, MessageRole, TicketStatus};
 use crate::quality::{Checklist, DraftFact, InspectionFact, RatingFact, ScoreFacts, TicketFact};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -62,7 +63,7 @@ pub(super) fn sample_statement(
     let id = format!("insp-{}", uuid::Uuid::now_v7());
     Statement {
         sql,
-        params: params![id.as_str(), shop, message_id, ticket_id, if agent.is_some() { "agent" } else { "bot" }, agent, why.as_str(), now],
+        params: params![id.as_str(), shop, message_id, ticket_id, if agent.is_some() { MessageRole::Agent } else { MessageRole::Bot }.as_str(), agent, why.as_str(), now],
     }
 }
 
@@ -137,8 +138,8 @@ pub(crate) struct InspectionRow {
     pub text: String,
     /// The customer message it answered.
     pub customer_text: Option<String>,
-    /// `bot` or `agent`.
-    pub author_type: String,
+    /// Bot or agent.
+    pub author_type: MessageRole,
     /// The agent, for replies.
     pub agent: Option<String>,
     /// The ticket, for replies.
@@ -151,8 +152,8 @@ pub(crate) struct InspectionRow {
     pub rating_comment: Option<String>,
     /// 👍 (true) / 👎 (false) on a bot answer.
     pub helpful: Option<bool>,
-    /// `pending` or `scored`.
-    pub status: &'static str,
+    /// Pending or scored.
+    pub status: InspectionStatus,
     /// The inspector's checklist, once scored.
     pub checklist: Option<Checklist>,
     /// Passed: all four checks true.
@@ -399,7 +400,7 @@ impl Store {
                 due_at: r.try_get("due_at")?,
                 first_reply_at: first.filter(|f| by_this_agent && (from..to).contains(f)),
                 agent,
-                resolved: r.try_get::<String, _>("status")? == "resolved",
+                resolved: parsed(&r, "status", TicketStatus::parse)? == TicketStatus::Resolved,
                 settled_late: r
                     .try_get::<Option<i64>, _>("resolution_due_at")?
                     .is_some_and(|due| r.try_get::<Option<i64>, _>("resolved_at").ok().flatten().unwrap_or_else(super::now_ms) > due),
@@ -442,7 +443,7 @@ impl Store {
             .await?
         {
             facts.bot_latencies_ms.push(r.try_get::<i64, _>("latency_us")? / 1000);
-            facts.bot_answers += i64::from(r.try_get::<String, _>("decision")? == "answered");
+            facts.bot_answers += i64::from(parsed(&r, "decision", DecisionKind::parse)? == DecisionKind::Answered);
         }
         for r in sqlx::query("SELECT helpful FROM answer_feedback WHERE shop = $1 AND created_at >= $2 AND created_at < $3")
             .bind(shop)
@@ -474,14 +475,14 @@ fn inspection_from_row(r: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreErro
         message_id: r.try_get("message_id")?,
         text: r.try_get("text")?,
         customer_text: opt_text(r, "customer_text")?,
-        author_type: r.try_get("author_type")?,
+        author_type: parsed(r, "author_type", MessageRole::parse)?,
         agent: opt_text(r, "agent")?,
         ticket_id: opt_text(r, "ticket_id")?,
         why: r.try_get("why")?,
         rating: r.try_get("rating")?,
         rating_comment: opt_text(r, "rating_comment")?,
         helpful: flag("helpful")?,
-        status: if checklist.is_some() { "scored" } else { "pending" },
+        status: if checklist.is_some() { InspectionStatus::Scored } else { InspectionStatus::Pending },
         checklist,
         passed: flag("passed")?,
         inspector: opt_text(r, "inspector")?,

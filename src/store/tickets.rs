@@ -4,7 +4,7 @@
 use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
 use super::quality::SurveyPlan;
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
-use crate::domain::{EscalationReason, Priority, ReplyOutcome, SentimentLabel, TicketStatus};
+use crate::domain::{DecisionKind, DraftOutcome, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyOutcome, SentimentLabel, TicketStatus, TicketTier};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -38,8 +38,8 @@ pub(crate) struct TicketRow {
     pub sentiment: SentimentLabel,
     /// Sentiment score.
     pub sentiment_score: f64,
-    /// `zh` or `en`.
-    pub lang: String,
+    /// The language its messages are in.
+    pub lang: Lang,
     /// FAQ entry the draft used.
     pub faq_id: Option<String>,
     /// Suggested reply.
@@ -67,8 +67,8 @@ pub(crate) struct TicketRow {
     pub resolved_at: Option<String>,
     /// Deadline missed.
     pub sla_breached: bool,
-    /// `first` or `second` (line).
-    pub tier: String,
+    /// The line of agents it waits for.
+    pub tier: TicketTier,
     /// The note written when it was transferred to the second line.
     pub transfer_note: Option<String>,
     /// When a later message last raised its priority or reason, RFC 3339.
@@ -100,7 +100,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         intent_confidence: row.try_get("intent_confidence")?,
         sentiment: parsed(row, "sentiment", SentimentLabel::parse)?,
         sentiment_score: row.try_get("sentiment_score")?,
-        lang: row.try_get("lang")?,
+        lang: parsed(row, "lang", Lang::parse)?,
         faq_id: opt_text(row, "faq_id")?,
         draft: serde_json::json!({ "text": row.try_get::<String, _>("draft")? }),
         extracted: serde_json::from_str(&row.try_get::<String, _>("extracted")?).unwrap_or(serde_json::Value::Null),
@@ -114,7 +114,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         first_response_at: first.map(rfc3339),
         resolved_at: resolved_at.map(rfc3339),
         sla_breached: breached,
-        tier: row.try_get("tier")?,
+        tier: parsed(row, "tier", TicketTier::parse)?,
         transfer_note: opt_text(row, "transfer_note")?,
         rescored_at: row.try_get::<Option<i64>, _>("rescored_at")?.map(rfc3339),
     })
@@ -143,13 +143,13 @@ pub(crate) struct DraftCounts {
 }
 
 impl DraftCounts {
-    /// Counts one stored outcome (`accepted`, `edited`, `rejected`; anything else is ignored).
+    /// Counts one stored outcome (a draft's; a follow-up's or none is ignored).
     fn add(&mut self, outcome: Option<&str>) {
-        match outcome {
-            Some("accepted") => self.accepted += 1,
-            Some("edited") => self.edited += 1,
-            Some("rejected") => self.rejected += 1,
-            _ => {}
+        match outcome.and_then(DraftOutcome::parse) {
+            Some(DraftOutcome::Accepted) => self.accepted += 1,
+            Some(DraftOutcome::Edited) => self.edited += 1,
+            Some(DraftOutcome::Rejected) => self.rejected += 1,
+            None => {}
         }
     }
 }
@@ -221,12 +221,12 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 
 impl Store {
     /// The queue of a shop: most urgent first (priority, then deadline).
-    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus, tier: Option<&str>) -> Result<Vec<TicketRow>, StoreError> {
+    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus, tier: Option<TicketTier>) -> Result<Vec<TicketRow>, StoreError> {
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 AND ($3 = '' OR tier = $3) ORDER BY priority_rank, due_at LIMIT 500"
         );
         let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).bind(tier.unwrap_or("")).fetch_all(self.pool()).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).bind(tier.map_or("", TicketTier::as_str)).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -270,11 +270,14 @@ impl Store {
             Box::pin(async move {
                 let now = now_ms();
                 let row: Option<(String, String)> = sqlx::query_as(
-                    "UPDATE tickets SET tier = 'second', status = 'open', claimed_by = NULL, transfer_note = $1, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+                    "UPDATE tickets SET tier = $4, status = $5, claimed_by = NULL, transfer_note = $1, updated_at = $2 WHERE id = $3 AND status <> $6 RETURNING shop, conversation_id",
                 )
                 .bind(&note)
                 .bind(now)
                 .bind(&id)
+                .bind(TicketTier::Second.as_str())
+                .bind(TicketStatus::Open.as_str())
+                .bind(TicketStatus::Resolved.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
@@ -417,7 +420,7 @@ impl Store {
         {
             if let Some(b) = buckets.get_mut(slot(r.try_get("created_at")?)) {
                 b.messages += 1;
-                if r.try_get::<String, _>("decision")? == "answered" {
+                if parsed(&r, "decision", DecisionKind::parse)? == DecisionKind::Answered {
                     b.answered += 1;
                 } else {
                     b.escalated += 1;
@@ -502,8 +505,8 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
         &ticket.shop,
         &message_id,
         &ticket.conversation_id,
-        "agent",
-        Some("reply"),
+        MessageRole::Agent,
+        Some(MessageKind::Reply),
         Some(agent),
         text,
         Some(&ticket.id),
@@ -515,13 +518,18 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
     sqlx::query(
         "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
          first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
-         status = CASE WHEN $2 = 1 THEN 'resolved' WHEN status = 'open' THEN 'claimed' ELSE status END, \
+         status = CASE WHEN $2 = 1 THEN $5 WHEN status = $6 THEN $7 ELSE status END, \
          claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
     )
     .bind(now)
     .bind(i64::from(resolve))
     .bind(agent)
     .bind(&ticket.id)
+    // The status the ticket moves to (`TicketStatus::after_reply`), read against the stored
+    // one, which another agent may have changed since `ticket` was read.
+    .bind(TicketStatus::Open.after_reply(true).as_str())
+    .bind(TicketStatus::Open.as_str())
+    .bind(TicketStatus::Open.after_reply(false).as_str())
     .execute(&mut *tx)
     .await?;
     record_action(tx, &ticket.id, &ticket.shop, agent, "reply", Some(outcome.as_str()), now).await?;
@@ -549,9 +557,9 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
         message: MessageRow {
             id: message_id,
             conversation_id: ticket.conversation_id.clone(),
-            role: "agent".into(),
+            role: MessageRole::Agent,
             text: text.into(),
-            kind: Some("reply".into()),
+            kind: Some(MessageKind::Reply),
             author: Some(agent.into()),
             ticket_id: Some(ticket.id.clone()),
             created_at: super::messages::rfc3339(now),
