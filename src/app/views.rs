@@ -26,7 +26,7 @@ pub(crate) async fn timeseries(app: &AppState, shop: &Shop, hours: i64) -> Resul
 
 /// What agents did with drafts, per intent.
 pub(crate) async fn draft_report(app: &AppState, shop: &Shop) -> Result<serde_json::Value, StoreError> {
-    crate::learn::draft_report(app.store(), shop.id()).await
+    Ok(crate::learn::draft_report(&app.store().draft_outcomes_by_intent(shop.id()).await?))
 }
 
 /// Deliveries of agent replies to the shop's callback, newest first.

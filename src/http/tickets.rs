@@ -5,7 +5,7 @@ use super::auth::agents_shop;
 use super::error::{Path, Query};
 use super::{ApiError, AppState};
 use crate::app::Agent;
-use crate::app::tickets::{self, ReplyRequest};
+use crate::app::tickets::{self, Channel, ReplyRequest};
 use crate::app::{TicketRow, views};
 use crate::domain::{DeliveryStatus, DraftOutcome, TicketStatus, TicketTier};
 use axum::body::Body;
@@ -69,7 +69,7 @@ async fn claim(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
 }
 
 async fn resolve(State(state): State<AppState>, agent: Agent, Path(id): Path<String>) -> Result<Json<TicketRow>, ApiError> {
-    Ok(Json(tickets::resolve(&state, &agent, &id).await?))
+    Ok(Json(tickets::resolve(&state, Channel::Console(&agent), &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -98,7 +98,7 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
     let body: ReplyBody = super::error::parse_json(&bytes)?;
     let draft =
         DraftOutcome::parse(&body.draft).ok_or_else(|| ApiError::BadRequest("draft must be accepted, edited or rejected".into()))?;
-    let sent = tickets::reply(&state, &agent, &id, ReplyRequest { text: body.text, draft, resolve: body.resolve }).await?;
+    let sent = tickets::reply(&state, Channel::Console(&agent), &id, ReplyRequest { text: body.text, draft: Some(draft), resolve: body.resolve }).await?;
     Ok(Json(json!({
         "message": sent.message,
         "in_reply_to": sent.in_reply_to,

@@ -66,9 +66,6 @@ pub(crate) enum StoreError {
     NotCommitted(String),
 }
 
-/// Waiting writes the SQLite writer accepts before refusing with [`StoreError::Overloaded`].
-pub(crate) const DEFAULT_WRITE_QUEUE: usize = 4096;
-
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
 
 /// The store: a cheap-to-clone pool handle.
@@ -268,7 +265,7 @@ pub(crate) mod testing {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
         let url = format!("{base}/{name}");
-        (Store::connect_with_queue(&url, super::DEFAULT_WRITE_QUEUE).await.unwrap(), url)
+        (Store::connect_with_queue(&url, crate::config::DEFAULT_WRITE_QUEUE).await.unwrap(), url)
     }
 
     /// Drops a database [`fresh_postgres`] made.

@@ -4,7 +4,8 @@
 use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
 use super::quality::SurveyPlan;
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
-use crate::domain::{DecisionKind, DraftOutcome, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyOutcome, SentimentLabel, TicketStatus, TicketTier};
+use crate::learn::DraftCounts;
+use crate::domain::{DecisionKind, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyOutcome, SentimentLabel, TicketStatus, TicketTier};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -129,29 +130,6 @@ pub(crate) struct AgentReply {
     pub in_reply_to: Option<String>,
     /// The outbox row delivering it, when the shop has a callback.
     pub outbox_id: Option<String>,
-}
-
-/// Draft outcomes.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub(crate) struct DraftCounts {
-    /// Sent unchanged.
-    pub accepted: i64,
-    /// Sent after edits.
-    pub edited: i64,
-    /// Not used.
-    pub rejected: i64,
-}
-
-impl DraftCounts {
-    /// Counts one stored outcome (a draft's; a follow-up's or none is ignored).
-    fn add(&mut self, outcome: Option<&str>) {
-        match outcome.and_then(DraftOutcome::parse) {
-            Some(DraftOutcome::Accepted) => self.accepted += 1,
-            Some(DraftOutcome::Edited) => self.edited += 1,
-            Some(DraftOutcome::Rejected) => self.rejected += 1,
-            None => {}
-        }
-    }
 }
 
 /// `/v1/stats`.
@@ -382,7 +360,7 @@ impl Store {
             if intent.is_some_and(|i| opt_text(&r, "intent").ok().flatten().as_deref() != Some(i)) {
                 continue;
             }
-            counts.add(opt_text(&r, "outcome")?.as_deref());
+            counts.add_stored(opt_text(&r, "outcome")?.as_deref());
         }
         Ok(counts)
     }
@@ -399,7 +377,7 @@ impl Store {
             if out.last().is_none_or(|(i, _)| *i != intent) {
                 out.push((intent.clone(), DraftCounts::default()));
             }
-            out.last_mut().expect("pushed").1.add(opt_text(&r, "outcome")?.as_deref());
+            out.last_mut().expect("pushed").1.add_stored(opt_text(&r, "outcome")?.as_deref());
         }
         Ok(out)
     }
