@@ -1,7 +1,6 @@
 //! Value types shared by every stage of the flow (ingest → understand → retrieve → decide →
 //! deliver → learn). Kept free of I/O so the core stays a set of plain functions.
 
-
 /// Defines a closed set of wire names: the enum (serde uses the same names), `ALL`, `as_str`
 /// and `parse`. Every vocabulary that crosses the HTTP edge or the store is written with it, so
 /// a name is spelled once.

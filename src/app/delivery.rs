@@ -4,12 +4,12 @@
 //! outcome: delivered, retried with backoff, or failed for good after the retry budget.
 
 use super::AppState;
+use super::drain::{Queue, drain};
 use crate::config::DeliverySettings;
 use crate::deliver::{backoff, client};
 use crate::store::chatwoot::Call;
-use crate::store::outbox::Delivery;
-use super::drain::{Queue, drain};
 use crate::store::now_ms;
+use crate::store::outbox::Delivery;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::Notify;

@@ -21,8 +21,12 @@ pub(crate) struct Queue<'a> {
 }
 
 /// Runs until `shutdown` completes; a row being worked off finishes first.
-pub(crate) async fn drain<T, C, W>(queue: Queue<'_>, shutdown: impl Future<Output = ()>, claim: impl Fn(i64, i64) -> C, work: impl Fn(T) -> W)
-where
+pub(crate) async fn drain<T, C, W>(
+    queue: Queue<'_>,
+    shutdown: impl Future<Output = ()>,
+    claim: impl Fn(i64, i64) -> C,
+    work: impl Fn(T) -> W,
+) where
     C: Future<Output = Result<Option<T>, StoreError>>,
     W: Future<Output = ()>,
 {

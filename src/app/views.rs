@@ -10,7 +10,12 @@ use crate::store::{MessageRow, Stats, StoreError, StoredEvent, TicketRow, TimeBu
 
 /// A shop's tickets in one status (of one line, `first` or `second`, when given), most urgent
 /// first.
-pub(crate) async fn queue(app: &AppState, shop: &Shop, status: TicketStatus, tier: Option<TicketTier>) -> Result<Vec<TicketRow>, StoreError> {
+pub(crate) async fn queue(
+    app: &AppState,
+    shop: &Shop,
+    status: TicketStatus,
+    tier: Option<TicketTier>,
+) -> Result<Vec<TicketRow>, StoreError> {
     app.store().tickets(shop.id(), status, tier).await
 }
 

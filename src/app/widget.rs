@@ -25,11 +25,7 @@ pub(crate) fn new_visitor(app: &AppState, shop: &Shop, address: &str) -> Result<
     per_address.check(&format!("{}/{address}", shop.id()))?;
     per_shop.check(shop.id())?;
     let visitor_id = uuid::Uuid::new_v4().simple().to_string();
-    Ok(Visitor {
-        visitor_token: visitor_token(shop, &visitor_id),
-        conversation_id: widget_conversation_id(&visitor_id),
-        visitor_id,
-    })
+    Ok(Visitor { visitor_token: visitor_token(shop, &visitor_id), conversation_id: widget_conversation_id(&visitor_id), visitor_id })
 }
 
 /// The token of a visitor id of the shop.

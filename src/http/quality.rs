@@ -7,7 +7,7 @@ use super::error::{Path, Query};
 use super::{ApiError, AppState};
 use crate::app::Agent;
 use crate::app::quality;
-use crate::quality::{Checklist, Period, ScoreRow};
+use crate::quality::{Checklist, Period};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;

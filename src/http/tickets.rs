@@ -98,7 +98,9 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
     let body: ReplyBody = super::error::parse_json(&bytes)?;
     let draft =
         DraftOutcome::parse(&body.draft).ok_or_else(|| ApiError::BadRequest("draft must be accepted, edited or rejected".into()))?;
-    let sent = tickets::reply(&state, Channel::Console(&agent), &id, ReplyRequest { text: body.text, draft: Some(draft), resolve: body.resolve }).await?;
+    let sent =
+        tickets::reply(&state, Channel::Console(&agent), &id, ReplyRequest { text: body.text, draft: Some(draft), resolve: body.resolve })
+            .await?;
     Ok(Json(json!({
         "message": sent.message,
         "in_reply_to": sent.in_reply_to,

@@ -29,7 +29,6 @@ impl DraftCounts {
     }
 }
 
-
 /// An intent's drafts need attention when fewer than this share are sent unchanged or edited.
 const USEFUL_SHARE_ALERT: f64 = 0.5;
 /// Fewest replies before the alert means anything.
@@ -40,7 +39,7 @@ const MIN_REPLIES: i64 = 5;
 pub(crate) fn draft_report(per_intent: &[(String, DraftCounts)]) -> Value {
     let mut intents = Vec::new();
     let mut attention = Vec::new();
-    for (intent, c) in &per_intent {
+    for (intent, c) in per_intent {
         let total = c.accepted + c.edited + c.rejected;
         let acceptance = if total > 0 { c.accepted as f64 / total as f64 } else { 0.0 };
         let useful = if total > 0 { (c.accepted + c.edited) as f64 / total as f64 } else { 0.0 };

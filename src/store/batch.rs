@@ -355,7 +355,10 @@ mod tests {
             params: vec!["c".into(), "b".into()],
         });
         batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key(MessageRole::Customer))));
-        batch.push(Statement { sql: "INSERT INTO d (seq, x) VALUES ($1, $2)", params: vec![Param::SeqOf(key(MessageRole::Customer)), "a".into()] });
+        batch.push(Statement {
+            sql: "INSERT INTO d (seq, x) VALUES ($1, $2)",
+            params: vec![Param::SeqOf(key(MessageRole::Customer)), "a".into()],
+        });
         batch.push(Statement { sql: "UPDATE t SET a = $1 WHERE id = $2 AND b = $1", params: vec!["v".into(), "t-1".into()] });
         batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key(MessageRole::Bot))));
         batch

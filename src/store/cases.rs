@@ -257,8 +257,13 @@ impl Store {
         let sql = format!(
             "SELECT {CASE_COLUMNS} FROM cases WHERE shop = $1 AND created_at >= $2 AND created_at < $3 AND ($4 = '' OR status = $4) ORDER BY created_at DESC LIMIT 10000"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(from).bind(to).bind(status.map_or("", CaseStatus::as_str)).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(shop)
+            .bind(from)
+            .bind(to)
+            .bind(status.map_or("", CaseStatus::as_str))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.iter().map(case_from_row).collect::<Result<_, _>>()?)
     }
 }

@@ -63,7 +63,16 @@ pub(super) fn sample_statement(
     let id = format!("insp-{}", uuid::Uuid::now_v7());
     Statement {
         sql,
-        params: params![id.as_str(), shop, message_id, ticket_id, if agent.is_some() { MessageRole::Agent } else { MessageRole::Bot }.as_str(), agent, why.as_str(), now],
+        params: params![
+            id.as_str(),
+            shop,
+            message_id,
+            ticket_id,
+            if agent.is_some() { MessageRole::Agent } else { MessageRole::Bot }.as_str(),
+            agent,
+            why.as_str(),
+            now
+        ],
     }
 }
 

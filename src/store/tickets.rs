@@ -4,8 +4,10 @@
 use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
 use super::quality::SurveyPlan;
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
+use crate::domain::{
+    DecisionKind, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyOutcome, SentimentLabel, TicketStatus, TicketTier,
+};
 use crate::learn::DraftCounts;
-use crate::domain::{DecisionKind, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyOutcome, SentimentLabel, TicketStatus, TicketTier};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -203,8 +205,12 @@ impl Store {
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 AND ($3 = '' OR tier = $3) ORDER BY priority_rank, due_at LIMIT 500"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).bind(tier.map_or("", TicketTier::as_str)).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(shop)
+            .bind(status.as_str())
+            .bind(tier.map_or("", TicketTier::as_str))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -436,7 +442,7 @@ impl Store {
                 .await?
         {
             if let Some(d) = drafts.get_mut(slot(r.try_get("created_at")?)) {
-                d.add(opt_text(&r, "draft_outcome")?.as_deref());
+                d.add_stored(opt_text(&r, "draft_outcome")?.as_deref());
             }
         }
         for ((b, w), d) in buckets.iter_mut().zip(waits.iter_mut()).zip(drafts) {
