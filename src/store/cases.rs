@@ -3,7 +3,7 @@
 //! and the lists per shop and period.
 
 use super::batch::{Statement, params};
-use super::messages::{EventKind, InboundRecord, insert_event, rfc3339};
+use super::events::{EventKind, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::aftersales::{CaseFields, CaseReason, CaseType, Responsibility};
@@ -166,14 +166,8 @@ fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrit
 /// The router's draft for the ticket an inbound message opened or joined; a draft case the
 /// ticket already has (drafted earlier or edited by an agent) keeps its fields and only gets
 /// the order or tracking number it still lacks, when a later message gives it.
-pub(super) fn draft_statement(rec: &InboundRecord, ticket_id: &str, case: &CaseFields, now: i64) -> Statement {
-    let of = CaseOf {
-        ticket_id: ticket_id.into(),
-        shop: rec.shop.clone(),
-        conversation_id: rec.conversation_id.clone(),
-        customer_id: Some(rec.customer_id.clone()),
-    };
-    upsert(&of, case, "router", now, false)
+pub(super) fn draft_statement(of: &CaseOf, case: &CaseFields, now: i64) -> Statement {
+    upsert(of, case, "router", now, false)
 }
 
 async fn case_of_ticket(conn: &mut AnyConnection, ticket_id: &str) -> Result<Option<CaseRow>, StoreError> {

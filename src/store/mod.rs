@@ -16,6 +16,7 @@ mod batch;
 mod cases;
 pub(crate) mod chatwoot;
 mod committer;
+mod events;
 mod horizon;
 mod lanes;
 mod messages;
@@ -26,7 +27,8 @@ mod tickets;
 mod writer;
 
 pub(crate) use cases::{CaseOf, CasePayload, CaseRow, CaseSaved, CaseSubmitted};
-pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Reading, Recorded, Rescore, StoredEvent, TicketPlan, rfc3339};
+pub(crate) use events::{EventKind, StoredEvent, rfc3339};
+pub(crate) use messages::{InboundRecord, MessageRow, Reading, Recorded, Rescore, TicketPlan};
 pub(crate) use quality::{InspectionRow, RateOutcome, SurveyPlan, SurveyRow};
 pub(crate) use tickets::{OutboxBody, ReplyPlan, Stats, TicketRow, TimeBucket};
 pub(crate) use writer::Tx;

@@ -3,7 +3,7 @@
 //! inspection sample and inspectors' scores, and the facts the scorecard is computed from.
 
 use super::batch::{Statement, params};
-use super::messages::{EventKind, insert_event, rfc3339};
+use super::events::{EventKind, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::domain::{DecisionKind, InspectionStatus, MessageRole, TicketStatus};
@@ -381,10 +381,9 @@ impl Store {
         Ok(self.inspections_where(shop, Some(true), Some(id)).await?.into_iter().next())
     }
 
-    /// The facts of the scorecard of `[from, to)` (Unix ms).
-    pub(crate) async fn score_facts(&self, shop: &str, from: i64, to: i64) -> Result<ScoreFacts, StoreError> {
-        let pool = self.pool();
-        let mut facts = ScoreFacts::default();
+    /// The tickets agents acted on in `[from, to)`, once per agent.
+    async fn ticket_facts(&self, shop: &str, from: i64, to: i64) -> Result<Vec<TicketFact>, StoreError> {
+        let mut tickets = Vec::new();
         // A ticket counts for every agent who acted on it in the period; its first response
         // only for the agent who gave it, and only in the period it was given.
         for r in sqlx::query(
@@ -397,13 +396,13 @@ impl Store {
         .bind(shop)
         .bind(from)
         .bind(to)
-        .fetch_all(pool)
+        .fetch_all(self.pool())
         .await?
         {
             let agent: String = r.try_get("agent")?;
             let first: Option<i64> = r.try_get("first_response_at")?;
             let by_this_agent = opt_text(&r, "first_author")?.as_deref() == Some(agent.as_str());
-            facts.tickets.push(TicketFact {
+            tickets.push(TicketFact {
                 ticket_id: r.try_get("ticket_id")?,
                 created_at: r.try_get("created_at")?,
                 due_at: r.try_get("due_at")?,
@@ -415,6 +414,14 @@ impl Store {
                     .is_some_and(|due| r.try_get::<Option<i64>, _>("resolved_at").ok().flatten().unwrap_or_else(super::now_ms) > due),
             });
         }
+        Ok(tickets)
+    }
+
+    /// The facts of the scorecard of `[from, to)` (Unix ms).
+    pub(crate) async fn score_facts(&self, shop: &str, from: i64, to: i64) -> Result<ScoreFacts, StoreError> {
+        let pool = self.pool();
+        let mut facts = ScoreFacts::default();
+        facts.tickets = self.ticket_facts(shop, from, to).await?;
         for r in sqlx::query("SELECT agent, rating FROM surveys WHERE shop = $1 AND rated_at >= $2 AND rated_at < $3")
             .bind(shop)
             .bind(from)

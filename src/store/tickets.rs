@@ -1,7 +1,8 @@
 //! Tickets and what agents do with them: the queue, claims, replies (with the draft outcome
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
-use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
+use super::events::{EventKind, insert_event, rfc3339};
+use super::messages::{MessageExtras, MessageRow, insert_message};
 use super::quality::SurveyPlan;
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::domain::{
@@ -11,6 +12,9 @@ use crate::learn::DraftCounts;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+
+/// An hour in milliseconds (the time series' bucket).
+const HOUR: i64 = 3_600_000;
 
 /// Builds an outbox row's JSON body from the reply's message id, the customer message it
 /// answers and the send time (Unix ms).
@@ -81,7 +85,6 @@ pub(crate) struct TicketRow {
 const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached, tier, transfer_note, rescored_at, resolution_due_at";
 
 fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
-    use super::messages::rfc3339;
     let due_at: i64 = row.try_get("due_at")?;
     let first: Option<i64> = row.try_get("first_response_at")?;
     let status = parsed(row, "status", TicketStatus::parse)?;
@@ -388,13 +391,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Draft outcomes of the `hours` hours from `first` (Unix ms), one count per hour.
+    async fn drafts_by_hour(&self, shop: &str, first: i64, hours: usize) -> Result<Vec<DraftCounts>, StoreError> {
+        let mut drafts = vec![DraftCounts::default(); hours];
+        for r in
+            sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
+                .bind(shop)
+                .bind(first)
+                .fetch_all(self.pool())
+                .await?
+        {
+            if let Some(d) = drafts.get_mut(((r.try_get::<i64, _>("created_at")? - first) / HOUR) as usize) {
+                d.add_stored(opt_text(&r, "draft_outcome")?.as_deref());
+            }
+        }
+        Ok(drafts)
+    }
+
     /// Hourly activity of the last `hours` hours, oldest first.
     pub(crate) async fn timeseries(&self, shop: &str, hours: i64) -> Result<Vec<TimeBucket>, StoreError> {
-        const HOUR: i64 = 3_600_000;
         let now = now_ms();
         let first = (now / HOUR - hours + 1) * HOUR;
         let mut buckets: Vec<TimeBucket> =
-            (0..hours).map(|i| TimeBucket { start: super::messages::rfc3339(first + i * HOUR), ..Default::default() }).collect();
+            (0..hours).map(|i| TimeBucket { start: rfc3339(first + i * HOUR), ..Default::default() }).collect();
         let slot = |t: i64| ((t - first) / HOUR) as usize;
         for r in sqlx::query("SELECT decision, created_at FROM decisions WHERE shop = $1 AND created_at >= $2")
             .bind(shop)
@@ -433,18 +452,7 @@ impl Store {
                 }
             }
         }
-        let mut drafts = vec![DraftCounts::default(); buckets.len()];
-        for r in
-            sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
-                .bind(shop)
-                .bind(first)
-                .fetch_all(self.pool())
-                .await?
-        {
-            if let Some(d) = drafts.get_mut(slot(r.try_get("created_at")?)) {
-                d.add_stored(opt_text(&r, "draft_outcome")?.as_deref());
-            }
-        }
+        let drafts = self.drafts_by_hour(shop, first, buckets.len()).await?;
         for ((b, w), d) in buckets.iter_mut().zip(waits.iter_mut()).zip(drafts) {
             (b.drafts_accepted, b.drafts_edited, b.drafts_rejected) = (d.accepted, d.edited, d.rejected);
             w.sort_unstable();
@@ -472,17 +480,44 @@ pub(crate) struct ReplyPlan {
 }
 
 /// An agent reply's statements (see [`Store::reply`]).
+/// The customer message an agent's reply answers: the conversation's latest.
+async fn last_customer_message(tx: &mut AnyConnection, ticket: &TicketRow) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = $3 ORDER BY seq DESC LIMIT 1")
+        .bind(&ticket.shop)
+        .bind(&ticket.conversation_id)
+        .bind(MessageRole::Customer.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+}
+
+/// The ticket's first response (and SLA breach), its claim by the replying agent and its
+/// status after the reply.
+async fn mark_answered(tx: &mut AnyConnection, ticket_id: &str, agent: &str, resolve: bool, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
+         first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
+         status = CASE WHEN $2 = 1 THEN $5 WHEN status = $6 THEN $7 ELSE status END, \
+         claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
+    )
+    .bind(now)
+    .bind(i64::from(resolve))
+    .bind(agent)
+    .bind(ticket_id)
+    // The status the ticket moves to (`TicketStatus::after_reply`), checked against the stored
+    // one, which another agent may have changed since the ticket was read.
+    .bind(TicketStatus::Open.after_reply(true).as_str())
+    .bind(TicketStatus::Open.as_str())
+    .bind(TicketStatus::Open.after_reply(false).as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, plan: ReplyPlan) -> Result<Tx<AgentReply>, StoreError> {
     let ReplyPlan { text, outcome, resolve, survey, outbox, sample_rate } = plan;
     let text = text.as_str();
     let now = now_ms();
-    let in_reply_to: Option<String> = sqlx::query_scalar(
-        "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(&ticket.shop)
-    .bind(&ticket.conversation_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let in_reply_to = last_customer_message(tx, ticket).await?;
     let message_id = format!("agent-{}", uuid::Uuid::now_v7());
     let seq = insert_message(
         tx,
@@ -499,23 +534,7 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;
-    sqlx::query(
-        "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
-         first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
-         status = CASE WHEN $2 = 1 THEN $5 WHEN status = $6 THEN $7 ELSE status END, \
-         claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
-    )
-    .bind(now)
-    .bind(i64::from(resolve))
-    .bind(agent)
-    .bind(&ticket.id)
-    // The status the ticket moves to (`TicketStatus::after_reply`), read against the stored
-    // one, which another agent may have changed since `ticket` was read.
-    .bind(TicketStatus::Open.after_reply(true).as_str())
-    .bind(TicketStatus::Open.as_str())
-    .bind(TicketStatus::Open.after_reply(false).as_str())
-    .execute(&mut *tx)
-    .await?;
+    mark_answered(tx, &ticket.id, agent, resolve, now).await?;
     record_action(tx, &ticket.id, &ticket.shop, agent, "reply", Some(outcome.as_str()), now).await?;
     let outbox_id = match outbox {
         Some(body) => {
@@ -546,7 +565,7 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
             kind: Some(MessageKind::Reply),
             author: Some(agent.into()),
             ticket_id: Some(ticket.id.clone()),
-            created_at: super::messages::rfc3339(now),
+            created_at: rfc3339(now),
             seq,
         },
         in_reply_to,
