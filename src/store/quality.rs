@@ -420,8 +420,7 @@ impl Store {
     /// The facts of the scorecard of `[from, to)` (Unix ms).
     pub(crate) async fn score_facts(&self, shop: &str, from: i64, to: i64) -> Result<ScoreFacts, StoreError> {
         let pool = self.pool();
-        let mut facts = ScoreFacts::default();
-        facts.tickets = self.ticket_facts(shop, from, to).await?;
+        let mut facts = ScoreFacts { tickets: self.ticket_facts(shop, from, to).await?, ..ScoreFacts::default() };
         for r in sqlx::query("SELECT agent, rating FROM surveys WHERE shop = $1 AND rated_at >= $2 AND rated_at < $3")
             .bind(shop)
             .bind(from)
