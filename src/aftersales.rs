@@ -2,41 +2,13 @@
 //! requires, and the check that refuses a case with a required field missing. Pure: the
 //! router drafts cases (`decide::case`), the application layer stores and submits them.
 
+use crate::domain::wire_enum;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Defines a closed set of wire names with `as_str` / `parse` / `ALL`.
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in documentation order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The wire name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire),+
-                }
-            }
-
-            /// Parses a wire name.
-            pub fn parse(s: &str) -> Option<$name> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-    };
-}
-
 wire_enum! {
     /// What the shop does for the customer.
-    CaseType {
+    pub enum CaseType {
         /// 补发: send the missing or broken item again.
         Reshipment => "reshipment",
         /// 换货: the customer returns it and gets another.
@@ -54,7 +26,7 @@ wire_enum! {
 
 wire_enum! {
     /// Why the case exists.
-    CaseReason {
+    pub enum CaseReason {
         /// An item of the order was not in the parcel.
         MissingItem => "missing_item",
         /// Another item than ordered arrived.
@@ -76,7 +48,7 @@ wire_enum! {
 
 wire_enum! {
     /// Who is responsible (权责): decides who bears the cost.
-    Responsibility {
+    pub enum Responsibility {
         /// Picking and packing.
         Warehouse => "warehouse",
         /// Transport.

@@ -256,8 +256,11 @@ fn default_header_read_timeout_ms() -> u64 {
 fn default_idle_timeout_ms() -> u64 {
     60_000
 }
+/// Waiting writes the SQLite writer accepts before refusing with 503 (`store.write_queue`).
+pub(crate) const DEFAULT_WRITE_QUEUE: usize = 4096;
+
 fn default_write_queue() -> usize {
-    crate::store::DEFAULT_WRITE_QUEUE
+    DEFAULT_WRITE_QUEUE
 }
 fn default_max_header_bytes() -> usize {
     // Browsers send a few KB (cookies included); 32 KB leaves room and bounds memory.

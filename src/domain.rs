@@ -1,94 +1,86 @@
 //! Value types shared by every stage of the flow (ingest → understand → retrieve → decide →
 //! deliver → learn). Kept free of I/O so the core stays a set of plain functions.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
+/// Defines a closed set of wire names: the enum (serde uses the same names), `ALL`, `as_str`
+/// and `parse`. Every vocabulary that crosses the HTTP edge or the store is written with it, so
+/// a name is spelled once.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        $vis enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
+        }
 
-/// Main language of a message, and the language a reply is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// Chinese (simplified after normalisation).
-    Zh,
-    /// English.
-    En,
+        impl $name {
+            /// Every value, in documentation order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// Parses a wire name.
+            pub fn parse(s: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
+wire_enum! {
+    /// Main language of a message, and the language a reply is written in.
+    pub enum Lang {
+        /// Chinese (simplified after normalisation).
+        Zh => "zh",
+        /// English.
+        En => "en",
+    }
 }
 
 impl Lang {
     /// The code used in evaluation files and APIs.
     pub fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
+        self.as_str()
     }
 }
 
-/// Sentiment class of one customer message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SentimentLabel {
-    /// Unhappy, angry, threatening: never answered by the bot.
-    Negative,
-    /// Plain questions and statements.
-    Neutral,
-    /// Friendly, thankful.
-    Positive,
-}
-
-impl SentimentLabel {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SentimentLabel::Negative => "negative",
-            SentimentLabel::Neutral => "neutral",
-            SentimentLabel::Positive => "positive",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "negative" => Some(Self::Negative),
-            "neutral" => Some(Self::Neutral),
-            "positive" => Some(Self::Positive),
-            _ => None,
-        }
+wire_enum! {
+    /// Sentiment class of one customer message.
+    pub enum SentimentLabel {
+        /// Unhappy, angry, threatening: never answered by the bot.
+        Negative => "negative",
+        /// Plain questions and statements.
+        Neutral => "neutral",
+        /// Friendly, thankful.
+        Positive => "positive",
     }
 }
 
-/// How soon a human must look at a ticket. Ordered: `Urgent` sorts first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    /// Threats (regulator, chargeback, public review) or very negative messages.
-    Urgent,
-    /// Negative messages and complaints.
-    High,
-    /// Everything else.
-    Normal,
+wire_enum! {
+    /// How soon a human must look at a ticket. Ordered: `Urgent` sorts first.
+    #[derive(PartialOrd, Ord)]
+    pub enum Priority {
+        /// Threats (regulator, chargeback, public review) or very negative messages.
+        Urgent => "urgent",
+        /// Negative messages and complaints.
+        High => "high",
+        /// Everything else.
+        Normal => "normal",
+    }
 }
 
 impl Priority {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Urgent => "urgent",
-            Priority::High => "high",
-            Priority::Normal => "normal",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "urgent" => Some(Self::Urgent),
-            "high" => Some(Self::High),
-            "normal" => Some(Self::Normal),
-            _ => None,
-        }
-    }
-
     /// Sort key for queues (smaller is more urgent); stored in the database.
     pub fn rank(self) -> i64 {
         match self {
@@ -99,58 +91,30 @@ impl Priority {
     }
 }
 
-/// Why a message went to a human instead of being answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationReason {
-    /// The customer is unhappy.
-    NegativeSentiment,
-    /// The customer complains or threatens (bad review, regulator, chargeback).
-    Complaint,
-    /// The customer asked for a person.
-    HumanRequested,
-    /// The knowledge base has no answer the router is confident in.
-    NoConfidentAnswer,
-    /// The intent is understood but the policy needs a person to act (reshipment, damage, medical).
-    NeedsHumanAction,
-    /// The bot already sent this answer in this conversation: it did not help.
-    RepeatQuestion,
-    /// The conversation already has an open ticket: the human owns it now.
-    ConversationWithAgent,
-    /// The message is outside what the shop handles.
-    OutOfScope,
+wire_enum! {
+    /// Why a message went to a human instead of being answered (wire names as written in
+    /// knowledge bases and the database).
+    pub enum EscalationReason {
+        /// The customer is unhappy.
+        NegativeSentiment => "negative_sentiment",
+        /// The customer complains or threatens (bad review, regulator, chargeback).
+        Complaint => "complaint",
+        /// The customer asked for a person.
+        HumanRequested => "human_requested",
+        /// The knowledge base has no answer the router is confident in.
+        NoConfidentAnswer => "no_confident_answer",
+        /// The intent is understood but the policy needs a person to act (reshipment, damage, medical).
+        NeedsHumanAction => "needs_human_action",
+        /// The bot already sent this answer in this conversation: it did not help.
+        RepeatQuestion => "repeat_question",
+        /// The conversation already has an open ticket: the human owns it now.
+        ConversationWithAgent => "conversation_with_agent",
+        /// The message is outside what the shop handles.
+        OutOfScope => "out_of_scope",
+    }
 }
 
 impl EscalationReason {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NegativeSentiment => "negative_sentiment",
-            Self::Complaint => "complaint",
-            Self::HumanRequested => "human_requested",
-            Self::NoConfidentAnswer => "no_confident_answer",
-            Self::NeedsHumanAction => "needs_human_action",
-            Self::RepeatQuestion => "repeat_question",
-            Self::ConversationWithAgent => "conversation_with_agent",
-            Self::OutOfScope => "out_of_scope",
-        }
-    }
-
-    /// Parses the wire name (as written in knowledge bases and the database).
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "negative_sentiment" => Self::NegativeSentiment,
-            "complaint" => Self::Complaint,
-            "human_requested" => Self::HumanRequested,
-            "no_confident_answer" => Self::NoConfidentAnswer,
-            "needs_human_action" => Self::NeedsHumanAction,
-            "repeat_question" => Self::RepeatQuestion,
-            "conversation_with_agent" => Self::ConversationWithAgent,
-            "out_of_scope" => Self::OutOfScope,
-            _ => return None,
-        })
-    }
-
     /// How strongly the reason calls for a person: a later message of a conversation replaces
     /// its ticket's reason only with a stronger one (complaint > negative sentiment > human
     /// requested > the rest, which are all equal).
@@ -164,42 +128,15 @@ impl EscalationReason {
     }
 }
 
-impl fmt::Display for EscalationReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What an agent did with the suggested draft: the learning signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DraftOutcome {
-    /// Sent as suggested.
-    Accepted,
-    /// Sent after changes.
-    Edited,
-    /// Not used.
-    Rejected,
-}
-
-impl DraftOutcome {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Edited => "edited",
-            Self::Rejected => "rejected",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "accepted" => Some(Self::Accepted),
-            "edited" => Some(Self::Edited),
-            "rejected" => Some(Self::Rejected),
-            _ => None,
-        }
+wire_enum! {
+    /// What an agent did with the suggested draft: the learning signal.
+    pub enum DraftOutcome {
+        /// Sent as suggested.
+        Accepted => "accepted",
+        /// Sent after changes.
+        Edited => "edited",
+        /// Not used.
+        Rejected => "rejected",
     }
 }
 
@@ -223,68 +160,137 @@ impl ReplyOutcome {
     }
 }
 
-/// Where a queued delivery (a reply to the shop's callback, a call to Chatwoot) stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeliveryStatus {
-    /// Waiting for its next attempt.
-    Pending,
-    /// The receiver took it.
-    Delivered,
-    /// Given up after the last attempt.
-    Failed,
-}
-
-impl DeliveryStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "delivered" => Some(Self::Delivered),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
+wire_enum! {
+    /// Where a queued delivery (a reply to the shop's callback, a call to Chatwoot) stands.
+    pub enum DeliveryStatus {
+        /// Waiting for its next attempt.
+        Pending => "pending",
+        /// The receiver took it.
+        Delivered => "delivered",
+        /// Given up after the last attempt.
+        Failed => "failed",
     }
 }
 
-/// Life cycle of a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TicketStatus {
-    /// Waiting for an agent.
-    Open,
-    /// An agent took it.
-    Claimed,
-    /// Closed.
-    Resolved,
+wire_enum! {
+    /// Life cycle of a ticket.
+    pub enum TicketStatus {
+        /// Waiting for an agent.
+        Open => "open",
+        /// An agent took it.
+        Claimed => "claimed",
+        /// Closed.
+        Resolved => "resolved",
+    }
+}
+
+wire_enum! {
+    /// What the router did with a customer message.
+    pub enum DecisionKind {
+        /// Answered at once by the bot.
+        Answered => "answered",
+        /// Handed to a person, with an acknowledgement to the customer.
+        Escalated => "escalated",
+    }
+}
+
+wire_enum! {
+    /// What the bot's reply to a customer message is.
+    pub enum ReplyKind {
+        /// An answer from the knowledge base.
+        Answer => "answer",
+        /// An acknowledgement while a person takes over.
+        Acknowledgement => "acknowledgement",
+    }
+}
+
+wire_enum! {
+    /// Who wrote a message of a conversation.
+    pub enum MessageRole {
+        /// The shop's customer (untrusted text).
+        Customer => "customer",
+        /// smartreply's own answer or acknowledgement.
+        Bot => "bot",
+        /// A human agent's reply.
+        Agent => "agent",
+    }
+}
+
+wire_enum! {
+    /// What a bot or agent message is (customer messages have no kind).
+    pub enum MessageKind {
+        /// The bot's answer from the knowledge base.
+        Answer => "answer",
+        /// The bot's acknowledgement of an escalated message.
+        Acknowledgement => "acknowledgement",
+        /// A human agent's reply.
+        Reply => "reply",
+    }
+}
+
+impl From<ReplyKind> for MessageKind {
+    fn from(kind: ReplyKind) -> Self {
+        match kind {
+            ReplyKind::Answer => MessageKind::Answer,
+            ReplyKind::Acknowledgement => MessageKind::Acknowledgement,
+        }
+    }
+}
+
+wire_enum! {
+    /// Which line of agents a ticket waits for.
+    pub enum TicketTier {
+        /// Every agent.
+        First => "first",
+        /// The second line, after a transfer.
+        Second => "second",
+    }
+}
+
+wire_enum! {
+    /// Where an after-sales case stands.
+    pub enum CaseStatus {
+        /// Being filled in; can still change.
+        Draft => "draft",
+        /// Handed to the shop's systems; final.
+        Submitted => "submitted",
+    }
+}
+
+wire_enum! {
+    /// Where an inspection item stands.
+    pub enum InspectionStatus {
+        /// Waiting for an inspector.
+        Pending => "pending",
+        /// The inspector filled in the checklist.
+        Scored => "scored",
+    }
+}
+
+wire_enum! {
+    /// What a queued call to Chatwoot does.
+    pub enum ChatwootAction {
+        /// The bot's answer to the customer.
+        Reply => "reply",
+        /// The bot's acknowledgement of an escalated message.
+        Acknowledgement => "acknowledgement",
+        /// A private note for the agents (reason, priority, draft).
+        Note => "note",
+        /// Opens the conversation for humans.
+        Handoff => "handoff",
+        /// A console agent's reply sent into the Chatwoot conversation.
+        AgentReply => "agent_reply",
+    }
 }
 
 impl TicketStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
+    /// The status after an agent's reply: resolved when the reply closes the ticket, an open
+    /// ticket becomes the replying agent's, anything else stays as it is.
+    pub fn after_reply(self, resolve: bool) -> TicketStatus {
         match self {
-            Self::Open => "open",
-            Self::Claimed => "claimed",
-            Self::Resolved => "resolved",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "open" => Some(Self::Open),
-            "claimed" => Some(Self::Claimed),
-            "resolved" => Some(Self::Resolved),
-            _ => None,
+            _ if resolve => TicketStatus::Resolved,
+            TicketStatus::Open => TicketStatus::Claimed,
+            other => other,
         }
     }
 }

@@ -5,7 +5,8 @@
 use super::tickets::visible;
 use super::{Agent, AppState, Shop};
 use crate::aftersales::CaseFields;
-use crate::store::{CaseOf, CaseRow, CaseSaved, CaseSubmitted, StoreError, TicketRow};
+pub(crate) use crate::store::CaseRow;
+use crate::store::{CaseOf, CaseSaved, CaseSubmitted, StoreError, TicketRow};
 use std::collections::BTreeMap;
 
 /// Why a case action was refused.
@@ -104,7 +105,7 @@ pub(crate) async fn list(
     shop: &Shop,
     from: Option<jiff::civil::Date>,
     to: Option<jiff::civil::Date>,
-    status: Option<&str>,
+    status: Option<crate::domain::CaseStatus>,
 ) -> Result<Vec<CaseRow>, CaseError> {
     let tz = jiff::tz::TimeZone::get(&shop.settings.time_zone).map_err(|e| CaseError::NotFound(e.to_string()))?;
     let day_start = |d: jiff::civil::Date| d.to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond()).unwrap_or(0);
@@ -142,7 +143,7 @@ pub(crate) fn cases_csv(cases: &[CaseRow]) -> String {
                 c.id.clone(),
                 c.shop.clone(),
                 c.ticket_id.clone(),
-                c.status.clone(),
+                c.status.as_str().into(),
                 f.case_type.map_or(String::new(), |t| t.as_str().into()),
                 f.reason.map_or(String::new(), |r| r.as_str().into()),
                 f.responsibility.map_or(String::new(), |r| r.as_str().into()),

@@ -7,54 +7,61 @@
 //! transaction that marks the event done, with ids derived from the message, so an event
 //! worked off twice (a crash in between) queues each call once.
 
-use super::inbound::receive;
-use super::{AppState, Budget, Shop};
+use super::answer::Received;
+use super::drain::{Queue, drain};
+use super::inbound::{ReceiveError, receive};
+use super::tickets::{self, Channel, ReplyRequest, TicketError, open_in_conversation};
+use super::{AppState, Budget, Shop, TicketRow};
 use crate::chatwoot::calls::outgoing;
 use crate::chatwoot::event::{Work, conversation_id, message_id};
 use crate::chatwoot::{Payload, classify};
-use crate::config::ChatwootSettings;
-use crate::config::DeliverySettings;
-use crate::domain::ReplyOutcome;
+use crate::config::{ChatwootSettings, DeliverySettings};
+use crate::domain::ChatwootAction;
 use crate::ingest::InboundMessage;
 use crate::store::chatwoot::{NewCall, PendingEvent};
-use crate::store::now_ms;
-use crate::store::{ReplyPlan, StoreError};
+use crate::store::{StoreError, now_ms};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::time::Duration;
 
+/// Why an event was not worked off (recorded with the event, which is retried).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorkError {
+    /// The stored event does not read back (a bug, or an upgrade's leftovers).
+    #[error("stored event is unreadable: {0}")]
+    Unreadable(#[from] serde_json::Error),
+    /// The shop was removed from the configuration since the event was accepted.
+    #[error("the shop is no longer configured")]
+    ShopGone,
+    /// The customer's message was not received.
+    #[error(transparent)]
+    Receive(#[from] ReceiveError),
+    /// The agent's action on the ticket failed.
+    #[error(transparent)]
+    Ticket(#[from] TicketError),
+}
+
 /// Runs until `shutdown` completes; an event being worked off finishes first.
 pub(crate) async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     let settings = state.settings().delivery.clone();
-    let poll = Duration::from_millis(settings.poll_interval_ms);
     // Routing takes milliseconds; the lease only matters when a replica dies mid-event.
-    let lease_ms = 60_000;
-    tokio::pin!(shutdown);
-    loop {
-        loop {
-            match state.store().chatwoot_event_claim(now_ms(), lease_ms).await {
-                Ok(Some(event)) => work_off(&state, &settings, event).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "chatwoot event read failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = state.chatwoot_wake().events.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
-    tracing::info!("chatwoot event worker stopped");
+    let queue = Queue {
+        name: "chatwoot event",
+        lease_ms: 60_000,
+        poll: Duration::from_millis(settings.poll_interval_ms),
+        wake: &state.chatwoot_wake().events,
+    };
+    let (state_ref, settings_ref) = (&state, &settings);
+    let claim = move |now, lease| state_ref.store().chatwoot_event_claim(now, lease);
+    let work = move |event| work_off(state_ref, settings_ref, event);
+    drain(queue, shutdown, claim, work).await;
 }
 
 async fn work_off(state: &AppState, settings: &DeliverySettings, event: PendingEvent) {
     let result = match serde_json::from_str::<Work>(&event.payload) {
         Ok(work) => calls_for(state, &event.shop, &work).await,
-        Err(e) => Err(format!("stored event is unreadable: {e}")),
+        Err(e) => Err(WorkError::from(e)),
     };
     let outcome = match result {
         Ok(calls) => {
@@ -72,7 +79,7 @@ async fn work_off(state: &AppState, settings: &DeliverySettings, event: PendingE
             metrics::counter!("smartreply_chatwoot_events_processed_total", "outcome" => if give_up { "failed" } else { "retry" })
                 .increment(1);
             tracing::warn!(shop = %event.shop, seq = event.seq, attempts = event.attempts, %error, give_up, "chatwoot event not worked off");
-            state.store().chatwoot_event_failed(event.seq, &error, retry_at, give_up).await
+            state.store().chatwoot_event_failed(event.seq, &error.to_string(), retry_at, give_up).await
         }
     };
     if let Err(e) = outcome {
@@ -80,9 +87,8 @@ async fn work_off(state: &AppState, settings: &DeliverySettings, event: PendingE
     }
 }
 
-/// What one event means for smartreply's records and for Chatwoot.
-async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewCall>, String> {
-    let store = state.store();
+/// What one event means for smartreply's records and for Chatwoot: the calls to queue.
+async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewCall>, WorkError> {
     match work {
         Work::CustomerMessage { message_id: id, conversation, contact, text } => {
             let message = InboundMessage {
@@ -92,72 +98,80 @@ async fn calls_for(state: &AppState, shop: &str, work: &Work) -> Result<Vec<NewC
                 text: text.clone(),
                 channel: Some("chatwoot".into()),
             };
-            let configured = state.shop(shop).ok_or("the shop is no longer configured")?;
-            let answer = receive(state, configured, message.clone(), Budget::Webhook).await.map_err(|e| e.to_string())?;
-            let answer: Value = serde_json::from_str(answer.as_json()).map_err(|e| format!("stored answer is unreadable: {e}"))?;
-            let reply = answer["reply"]["text"].as_str().unwrap_or_default();
-            let call = |action: &'static str, path: String, body: Value| NewCall {
-                id: format!("{shop}:{}:{action}", message.message_id),
-                conversation_id: message.conversation_id.clone(),
-                action,
-                path,
-                body: body.to_string(),
-            };
-            let messages = format!("conversations/{conversation}/messages");
-            match (answer["decision"].as_str(), answer["ticket_id"].as_str()) {
-                (Some("answered"), _) => Ok(vec![call("reply", messages, outgoing(reply, false))]),
-                (Some("escalated"), Some(ticket_id)) => {
-                    // A message joining a ticket that is already with humans gets no second
-                    // acknowledgement or hand-off: the bot stays out of their conversation.
-                    if store.ticket_opening_message(ticket_id).await.map_err(|e| e.to_string())?.as_deref() != Some(&message.message_id) {
-                        return Ok(Vec::new());
-                    }
-                    let ticket = store.ticket(ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket vanished")?;
-                    let note = format!(
-                        "smartreply handed this conversation to you.\nReason: {} · Intent: {} · Priority: {} · Sentiment: {}\n\nSuggested reply (draft):\n{}",
-                        ticket.reason,
-                        ticket.intent,
-                        ticket.priority.as_str(),
-                        ticket.sentiment.as_str(),
-                        ticket.draft["text"].as_str().unwrap_or_default()
-                    );
-                    Ok(vec![
-                        call("acknowledgement", messages.clone(), outgoing(reply, false)),
-                        call("note", messages, outgoing(&note, true)),
-                        call("handoff", format!("conversations/{conversation}/toggle_status"), json!({ "status": "open" })),
-                    ])
-                }
-                _ => Err(format!("unexpected answer {answer}")),
-            }
+            let configured = state.shop(shop).ok_or(WorkError::ShopGone)?;
+            let received = receive(state, configured, message, Budget::Webhook).await?;
+            bot_calls(state, shop, *conversation, &received).await
         }
         Work::AgentReply { conversation, agent, text } => {
-            let open = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?.open_ticket_id;
-            let Some(ticket_id) = open else { return Ok(Vec::new()) };
-            let ticket = store.ticket(&ticket_id).await.map_err(|e| e.to_string())?.ok_or("the ticket vanished")?;
-            // Only the first human answer can have used the draft; later ones are recorded
-            // without an outcome so they do not skew the draft figures.
-            let outcome = if ticket.first_response_at.is_none() {
-                ReplyOutcome::Draft(crate::learn::draft_outcome(ticket.draft["text"].as_str().unwrap_or_default(), text))
-            } else {
-                ReplyOutcome::Followup
-            };
-            let plan = ReplyPlan { text: text.clone(), outcome, resolve: false, survey: None, outbox: None, sample_rate: 0.0 };
-            store.reply(&ticket, agent, plan).await.map_err(|e| e.to_string())?;
-            metrics::counter!("smartreply_drafts_total", "outcome" => outcome.as_str()).increment(1);
-            state.events().notify_waiters();
+            let Some(ticket_id) = open_in_conversation(state, shop, &conversation_id(*conversation)).await? else { return Ok(Vec::new()) };
+            let request = ReplyRequest { text: text.clone(), draft: None, resolve: false };
+            tickets::reply(state, Channel::Chatwoot { actor: agent }, &ticket_id, request).await?;
             Ok(Vec::new())
         }
         // Both end the human's turn: the ticket closes and the next customer message is the
         // bot's again (an open ticket would route it to people who handed it back).
         Work::Resolved { conversation } | Work::HandedBack { conversation } => {
-            let open = store.conversation_state(shop, &conversation_id(*conversation)).await.map_err(|e| e.to_string())?.open_ticket_id;
-            if let Some(ticket_id) = open {
-                // Chatwoot asks for its own satisfaction rating: no survey here.
-                store.resolve(&ticket_id, "chatwoot", None).await.map_err(|e| e.to_string())?;
-                state.events().notify_waiters();
+            if let Some(ticket_id) = open_in_conversation(state, shop, &conversation_id(*conversation)).await? {
+                match tickets::resolve(state, Channel::Chatwoot { actor: "chatwoot" }, &ticket_id).await {
+                    Ok(_) | Err(TicketError::AlreadyResolved) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             Ok(Vec::new())
         }
+    }
+}
+
+/// What the bot says in Chatwoot about a received message: the answer; or for a message that
+/// opened a ticket the acknowledgement, a private note for the agents and the hand-off. A
+/// message joining a ticket that is already with humans gets nothing: the bot stays out of
+/// their conversation.
+async fn bot_calls(state: &AppState, shop: &str, conversation: u64, received: &Received) -> Result<Vec<NewCall>, WorkError> {
+    let answer = received.answer();
+    let reply = answer.reply.text.as_str();
+    let call = |action: ChatwootAction, path: String, body: Value| NewCall {
+        id: format!("{shop}:{}:{action}", answer.message_id),
+        conversation_id: answer.conversation_id.clone(),
+        action,
+        path,
+        body: body.to_string(),
+    };
+    let messages = format!("conversations/{conversation}/messages");
+    match received {
+        Received::Answered(_) => Ok(vec![call(ChatwootAction::Reply, messages, outgoing(reply, false))]),
+        Received::Escalated { opened: false, .. } => Ok(Vec::new()),
+        Received::Escalated { ticket_id, opened: true, .. } => {
+            let ticket = tickets::find(state, Channel::Chatwoot { actor: "chatwoot" }, ticket_id).await?;
+            Ok(vec![
+                call(ChatwootAction::Acknowledgement, messages.clone(), outgoing(reply, false)),
+                call(ChatwootAction::Note, messages, outgoing(&handoff_note(&ticket), true)),
+                call(ChatwootAction::Handoff, format!("conversations/{conversation}/toggle_status"), json!({ "status": "open" })),
+            ])
+        }
+    }
+}
+
+/// The private note that hands a conversation to Chatwoot's agents.
+fn handoff_note(ticket: &TicketRow) -> String {
+    format!(
+        "smartreply handed this conversation to you.\nReason: {} · Intent: {} · Priority: {} · Sentiment: {}\n\nSuggested reply (draft):\n{}",
+        ticket.reason,
+        ticket.intent,
+        ticket.priority.as_str(),
+        ticket.sentiment.as_str(),
+        ticket.draft["text"].as_str().unwrap_or_default()
+    )
+}
+
+/// The call posting an agent's console reply into its Chatwoot conversation (through the bot:
+/// Chatwoot shows the bot as its sender).
+pub(crate) fn agent_reply_call(shop: &str, message_id: &str, display_id: u64, text: &str) -> NewCall {
+    NewCall {
+        id: format!("{shop}:{message_id}:agent_reply"),
+        conversation_id: conversation_id(display_id),
+        action: ChatwootAction::AgentReply,
+        path: format!("conversations/{display_id}/messages"),
+        body: outgoing(text, false).to_string(),
     }
 }
 

@@ -4,11 +4,12 @@
 //! outcome: delivered, retried with backoff, or failed for good after the retry budget.
 
 use super::AppState;
+use super::drain::{Queue, drain};
 use crate::config::DeliverySettings;
 use crate::deliver::{backoff, client};
 use crate::store::chatwoot::Call;
+use crate::store::now_ms;
 use crate::store::outbox::Delivery;
-use crate::store::{StoreError, now_ms};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -21,7 +22,7 @@ pub(crate) async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     let (state, client, settings) = (&state, &client, &settings);
     let claim = move |now, lease| state.store().claim_delivery(now, lease);
     let send = move |d| attempt(state, client, settings, d);
-    drain("reply", settings, state.outbox_wake(), shutdown, claim, send).await;
+    drain(queue("reply outbox", settings, state.outbox_wake()), shutdown, claim, send).await;
 }
 
 /// The Chatwoot outbox's worker. Runs until `shutdown` completes; a call in flight finishes
@@ -32,44 +33,14 @@ pub(crate) async fn run_chatwoot(state: AppState, shutdown: impl Future<Output =
     let (state, client, settings) = (&state, &client, &settings);
     let claim = move |now, lease| state.store().chatwoot_call_claim(now, lease);
     let send = move |call| attempt_chatwoot(state, client, settings, call);
-    drain("chatwoot", settings, &state.chatwoot_wake().calls, shutdown, claim, send).await;
+    drain(queue("chatwoot outbox", settings, &state.chatwoot_wake().calls), shutdown, claim, send).await;
 }
 
-/// One outbox's loop: attempt every due row it can claim, then sleep until woken, the poll
-/// interval passes, or `shutdown` completes.
-async fn drain<T, C, A>(
-    name: &str,
-    settings: &DeliverySettings,
-    wake: &Notify,
-    shutdown: impl Future<Output = ()>,
-    claim: impl Fn(i64, i64) -> C,
-    attempt: impl Fn(T) -> A,
-) where
-    C: Future<Output = Result<Option<T>, StoreError>>,
-    A: Future<Output = ()>,
-{
-    let poll = Duration::from_millis(settings.poll_interval_ms);
+/// An outbox as its worker drains it.
+fn queue<'a>(name: &'a str, settings: &DeliverySettings, wake: &'a Notify) -> Queue<'a> {
     // A lease outlives one attempt's timeout, so a live worker never loses its row.
     let lease_ms = (settings.timeout_ms as i64) * 2 + 5_000;
-    tokio::pin!(shutdown);
-    loop {
-        loop {
-            match claim(now_ms(), lease_ms).await {
-                Ok(Some(row)) => attempt(row).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "{name} outbox read failed");
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
-    tracing::info!("{name} outbox worker stopped");
+    Queue { name, lease_ms, poll: Duration::from_millis(settings.poll_interval_ms), wake }
 }
 
 async fn attempt(state: &AppState, client: &reqwest::Client, settings: &DeliverySettings, d: Delivery) {
@@ -111,7 +82,7 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
     let now = now_ms();
     let outcome = match result {
         Ok(()) => {
-            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.clone(), "outcome" => "delivered").increment(1);
+            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.as_str(), "outcome" => "delivered").increment(1);
             tracing::info!(call = %call.id, shop = %call.shop, action = %call.action, attempts = call.attempts, "chatwoot call delivered");
             state.store().chatwoot_call_delivered(&call.id, now).await
         }
@@ -120,7 +91,7 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
             let give_up = crate::deliver::chatwoot_gives_up(settings, attempts);
             let next = now + crate::deliver::chatwoot_backoff(settings, attempts).as_millis() as i64;
             let outcome = if give_up { "failed" } else { "retry" };
-            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.clone(), "outcome" => outcome).increment(1);
+            metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.as_str(), "outcome" => outcome).increment(1);
             if give_up {
                 tracing::error!(call = %call.id, shop = %call.shop, action = %call.action, attempts = call.attempts, %error, "chatwoot call failed for good");
             } else {

@@ -3,56 +3,14 @@
 //! commit of message, decision, ticket and answer, then metrics and a log line. Shared by the
 //! webhook, the widget and the Chatwoot agent bot.
 
+use super::answer::{Answer, AnswerIntent, AnswerReply, AnswerSentiment, Received};
 use super::{AppState, Budget, Shop};
 use crate::decide::{Action, ConversationContext, Decision, Standalone};
-use crate::domain::EscalationReason;
+use crate::domain::{DecisionKind, EscalationReason, ReplyKind};
 use crate::ingest::{InboundBody, InboundMessage, InvalidMessage};
 use crate::sla::{self, Promises};
 use crate::store::{InboundRecord, Reading, Recorded, Rescore, StoreError, TicketPlan};
-use serde::Serialize;
 use std::time::{Duration, Instant};
-
-/// The answer to an inbound message (contract), serialised once and stored with it.
-#[derive(Debug, Serialize)]
-pub(crate) struct MessageAnswer {
-    message_id: String,
-    conversation_id: String,
-    decision: &'static str,
-    reply: Reply,
-    intent: Intent,
-    sentiment: Sentiment,
-    faq_id: Option<String>,
-    ticket_id: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Reply {
-    text: String,
-    kind: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct Intent {
-    name: String,
-    confidence: f32,
-}
-
-#[derive(Debug, Serialize)]
-struct Sentiment {
-    label: &'static str,
-    score: f32,
-}
-
-/// The JSON answer as stored: byte for byte the same for a repeated message id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredAnswer(pub String);
-
-impl StoredAnswer {
-    /// The JSON text.
-    pub(crate) fn as_json(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Why a message was not received.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +35,7 @@ pub(crate) enum ReceiveError {
 /// Routes, stores and answers one message, drawing on `budget`'s per-shop rate limit; the
 /// message's channel is recorded with it. A repeated message id returns the stored answer and
 /// creates nothing.
-pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage, budget: Budget) -> Result<StoredAnswer, ReceiveError> {
+pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage, budget: Budget) -> Result<Received, ReceiveError> {
     let started = Instant::now();
     let store = app.store();
     let id = shop.id();
@@ -85,7 +43,7 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
     let (stored, first_state) = store.inbound_state(id, Some(&message.message_id), &message.conversation_id).await?;
     if let Some(stored) = stored {
         metrics::counter!("smartreply_duplicate_messages_total").increment(1);
-        return Ok(StoredAnswer(stored));
+        return replayed(app, &stored).await;
     }
     app.shop_budget(budget).check(id).map_err(ReceiveError::RateLimited)?;
     app.customer_limiter().check(&format!("{id}/{}", message.customer_id)).map_err(ReceiveError::RateLimited)?;
@@ -111,16 +69,17 @@ pub(crate) async fn receive(app: &AppState, shop: &Shop, message: InboundMessage
         let decision = shop.engine().route_off_executor(message.text.clone(), ctx.clone()).await;
         let latency_us = route_started.elapsed().as_micros() as i64;
         let ticket = ticket_plan(shop, &decision, open_ticket.as_deref(), now)?;
-        let answer = answer_json(&message, &decision, ticket.as_ref().map(|t| t.id().to_string()))?;
-        let mut record = record(id, &message, &decision, ticket, answer.clone(), latency_us)?;
+        let answer = answer(&message, &decision, ticket.as_ref().map(|t| t.id().to_string()));
+        let received = received(answer.clone(), ticket.as_ref());
+        let mut record = record(id, &message, &decision, ticket, answer.stored()?, latency_us)?;
         record.inspect_answer = crate::quality::sampled(&message.message_id, shop.settings.inspection_sample_rate);
         match store.record_inbound(&record).await? {
             Recorded::Stored => {
                 app.events().notify_waiters();
                 observe(&record, &message, &decision, latency_us, started);
-                return Ok(StoredAnswer(answer));
+                return Ok(received);
             }
-            Recorded::Duplicate(stored) => return Ok(StoredAnswer(stored)),
+            Recorded::Duplicate(stored) => return replayed(app, &stored).await,
             // Another message of this conversation opened a ticket meanwhile: join it.
             Recorded::TicketRace => continue,
         }
@@ -136,7 +95,7 @@ pub(crate) async fn receive_from_widget(
     visitor_id: &str,
     client_message_id: &str,
     text: String,
-) -> Result<StoredAnswer, ReceiveError> {
+) -> Result<Received, ReceiveError> {
     let body = InboundBody {
         message_id: format!("w-{visitor_id}-{client_message_id}"),
         conversation_id: widget_conversation_id(visitor_id),
@@ -210,7 +169,7 @@ fn ticket_plan(
 
 /// Counts, times and logs a stored message.
 fn observe(record: &InboundRecord, message: &InboundMessage, decision: &Decision, latency_us: i64, started: Instant) {
-    let outcome = if record.decision == "answered" { "answered" } else { "escalated" };
+    let outcome = record.decision.as_str();
     let reason = record.reason.map_or("", |r| r.as_str());
     metrics::counter!("smartreply_decisions_total", "decision" => outcome, "reason" => reason).increment(1);
     metrics::histogram!("smartreply_pipeline_seconds").record(latency_us as f64 / 1e6);
@@ -227,21 +186,50 @@ fn observe(record: &InboundRecord, message: &InboundMessage, decision: &Decision
     );
 }
 
-fn answer_json(message: &InboundMessage, decision: &Decision, ticket_id: Option<String>) -> Result<String, serde_json::Error> {
-    let (decision_name, kind) = match &decision.action {
-        Action::Answer { .. } => ("answered", "answer"),
-        Action::Escalate(_) => ("escalated", "acknowledgement"),
-    };
-    serde_json::to_string(&MessageAnswer {
+/// The contract's answer to a message just routed.
+fn answer(message: &InboundMessage, decision: &Decision, ticket_id: Option<String>) -> Answer {
+    let (decided, kind) = kinds(decision);
+    Answer {
         message_id: message.message_id.clone(),
         conversation_id: message.conversation_id.clone(),
-        decision: decision_name,
-        reply: Reply { text: decision.reply_text().to_string(), kind },
-        intent: Intent { name: decision.intent.name.clone(), confidence: (decision.intent.confidence * 1000.0).round() / 1000.0 },
-        sentiment: Sentiment { label: decision.sentiment.label.as_str(), score: (decision.sentiment.score * 1000.0).round() / 1000.0 },
+        decision: decided,
+        reply: AnswerReply { text: decision.reply_text().to_string(), kind },
+        intent: AnswerIntent { name: decision.intent.name.clone(), confidence: (decision.intent.confidence * 1000.0).round() / 1000.0 },
+        sentiment: AnswerSentiment { label: decision.sentiment.label, score: (decision.sentiment.score * 1000.0).round() / 1000.0 },
         faq_id: decision.answered_faq_id().map(String::from),
         ticket_id,
-    })
+    }
+}
+
+/// What the decision was, and so what kind of reply the customer gets.
+fn kinds(decision: &Decision) -> (DecisionKind, ReplyKind) {
+    match &decision.action {
+        Action::Answer { .. } => (DecisionKind::Answered, ReplyKind::Answer),
+        Action::Escalate(_) => (DecisionKind::Escalated, ReplyKind::Acknowledgement),
+    }
+}
+
+/// A message just stored: escalated with the ticket it opened or joined, or answered.
+fn received(answer: Answer, ticket: Option<&TicketPlan>) -> Received {
+    match ticket {
+        Some(plan) => Received::Escalated { ticket_id: plan.id().to_string(), opened: matches!(plan, TicketPlan::New { .. }), answer },
+        None => Received::Answered(answer),
+    }
+}
+
+/// A message stored before (a repeated id): its stored answer, and for an escalation whether
+/// it was this message that opened its ticket.
+async fn replayed(app: &AppState, stored: &str) -> Result<Received, ReceiveError> {
+    let answer = Answer::from_stored(stored)?;
+    match (answer.decision, answer.ticket_id.clone()) {
+        (DecisionKind::Escalated, Some(ticket_id)) => {
+            let opener = app.store().ticket_opening_message(&ticket_id).await?;
+            let opened = opener.as_deref() == Some(answer.message_id.as_str());
+            Ok(Received::Escalated { answer, ticket_id, opened })
+        }
+        (DecisionKind::Escalated, None) => Err(StoreError::Corrupt("a stored escalation names no ticket".into()).into()),
+        (DecisionKind::Answered, _) => Ok(Received::Answered(answer)),
+    }
 }
 
 fn record(
@@ -252,9 +240,10 @@ fn record(
     response: String,
     latency_us: i64,
 ) -> Result<InboundRecord, serde_json::Error> {
-    let (decision_name, reply_kind, reason) = match &decision.action {
-        Action::Answer { .. } => ("answered", "answer", None),
-        Action::Escalate(e) => ("escalated", "acknowledgement", Some(e.reason)),
+    let (decided, reply_kind) = kinds(decision);
+    let reason = match &decision.action {
+        Action::Answer { .. } => None,
+        Action::Escalate(e) => Some(e.reason),
     };
     Ok(InboundRecord {
         shop: shop.into(),
@@ -265,7 +254,7 @@ fn record(
         channel: message.channel.clone(),
         reply_text: decision.reply_text().into(),
         reply_kind,
-        decision: decision_name,
+        decision: decided,
         reason,
         intent: decision.intent.name.clone(),
         intent_confidence: f64::from(decision.intent.confidence),

@@ -6,15 +6,18 @@
 //! them to the contract's errors once (`http/error.rs`). Handlers extract, call one of these,
 //! and map the result.
 
+pub(crate) mod answer;
 pub(crate) mod cases;
 pub(crate) mod chatwoot;
 pub(crate) mod csv;
 pub(crate) mod delivery;
+pub(crate) mod drain;
 pub(crate) mod inbound;
 pub(crate) mod knowledge;
 pub(crate) mod quality;
 pub(crate) mod tickets;
 pub(crate) mod views;
+pub(crate) mod widget;
 
 // The values the HTTP layer serialises and the storage error it maps, named through the
 // application layer so `http` depends on `app` alone.

@@ -4,7 +4,7 @@
 
 use super::{Agent, AppState, Shop};
 use crate::config::Role;
-use crate::quality::{Checklist, Period, Scorecard};
+use crate::quality::{Checklist, Period, ScoreRow, Scorecard};
 use crate::store::{InspectionRow, RateOutcome, StoreError, SurveyPlan, TicketRow};
 
 /// Why a rating, a vote or a score was refused.
@@ -138,4 +138,49 @@ pub(crate) async fn scorecard(
     let (start, from, to) = crate::quality::period_bounds(period, date, &tz).map_err(|e| QualityError::Invalid(e.to_string()))?;
     let facts = app.store().score_facts(shop.id(), from, to).await?;
     Ok((start, crate::quality::scorecard(&facts, shop.settings.scorecard)))
+}
+
+/// The scorecard as CSV: one line per agent, then the team's.
+pub(crate) fn scorecard_csv(start: jiff::civil::Date, card: &Scorecard) -> String {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
+    let ms = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+    let line = |r: &ScoreRow| {
+        [
+            start.to_string(),
+            r.agent.clone(),
+            r.tickets.to_string(),
+            r.resolved.to_string(),
+            opt(r.resolution_rate),
+            ms(r.first_response_ms.p50),
+            ms(r.first_response_ms.p90),
+            r.ratings.to_string(),
+            opt(r.csat),
+            r.inspected.to_string(),
+            opt(r.compliance),
+            r.sla_breaches.to_string(),
+            opt(r.speed),
+            opt(r.draft_acceptance),
+            r.score.map_or(String::new(), |s| format!("{s:.1}")),
+        ]
+    };
+    super::csv::csv(
+        [
+            "period_start",
+            "agent",
+            "tickets",
+            "resolved",
+            "resolution_rate",
+            "first_response_ms_p50",
+            "first_response_ms_p90",
+            "ratings",
+            "csat",
+            "inspected",
+            "compliance",
+            "sla_breaches",
+            "speed",
+            "draft_acceptance",
+            "score",
+        ],
+        card.agents.iter().chain(std::iter::once(&card.team)).map(line),
+    )
 }

@@ -3,14 +3,19 @@
 //! already found (and, for agents, checked) by the caller.
 
 use super::{AppState, Shop};
-use crate::domain::{DeliveryStatus, TicketStatus};
+use crate::domain::{DeliveryStatus, TicketStatus, TicketTier};
 use crate::store::chatwoot::CallRow;
 use crate::store::outbox::DeliveryRow;
 use crate::store::{MessageRow, Stats, StoreError, StoredEvent, TicketRow, TimeBucket};
 
 /// A shop's tickets in one status (of one line, `first` or `second`, when given), most urgent
 /// first.
-pub(crate) async fn queue(app: &AppState, shop: &Shop, status: TicketStatus, tier: Option<&str>) -> Result<Vec<TicketRow>, StoreError> {
+pub(crate) async fn queue(
+    app: &AppState,
+    shop: &Shop,
+    status: TicketStatus,
+    tier: Option<TicketTier>,
+) -> Result<Vec<TicketRow>, StoreError> {
     app.store().tickets(shop.id(), status, tier).await
 }
 
@@ -26,7 +31,7 @@ pub(crate) async fn timeseries(app: &AppState, shop: &Shop, hours: i64) -> Resul
 
 /// What agents did with drafts, per intent.
 pub(crate) async fn draft_report(app: &AppState, shop: &Shop) -> Result<serde_json::Value, StoreError> {
-    crate::learn::draft_report(app.store(), shop.id()).await
+    Ok(crate::learn::draft_report(&app.store().draft_outcomes_by_intent(shop.id()).await?))
 }
 
 /// Deliveries of agent replies to the shop's callback, newest first.

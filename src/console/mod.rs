@@ -210,16 +210,11 @@ mod tests {
 
     #[test]
     fn every_escalation_reason_the_server_can_emit_has_a_label_in_both_languages() {
-        // The wire names from `EscalationReason::as_str`, an exhaustive match: a new reason
-        // appears here without anyone listing it.
-        let domain = include_str!("../domain.rs");
-        let body = domain.split("impl EscalationReason {").nth(1).expect("impl EscalationReason");
-        let as_str = body.split("fn as_str").nth(1).expect("as_str").split("fn parse").next().unwrap();
-        let reasons: Vec<&str> = as_str.split("=> \"").skip(1).filter_map(|s| s.split('"').next()).collect();
+        // Every wire name of `EscalationReason` (`ALL` comes from the macro that defines the
+        // enum): a new reason appears here without anyone listing it.
+        let reasons: Vec<&str> = crate::domain::EscalationReason::ALL.iter().map(|r| r.as_str()).collect();
         assert!(reasons.len() >= 8, "{reasons:?}");
         for reason in reasons {
-            let parsed = crate::domain::EscalationReason::parse(reason).map(|r| r.as_str());
-            assert_eq!(parsed, Some(reason), "not a wire name of EscalationReason");
             for lang in ["en", "zh"] {
                 assert!(has_label(lang, &format!("reason.{reason}")), "reason {reason} has no {lang} label in i18n.js");
             }

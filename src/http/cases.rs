@@ -7,6 +7,7 @@ use super::{ApiError, AppState};
 use crate::aftersales::{ALWAYS_REQUIRED, CaseFields, CaseReason, CaseType, Responsibility};
 use crate::app::Agent;
 use crate::app::cases;
+use crate::domain::CaseStatus;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
@@ -119,11 +120,10 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn status(&self) -> Result<Option<&str>, ApiError> {
+    fn status(&self) -> Result<Option<CaseStatus>, ApiError> {
         match self.status.as_deref() {
             None | Some("") => Ok(None),
-            Some(s @ ("draft" | "submitted")) => Ok(Some(s)),
-            Some(s) => Err(ApiError::BadRequest(format!("status {s:?}: use draft or submitted"))),
+            Some(s) => CaseStatus::parse(s).map(Some).ok_or_else(|| ApiError::BadRequest(format!("status {s:?}: use draft or submitted"))),
         }
     }
 }
@@ -136,7 +136,7 @@ pub(super) fn date(name: &str, value: Option<&str>) -> Result<Option<jiff::civil
         .transpose()
 }
 
-async fn list_of(state: &AppState, agent: &Agent, q: &ListQuery) -> Result<Vec<crate::store::CaseRow>, ApiError> {
+async fn list_of(state: &AppState, agent: &Agent, q: &ListQuery) -> Result<Vec<cases::CaseRow>, ApiError> {
     let shop = agents_shop(state, agent, &q.shop)?;
     let (from, to) = (date("from", q.from.as_deref())?, date("to", q.to.as_deref())?);
     Ok(cases::list(state, shop, from, to, q.status()?).await?)

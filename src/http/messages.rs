@@ -4,7 +4,8 @@
 
 use super::error::Path;
 use super::{ApiError, AppState, find_shop};
-use crate::app::inbound::{self, StoredAnswer};
+use crate::app::answer::Received;
+use crate::app::inbound;
 use crate::app::{Budget, Shop};
 use crate::ingest::InboundBody;
 use crate::ingest::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -48,7 +49,11 @@ async fn inbound(State(state): State<AppState>, Path(shop): Path<String>, header
     Ok(json_response(inbound::receive(&state, shop, message, Budget::Webhook).await?))
 }
 
-/// A stored JSON answer as a response (bytes identical on replay).
-pub(super) fn json_response(answer: StoredAnswer) -> Response {
-    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], answer.0).into_response()
+/// The contract's answer as a response (bytes identical on replay: the stored answer read back
+/// serialises to the same text).
+pub(super) fn json_response(received: Received) -> Response {
+    match serde_json::to_vec(received.answer()) {
+        Ok(body) => (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => ApiError::Internal(format!("answer does not serialise: {e}")).into_response(),
+    }
 }

@@ -7,7 +7,7 @@ use super::error::{Path, Query};
 use super::{ApiError, AppState};
 use crate::app::Agent;
 use crate::app::quality;
-use crate::quality::{Checklist, Period, ScoreRow};
+use crate::quality::{Checklist, Period};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -135,46 +135,6 @@ async fn scorecard(State(state): State<AppState>, agent: Agent, Query(q): Query<
 
 async fn export(State(state): State<AppState>, agent: Agent, Query(q): Query<ScorecardQuery>) -> Result<Response, ApiError> {
     let (_, start, card) = scorecard_of(&state, &agent, &q).await?;
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
-    let ms = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
-    let line = |r: &ScoreRow| {
-        [
-            start.to_string(),
-            r.agent.clone(),
-            r.tickets.to_string(),
-            r.resolved.to_string(),
-            opt(r.resolution_rate),
-            ms(r.first_response_ms.p50),
-            ms(r.first_response_ms.p90),
-            r.ratings.to_string(),
-            opt(r.csat),
-            r.inspected.to_string(),
-            opt(r.compliance),
-            r.sla_breaches.to_string(),
-            opt(r.speed),
-            opt(r.draft_acceptance),
-            r.score.map_or(String::new(), |s| format!("{s:.1}")),
-        ]
-    };
-    let body = crate::app::csv::csv(
-        [
-            "period_start",
-            "agent",
-            "tickets",
-            "resolved",
-            "resolution_rate",
-            "first_response_ms_p50",
-            "first_response_ms_p90",
-            "ratings",
-            "csat",
-            "inspected",
-            "compliance",
-            "sla_breaches",
-            "speed",
-            "draft_acceptance",
-            "score",
-        ],
-        card.agents.iter().chain(std::iter::once(&card.team)).map(line),
-    );
+    let body = quality::scorecard_csv(start, &card);
     Ok(super::cases::csv_response(&format!("scorecard-{}-{start}.csv", q.shop), body))
 }

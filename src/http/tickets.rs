@@ -5,9 +5,9 @@ use super::auth::agents_shop;
 use super::error::{Path, Query};
 use super::{ApiError, AppState};
 use crate::app::Agent;
-use crate::app::tickets::{self, ReplyRequest};
+use crate::app::tickets::{self, Channel, ReplyRequest};
 use crate::app::{TicketRow, views};
-use crate::domain::{DeliveryStatus, DraftOutcome, TicketStatus};
+use crate::domain::{DeliveryStatus, DraftOutcome, TicketStatus, TicketTier};
 use axum::body::Body;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -50,8 +50,7 @@ async fn queue(State(state): State<AppState>, agent: Agent, Query(q): Query<Shop
         TicketStatus::parse(status).ok_or_else(|| ApiError::BadRequest(format!("status {status:?}: use open, claimed or resolved")))?;
     let tier = match q.tier.as_deref() {
         None | Some("") => None,
-        Some(t @ ("first" | "second")) => Some(t),
-        Some(t) => return Err(ApiError::BadRequest(format!("tier {t:?}: use first or second"))),
+        Some(t) => Some(TicketTier::parse(t).ok_or_else(|| ApiError::BadRequest(format!("tier {t:?}: use first or second")))?),
     };
     let tickets = views::queue(&state, shop, status, tier).await?;
     Ok(Json(json!({ "tickets": tickets })))
@@ -70,7 +69,7 @@ async fn claim(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
 }
 
 async fn resolve(State(state): State<AppState>, agent: Agent, Path(id): Path<String>) -> Result<Json<TicketRow>, ApiError> {
-    Ok(Json(tickets::resolve(&state, &agent, &id).await?))
+    Ok(Json(tickets::resolve(&state, Channel::Console(&agent), &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -99,7 +98,9 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
     let body: ReplyBody = super::error::parse_json(&bytes)?;
     let draft =
         DraftOutcome::parse(&body.draft).ok_or_else(|| ApiError::BadRequest("draft must be accepted, edited or rejected".into()))?;
-    let sent = tickets::reply(&state, &agent, &id, ReplyRequest { text: body.text, draft, resolve: body.resolve }).await?;
+    let sent =
+        tickets::reply(&state, Channel::Console(&agent), &id, ReplyRequest { text: body.text, draft: Some(draft), resolve: body.resolve })
+            .await?;
     Ok(Json(json!({
         "message": sent.message,
         "in_reply_to": sent.in_reply_to,

@@ -14,9 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, options, post};
-use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -31,15 +29,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// The origin to echo in CORS headers, when the request came cross-origin from an allowed one.
 pub(super) type Cors = Option<HeaderValue>;
 
-fn visitor_token(secret: &str, shop: &str, visitor_id: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(b"widget-visitor:");
-    mac.update(shop.as_bytes());
-    mac.update(b":");
-    mac.update(visitor_id.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
 /// Checks the origin, the widget key and (for visitor calls) the visitor token.
 pub(super) fn authorize(state: &AppState, shop: &str, headers: &HeaderMap, visitor: Option<&str>) -> Result<Cors, ApiError> {
     let runtime = find_shop(state, shop)?;
@@ -52,7 +41,7 @@ pub(super) fn authorize(state: &AppState, shop: &str, headers: &HeaderMap, visit
     }
     if let Some(visitor) = visitor {
         let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        let expected = visitor_token(runtime.settings.webhook_secret.expose(), shop, visitor);
+        let expected = crate::app::widget::visitor_token(runtime, visitor);
         if !constant_time_eq(&expected, token.trim()) {
             return Err(ApiError::Unauthorized("unknown visitor token".into()));
         }
@@ -191,16 +180,8 @@ async fn new_visitor(
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let (per_address, per_shop) = state.visitor_limiters();
-    per_address.check(&format!("{shop}/{address}")).map_err(ApiError::RateLimited)?;
-    per_shop.check(&shop).map_err(ApiError::RateLimited)?;
-    let visitor_id = uuid::Uuid::new_v4().simple().to_string();
-    let token = visitor_token(find_shop(&state, &shop)?.settings.webhook_secret.expose(), &shop, &visitor_id);
-    Ok(json(
-        StatusCode::CREATED,
-        serde_json::json!({ "visitor_id": visitor_id, "visitor_token": token, "conversation_id": widget_conversation_id(&visitor_id) }),
-        cors,
-    ))
+    let visitor = crate::app::widget::new_visitor(&state, find_shop(&state, &shop)?, &address).map_err(ApiError::RateLimited)?;
+    Ok(json(StatusCode::CREATED, serde_json::to_value(visitor)?, cors))
 }
 
 #[derive(Deserialize)]

@@ -2,20 +2,44 @@
 //! the signal a support lead uses to improve `drafts.toml`, and a drift alarm: an intent whose
 //! drafts are mostly rejected has templates (or routing) that no longer fit.
 
-use crate::store::{Store, StoreError};
+use crate::domain::DraftOutcome;
+use serde::Serialize;
 use serde_json::{Value, json};
+
+/// Draft outcomes.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub(crate) struct DraftCounts {
+    /// Sent unchanged.
+    pub(crate) accepted: i64,
+    /// Sent after edits.
+    pub(crate) edited: i64,
+    /// Not used.
+    pub(crate) rejected: i64,
+}
+
+impl DraftCounts {
+    /// Counts one stored outcome (a draft's; a follow-up's or none is ignored).
+    pub(crate) fn add_stored(&mut self, outcome: Option<&str>) {
+        match outcome.and_then(DraftOutcome::parse) {
+            Some(DraftOutcome::Accepted) => self.accepted += 1,
+            Some(DraftOutcome::Edited) => self.edited += 1,
+            Some(DraftOutcome::Rejected) => self.rejected += 1,
+            None => {}
+        }
+    }
+}
 
 /// An intent's drafts need attention when fewer than this share are sent unchanged or edited.
 const USEFUL_SHARE_ALERT: f64 = 0.5;
 /// Fewest replies before the alert means anything.
 const MIN_REPLIES: i64 = 5;
 
-/// Per-intent acceptance of drafts, with the intents that need better templates.
-pub(crate) async fn draft_report(store: &Store, shop: &str) -> Result<Value, StoreError> {
-    let per_intent = store.draft_outcomes_by_intent(shop).await?;
+/// Per-intent acceptance of drafts (the counts per intent, in intent order), with the intents
+/// that need better templates.
+pub(crate) fn draft_report(per_intent: &[(String, DraftCounts)]) -> Value {
     let mut intents = Vec::new();
     let mut attention = Vec::new();
-    for (intent, c) in &per_intent {
+    for (intent, c) in per_intent {
         let total = c.accepted + c.edited + c.rejected;
         let acceptance = if total > 0 { c.accepted as f64 / total as f64 } else { 0.0 };
         let useful = if total > 0 { (c.accepted + c.edited) as f64 / total as f64 } else { 0.0 };
@@ -27,7 +51,7 @@ pub(crate) async fn draft_report(store: &Store, shop: &str) -> Result<Value, Sto
             "acceptance_rate": acceptance, "useful_rate": useful,
         }));
     }
-    Ok(json!({ "intents": intents, "needs_attention": attention }))
+    json!({ "intents": intents, "needs_attention": attention })
 }
 
 /// Replies at least this similar to the draft (Dice coefficient of character pairs) count as
@@ -37,8 +61,7 @@ const EDITED_SIMILARITY: f64 = 0.5;
 /// What became of a draft, judged from the reply an agent sent outside the console (in a help
 /// desk): the same text apart from spacing and case is accepted, a similar one edited, anything
 /// else rejected.
-pub(crate) fn draft_outcome(draft: &str, sent: &str) -> crate::domain::DraftOutcome {
-    use crate::domain::DraftOutcome;
+pub(crate) fn draft_outcome(draft: &str, sent: &str) -> DraftOutcome {
     let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect::<Vec<char>>();
     let (draft, sent) = (norm(draft), norm(sent));
     if draft.is_empty() {

@@ -16,6 +16,7 @@
 //! merged into one multi-row `INSERT` (rows keep the batch's order, and with it the order of
 //! their sequence numbers: events stay in order) and a batch never changes a row twice.
 
+use crate::domain::MessageRole;
 use sqlx::AnyConnection;
 
 mod grouped;
@@ -40,7 +41,7 @@ pub(super) enum Param {
 /// clause returns one message of each role).
 #[derive(Debug, Clone)]
 pub(super) struct MessageKey {
-    pub(super) role: &'static str,
+    pub(super) role: MessageRole,
     pub(super) shop: String,
     pub(super) message_id: String,
 }
@@ -185,8 +186,7 @@ impl SeqSql {
                 format!("(SELECT seq FROM messages WHERE shop = ${} AND message_id = ${})", args.len() - 1, args.len())
             }
             SeqSql::Returned => {
-                assert!(key.role.chars().all(|c| c.is_ascii_lowercase()), "roles are fixed words, never input");
-                format!("(SELECT seq FROM m WHERE role = '{}')", key.role)
+                format!("(SELECT seq FROM m WHERE role = '{}')", key.role.as_str())
             }
         }
     }
@@ -340,23 +340,27 @@ impl Statement {
 #[cfg(test)]
 mod tests {
     use super::{Batch, MessageKey, Param, Statement, rendered, values_row};
+    use crate::domain::MessageRole;
 
     fn renumbered(sql: &str, offset: usize) -> String {
         rendered(sql, |n| format!("${}", n + offset))
     }
 
     fn batch() -> Batch {
-        let key = |role| MessageKey { role, shop: "demo".into(), message_id: format!("{role}-1") };
+        let key = |role: MessageRole| MessageKey { role, shop: "demo".into(), message_id: format!("{role}-1") };
         let event = |payload: Param| Statement { sql: "INSERT INTO e (k, p) VALUES ($1, $2)", params: vec!["message".into(), payload] };
         let mut batch = Batch::default();
         batch.push(Statement {
             sql: "INSERT INTO messages (id) VALUES ($1), ($2) RETURNING seq, role",
             params: vec!["c".into(), "b".into()],
         });
-        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key("customer"))));
-        batch.push(Statement { sql: "INSERT INTO d (seq, x) VALUES ($1, $2)", params: vec![Param::SeqOf(key("customer")), "a".into()] });
+        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key(MessageRole::Customer))));
+        batch.push(Statement {
+            sql: "INSERT INTO d (seq, x) VALUES ($1, $2)",
+            params: vec![Param::SeqOf(key(MessageRole::Customer)), "a".into()],
+        });
         batch.push(Statement { sql: "UPDATE t SET a = $1 WHERE id = $2 AND b = $1", params: vec!["v".into(), "t-1".into()] });
-        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key("bot"))));
+        batch.push(event(Param::MessageJson("{\"seq\":-1}".into(), key(MessageRole::Bot))));
         batch
     }
 

@@ -3,10 +3,11 @@
 //! and the lists per shop and period.
 
 use super::batch::{Statement, params};
-use super::messages::{EventKind, InboundRecord, insert_event, rfc3339};
+use super::events::{EventKind, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
-use super::{Store, StoreError, Tx, now_ms, opt_text};
+use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::aftersales::{CaseFields, CaseReason, CaseType, Responsibility};
+use crate::domain::CaseStatus;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -25,8 +26,8 @@ pub(crate) struct CaseRow {
     pub conversation_id: String,
     /// The customer.
     pub customer_id: Option<String>,
-    /// `draft` or `submitted`.
-    pub status: String,
+    /// Draft or submitted.
+    pub status: CaseStatus,
     /// The fields.
     #[serde(flatten)]
     pub fields: CaseFields,
@@ -96,7 +97,7 @@ fn case_from_row(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
         ticket_id: row.try_get("ticket_id")?,
         conversation_id: row.try_get("conversation_id")?,
         customer_id: opt_text(row, "customer_id")?,
-        status: row.try_get("status")?,
+        status: parsed(row, "status", CaseStatus::parse)?,
         fields: CaseFields {
             case_type: enum_column(row, "case_type", CaseType::parse)?,
             reason: enum_column(row, "reason", CaseReason::parse)?,
@@ -165,14 +166,8 @@ fn upsert(of: &CaseOf, fields: &CaseFields, drafted_by: &str, now: i64, overwrit
 /// The router's draft for the ticket an inbound message opened or joined; a draft case the
 /// ticket already has (drafted earlier or edited by an agent) keeps its fields and only gets
 /// the order or tracking number it still lacks, when a later message gives it.
-pub(super) fn draft_statement(rec: &InboundRecord, ticket_id: &str, case: &CaseFields, now: i64) -> Statement {
-    let of = CaseOf {
-        ticket_id: ticket_id.into(),
-        shop: rec.shop.clone(),
-        conversation_id: rec.conversation_id.clone(),
-        customer_id: Some(rec.customer_id.clone()),
-    };
-    upsert(&of, case, "router", now, false)
+pub(super) fn draft_statement(of: &CaseOf, case: &CaseFields, now: i64) -> Statement {
+    upsert(of, case, "router", now, false)
 }
 
 async fn case_of_ticket(conn: &mut AnyConnection, ticket_id: &str) -> Result<Option<CaseRow>, StoreError> {
@@ -214,7 +209,7 @@ impl Store {
         self.write(move |tx| {
             Box::pin(async move {
                 let Some(case) = case_of_ticket(tx, &of.ticket_id).await? else { return Ok(Tx::Rollback(CaseSubmitted::NoCase)) };
-                if case.status == "submitted" {
+                if case.status == CaseStatus::Submitted {
                     return Ok(Tx::Rollback(CaseSubmitted::AlreadySubmitted));
                 }
                 let missing = case.fields.missing();
@@ -224,11 +219,13 @@ impl Store {
                 let now = now_ms();
                 // Submitted once: of two submissions at the same time only one finds the draft.
                 let submitted = sqlx::query(
-                    "UPDATE cases SET status = 'submitted', submitted_by = $1, submitted_at = $2, updated_at = $2 WHERE id = $3 AND status = 'draft'",
+                    "UPDATE cases SET status = $4, submitted_by = $1, submitted_at = $2, updated_at = $2 WHERE id = $3 AND status = $5",
                 )
                 .bind(&agent)
                 .bind(now)
                 .bind(&case.id)
+                .bind(CaseStatus::Submitted.as_str())
+                .bind(CaseStatus::Draft.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -250,12 +247,17 @@ impl Store {
     }
 
     /// A shop's cases created in `[from, to)` (Unix ms), optionally of one status, newest first.
-    pub(crate) async fn cases(&self, shop: &str, from: i64, to: i64, status: Option<&str>) -> Result<Vec<CaseRow>, StoreError> {
+    pub(crate) async fn cases(&self, shop: &str, from: i64, to: i64, status: Option<CaseStatus>) -> Result<Vec<CaseRow>, StoreError> {
         let sql = format!(
             "SELECT {CASE_COLUMNS} FROM cases WHERE shop = $1 AND created_at >= $2 AND created_at < $3 AND ($4 = '' OR status = $4) ORDER BY created_at DESC LIMIT 10000"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(from).bind(to).bind(status.unwrap_or("")).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(shop)
+            .bind(from)
+            .bind(to)
+            .bind(status.map_or("", CaseStatus::as_str))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.iter().map(case_from_row).collect::<Result<_, _>>()?)
     }
 }

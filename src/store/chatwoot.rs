@@ -5,7 +5,7 @@
 //! lease their rows like the reply outbox, so replicas never take the same row at once.
 
 use super::{Store, StoreError, now_ms, opt_text, parsed};
-use crate::domain::DeliveryStatus;
+use crate::domain::{ChatwootAction, DeliveryStatus};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -29,8 +29,8 @@ pub(crate) struct NewCall {
     pub id: String,
     /// smartreply's conversation id (calls of one conversation go out in order).
     pub conversation_id: String,
-    /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
-    pub action: &'static str,
+    /// What the call does.
+    pub action: ChatwootAction,
     /// Below the account's API root, e.g. `conversations/7/messages`.
     pub path: String,
     /// JSON body.
@@ -44,8 +44,8 @@ pub(crate) struct Call {
     pub id: String,
     /// Shop (whose Chatwoot settings address and authorise it).
     pub shop: String,
-    /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
-    pub action: String,
+    /// What the call does.
+    pub action: ChatwootAction,
     /// Below the account's API root.
     pub path: String,
     /// JSON body.
@@ -61,8 +61,8 @@ pub(crate) struct CallRow {
     pub id: String,
     /// smartreply's conversation id.
     pub conversation_id: String,
-    /// `reply`, `acknowledgement`, `note`, `handoff`, `agent_reply`.
-    pub action: String,
+    /// What the call does.
+    pub action: ChatwootAction,
     /// Where the delivery stands.
     pub status: DeliveryStatus,
     /// Attempts made.
@@ -174,7 +174,7 @@ impl Store {
             Some(r) => Some(Call {
                 id: r.try_get("id")?,
                 shop: r.try_get("shop")?,
-                action: r.try_get("action")?,
+                action: parsed(&r, "action", ChatwootAction::parse)?,
                 path: r.try_get("path")?,
                 body: r.try_get("body")?,
                 attempts: r.try_get("attempts")?,
@@ -222,11 +222,11 @@ impl Store {
                 Ok(CallRow {
                     id: r.try_get("id")?,
                     conversation_id: r.try_get("conversation_id")?,
-                    action: r.try_get("action")?,
+                    action: parsed(r, "action", ChatwootAction::parse)?,
                     status: parsed(r, "status", DeliveryStatus::parse)?,
                     attempts: r.try_get("attempts")?,
                     last_error: opt_text(r, "last_error")?,
-                    next_attempt_at: super::messages::rfc3339(r.try_get("next_attempt_at")?),
+                    next_attempt_at: super::events::rfc3339(r.try_get("next_attempt_at")?),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -254,7 +254,7 @@ async fn insert_calls(tx: &mut sqlx::Transaction<'_, sqlx::Any>, shop: &str, cal
         .bind(&call.id)
         .bind(shop)
         .bind(&call.conversation_id)
-        .bind(call.action)
+        .bind(call.action.as_str())
         .bind(&call.path)
         .bind(&call.body)
         .bind(now)

@@ -2,9 +2,10 @@
 //! the bot's reply and the ticket are committed together, or not at all.
 
 use super::batch::{Batch, MessageKey, Param, SEQ_PLACEHOLDER, Statement, params};
-use super::{Store, StoreError, Tx, now_ms, opt_text};
+use super::events::{EventKind, event_statement, rfc3339};
+use super::{Store, StoreError, Tx, now_ms, opt_text, unknown};
 use crate::aftersales::CaseFields;
-use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel, TicketStatus};
+use crate::domain::{DecisionKind, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyKind, SentimentLabel, TicketStatus};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -16,12 +17,12 @@ pub(crate) struct MessageRow {
     pub id: String,
     /// Conversation.
     pub conversation_id: String,
-    /// `customer`, `bot` or `agent`.
-    pub role: String,
+    /// Who wrote it.
+    pub role: MessageRole,
     /// Text (untrusted when the role is customer).
     pub text: String,
-    /// `answer`, `acknowledgement`, `reply` or null for customer messages.
-    pub kind: Option<String>,
+    /// What a bot or agent message is; none for customer messages.
+    pub kind: Option<MessageKind>,
     /// Agent name for agent replies.
     pub author: Option<String>,
     /// Ticket the conversation is with, if any.
@@ -43,63 +44,13 @@ pub(crate) struct ConversationState {
     pub untaken_reason: Option<EscalationReason>,
 }
 
-/// What an event in the `events` table announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EventKind {
-    /// A message was added to a conversation (payload: the message).
-    Message,
-    /// A ticket changed (payload empty: readers load its current state).
-    Ticket,
-    /// A resolved ticket's survey opened (payload: what the widget shows).
-    Survey,
-}
-
-impl EventKind {
-    /// The name stored in the `kind` column.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Message => "message",
-            EventKind::Ticket => "ticket",
-            EventKind::Survey => "survey",
-        }
-    }
-
-    /// Parses a stored name.
-    pub(crate) fn parse(s: &str) -> Option<EventKind> {
-        match s {
-            "message" => Some(EventKind::Message),
-            "ticket" => Some(EventKind::Ticket),
-            "survey" => Some(EventKind::Survey),
-            _ => None,
-        }
-    }
-}
-
-/// One stored event, as live streams read them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredEvent {
-    /// Sequence number: the stream's event id (resuming starts after it).
-    pub seq: i64,
-    /// What happened.
-    pub kind: EventKind,
-    /// The ticket concerned, if any.
-    pub ticket_id: Option<String>,
-    /// JSON payload.
-    pub payload: String,
-}
-
-/// RFC 3339 from Unix milliseconds.
-pub(crate) fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
-}
-
 pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
     Ok(MessageRow {
         id: row.try_get("message_id")?,
         conversation_id: row.try_get("conversation_id")?,
-        role: row.try_get("role")?,
+        role: super::parsed(row, "role", MessageRole::parse)?,
         text: row.try_get("text")?,
-        kind: opt_text(row, "kind")?,
+        kind: opt_text(row, "kind")?.map(|k| MessageKind::parse(&k).ok_or_else(|| unknown("kind", &k))).transpose()?,
         author: opt_text(row, "author")?,
         ticket_id: opt_text(row, "ticket_id")?,
         created_at: rfc3339(row.try_get("created_at")?),
@@ -249,10 +200,10 @@ pub(crate) struct InboundRecord {
     pub channel: Option<String>,
     /// Bot reply text (answer or acknowledgement).
     pub reply_text: String,
-    /// `answer` or `acknowledgement`.
-    pub reply_kind: &'static str,
-    /// `answered` or `escalated`.
-    pub decision: &'static str,
+    /// Answer or acknowledgement.
+    pub reply_kind: ReplyKind,
+    /// Answered or escalated.
+    pub decision: DecisionKind,
     /// Why it was escalated (none when answered).
     pub reason: Option<EscalationReason>,
     /// Intent.
@@ -292,33 +243,6 @@ pub(crate) enum Recorded {
     TicketRace,
 }
 
-pub(crate) async fn insert_event(
-    tx: &mut AnyConnection,
-    shop: &str,
-    kind: EventKind,
-    conversation_id: &str,
-    ticket_id: Option<&str>,
-    payload: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    event_statement(shop, kind, conversation_id, ticket_id, payload, now).execute(tx).await.map(|_| ())
-}
-
-/// An event row, for live streams (see [`insert_event`]).
-pub(super) fn event_statement(
-    shop: &str,
-    kind: EventKind,
-    conversation_id: &str,
-    ticket_id: Option<&str>,
-    payload: impl Into<Param>,
-    now: i64,
-) -> Statement {
-    Statement {
-        sql: "INSERT INTO events (shop, kind, conversation_id, ticket_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        params: params![shop, kind.as_str(), conversation_id, ticket_id, payload.into(), now],
-    }
-}
-
 /// Columns only some messages carry, written by the same `INSERT` (every statement is a round
 /// trip to SQLite's worker thread, so none is spent on a follow-up `UPDATE`).
 #[derive(Default)]
@@ -337,8 +261,8 @@ pub(crate) async fn insert_message(
     shop: &str,
     message_id: &str,
     conversation_id: &str,
-    role: &str,
-    kind: Option<&str>,
+    role: MessageRole,
+    kind: Option<MessageKind>,
     author: Option<&str>,
     text: &str,
     ticket_id: Option<&str>,
@@ -354,8 +278,8 @@ pub(crate) async fn insert_message(
     .bind(shop)
     .bind(message_id)
     .bind(conversation_id)
-    .bind(role)
-    .bind(kind)
+    .bind(role.as_str())
+    .bind(kind.map(MessageKind::as_str))
     .bind(author)
     .bind(text)
     .bind(ticket_id)
@@ -371,9 +295,9 @@ pub(crate) async fn insert_message(
         let message = MessageRow {
             id: message_id.into(),
             conversation_id: conversation_id.into(),
-            role: role.into(),
+            role,
             text: text.into(),
-            kind: kind.map(Into::into),
+            kind,
             author: author.map(Into::into),
             ticket_id: ticket_id.map(Into::into),
             created_at: rfc3339(now),
@@ -400,12 +324,6 @@ pub(super) const INBOUND_STATE_SQL: &str = "SELECT CAST(0 AS BIGINT) AS part, se
      UNION ALL SELECT CAST(2 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, COALESCE(response, '') AS value, CAST(NULL AS TEXT) AS detail FROM messages \
      WHERE shop = $1 AND conversation_id = $2 AND message_id = $3 AND role = 'customer' \
      ORDER BY part, seq";
-
-/// One conversation's events between a cursor and the horizon (a widget's stream), by
-/// `events_conversation_seq`. The horizon is `+seq`: as an index range SQLite would take it
-/// with `shop` on `events_shop_seq` and walk the shop's events instead.
-pub(super) const CONVERSATION_EVENTS_SQL: &str = "SELECT seq, kind, ticket_id, payload FROM events \
-     WHERE shop = $1 AND conversation_id = $2 AND seq > $3 AND +seq <= $4 ORDER BY seq LIMIT 200";
 
 impl Store {
     /// FAQ ids the bot already sent in a conversation, and its unresolved ticket.
@@ -448,91 +366,6 @@ impl Store {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE shop = $1 AND conversation_id = $2 ORDER BY seq");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(conversation_id).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(message_from_row).collect::<Result<_, _>>()?)
-    }
-
-    /// Events of a shop (optionally of one conversation) after a sequence number, oldest first,
-    /// none past the horizon (see [`Store::event_horizon`]).
-    pub(crate) async fn events_after(&self, shop: &str, conversation_id: Option<&str>, after: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        let Some(upto) = self.event_horizon() else { return Ok(Vec::new()) };
-        let rows =
-            match conversation_id {
-                Some(c) => sqlx::query(CONVERSATION_EVENTS_SQL).bind(shop).bind(c).bind(after).bind(upto).fetch_all(self.pool()).await?,
-                None => sqlx::query(
-                    "SELECT seq, kind, ticket_id, payload FROM events WHERE shop = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT 200",
-                )
-                .bind(shop)
-                .bind(after)
-                .bind(upto)
-                .fetch_all(self.pool())
-                .await?,
-            };
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                Ok(StoredEvent {
-                    seq: r.try_get("seq")?,
-                    kind: EventKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?,
-                    ticket_id: opt_text(r, "ticket_id")?,
-                    payload: r.try_get("payload")?,
-                })
-            })
-            .collect()
-    }
-
-    /// The newest event sequence number of a shop, no further than the horizon (streams start
-    /// there; an event still being committed below a newer one is then still sent).
-    pub(crate) async fn last_event(&self, shop: &str) -> Result<i64, StoreError> {
-        let upto = self.settled_horizon().await;
-        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE shop = $1").bind(shop).fetch_one(self.pool()).await?;
-        Ok(seq.unwrap_or(0).min(upto))
-    }
-
-    /// The highest event number below which no event can still appear: every number on
-    /// SQLite, whose one writer commits in order; on PostgreSQL what `horizon.rs` last found,
-    /// `None` until its first reading.
-    pub(crate) fn event_horizon(&self) -> Option<i64> {
-        match &self.horizon {
-            None => Some(i64::MAX),
-            Some(rx) => *rx.borrow(),
-        }
-    }
-
-    /// The horizon once it is known (PostgreSQL's first reading takes two rounds).
-    async fn settled_horizon(&self) -> i64 {
-        let Some(rx) = &self.horizon else { return i64::MAX };
-        let mut rx = rx.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(h) => h.unwrap_or(0),
-            Err(_) => 0,
-        }
-    }
-
-    /// Resolves when the horizon moves (never on SQLite, where it does not): streams wake on
-    /// it to read events another writer committed.
-    pub(crate) async fn event_horizon_moved(&self) {
-        match &self.horizon {
-            None => std::future::pending().await,
-            Some(rx) => {
-                let mut rx = rx.clone();
-                rx.borrow_and_update();
-                if rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        }
-    }
-
-    /// Waits until every event committed so far is within the horizon (tests read events
-    /// right after writing them).
-    #[cfg(test)]
-    pub(crate) async fn events_settled(&self) {
-        let Some(rx) = &self.horizon else { return };
-        let taken: i64 = sqlx::query_scalar(super::horizon::TAKEN_SQL).fetch_one(self.pool()).await.unwrap();
-        let mut rx = rx.clone();
-        tokio::time::timeout(std::time::Duration::from_secs(10), rx.wait_for(|h| h.is_some_and(|h| h >= taken)))
-            .await
-            .expect("the event horizon catches up")
-            .unwrap();
     }
 }
 
@@ -641,13 +474,13 @@ fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option
     let ticket_id = rec.ticket.as_ref().map(TicketPlan::id);
     let bot_id = format!("bot-{}", uuid::Uuid::now_v7());
     let key = |role, message_id: &str| MessageKey { role, shop: rec.shop.clone(), message_id: message_id.into() };
-    let (customer_key, bot_key) = (key("customer", &rec.message_id), key("bot", &bot_id));
+    let (customer_key, bot_key) = (key(MessageRole::Customer, &rec.message_id), key(MessageRole::Bot, &bot_id));
     let mut batch = Batch::default();
     batch.push(both_messages(rec, &bot_id, now, returning));
     let customer = MessageRow {
         id: rec.message_id.clone(),
         conversation_id: rec.conversation_id.clone(),
-        role: "customer".into(),
+        role: MessageRole::Customer,
         text: rec.text.clone(),
         kind: None,
         author: None,
@@ -657,7 +490,7 @@ fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option
     };
     let bot = MessageRow {
         id: bot_id.clone(),
-        role: "bot".into(),
+        role: MessageRole::Bot,
         text: rec.reply_text.clone(),
         kind: Some(rec.reply_kind.into()),
         ..customer.clone()
@@ -673,7 +506,13 @@ fn inbound_batch(rec: &InboundRecord, now: i64, returning: bool, rescore: Option
     }
     if let Some(id) = ticket_id {
         if let Some(case) = &rec.case {
-            batch.push(super::cases::draft_statement(rec, id, case, now));
+            let of = super::cases::CaseOf {
+                ticket_id: id.into(),
+                shop: rec.shop.clone(),
+                conversation_id: rec.conversation_id.clone(),
+                customer_id: Some(rec.customer_id.clone()),
+            };
+            batch.push(super::cases::draft_statement(&of, case, now));
         }
         batch.push(event_statement(&rec.shop, EventKind::Ticket, &rec.conversation_id, Some(id), "{}", now));
     }
@@ -713,7 +552,7 @@ fn both_messages(rec: &InboundRecord, bot_id: &str, now: i64, returning: bool) -
             &rec.response,
             uuid::Uuid::now_v7().to_string().as_str(),
             bot_id,
-            rec.reply_kind,
+            rec.reply_kind.as_str(),
             &rec.reply_text,
             rec.faq_id.as_deref(),
             rec.faq_id.as_ref().map(|_| rec.message_id.as_str()),
@@ -735,7 +574,7 @@ fn decision_statement(rec: &InboundRecord, seq: Param, now: i64) -> Statement {
         params: params![
             seq,
             &rec.shop,
-            rec.decision,
+            rec.decision.as_str(),
             rec.reason.map(EscalationReason::as_str),
             &rec.intent,
             rec.intent_confidence,
@@ -876,7 +715,7 @@ async fn find_response(conn: &mut AnyConnection, shop: &str, message_id: &str) -
 #[cfg(test)]
 mod tests {
     use super::{INBOUND_STATE_SQL, InboundRecord, Recorded, Rescore, TicketPlan, merge_extracted, rereads, rescored};
-    use crate::domain::{EscalationReason as R, Lang, Priority as P, SentimentLabel};
+    use crate::domain::{DecisionKind, EscalationReason as R, Lang, MessageRole, Priority as P, ReplyKind, SentimentLabel};
     use crate::store::Store;
     use sqlx::{Connection, Row};
 
@@ -889,8 +728,8 @@ mod tests {
             text: "转人工".into(),
             channel: None,
             reply_text: "稍等".into(),
-            reply_kind: "acknowledgement",
-            decision: "escalated",
+            reply_kind: ReplyKind::Acknowledgement,
+            decision: DecisionKind::Escalated,
             reason: Some(R::HumanRequested),
             intent: "human_agent".into(),
             intent_confidence: 0.9,
@@ -933,7 +772,7 @@ mod tests {
         }
         assert!(matches!(store.record_inbound(&escalated("m-2", "t-3")).await.unwrap(), Recorded::TicketRace));
         let messages = store.conversation("demo", "c-1").await.unwrap();
-        assert_eq!(messages.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["customer", "bot"]);
+        assert_eq!(messages.iter().map(|m| m.role).collect::<Vec<_>>(), [MessageRole::Customer, MessageRole::Bot]);
         store.events_settled().await;
         assert_eq!(store.last_event("demo").await.unwrap(), store.events_after("demo", None, 0).await.unwrap().last().unwrap().seq);
         assert_eq!(store.events_after("demo", None, 0).await.unwrap().len(), 3, "two message events and one ticket event");
@@ -942,7 +781,7 @@ mod tests {
     #[tokio::test]
     async fn a_widget_stream_reads_its_conversation_by_an_index_of_conversations() {
         let (store, _dir) = super::super::testing::fresh_sqlite(16).await;
-        let sql = format!("EXPLAIN QUERY PLAN {}", super::CONVERSATION_EVENTS_SQL);
+        let sql = format!("EXPLAIN QUERY PLAN {}", crate::store::events::CONVERSATION_EVENTS_SQL);
         let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind("demo")
             .bind("c-1")
@@ -996,7 +835,7 @@ mod tests {
         let plan = generic_plan(
             &mut conn,
             "conversation_events(text, text, bigint, bigint)",
-            super::CONVERSATION_EVENTS_SQL,
+            crate::store::events::CONVERSATION_EVENTS_SQL,
             "('demo', 'c-1', 0, 9)",
         )
         .await;
@@ -1020,9 +859,9 @@ mod tests {
             match n % 3 {
                 0 => {
                     rec.ticket = None;
-                    rec.decision = "answered";
+                    rec.decision = DecisionKind::Answered;
                     rec.reason = None;
-                    rec.reply_kind = "answer";
+                    rec.reply_kind = ReplyKind::Answer;
                     rec.faq_id = Some("shipping-free".into());
                     rec.intent_confidence = 0.1 + f64::from(n) / 7.0;
                     rec.inspect_answer = n == 3;

@@ -16,6 +16,7 @@ mod batch;
 mod cases;
 pub(crate) mod chatwoot;
 mod committer;
+mod events;
 mod horizon;
 mod lanes;
 mod messages;
@@ -26,7 +27,8 @@ mod tickets;
 mod writer;
 
 pub(crate) use cases::{CaseOf, CasePayload, CaseRow, CaseSaved, CaseSubmitted};
-pub(crate) use messages::{EventKind, InboundRecord, MessageRow, Reading, Recorded, Rescore, StoredEvent, TicketPlan, rfc3339};
+pub(crate) use events::{EventKind, StoredEvent, rfc3339};
+pub(crate) use messages::{InboundRecord, MessageRow, Reading, Recorded, Rescore, TicketPlan};
 pub(crate) use quality::{InspectionRow, RateOutcome, SurveyPlan, SurveyRow};
 pub(crate) use tickets::{OutboxBody, ReplyPlan, Stats, TicketRow, TimeBucket};
 pub(crate) use writer::Tx;
@@ -65,9 +67,6 @@ pub(crate) enum StoreError {
     #[error("write not committed: {0}")]
     NotCommitted(String),
 }
-
-/// Waiting writes the SQLite writer accepts before refusing with [`StoreError::Overloaded`].
-pub(crate) const DEFAULT_WRITE_QUEUE: usize = 4096;
 
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
 
@@ -228,13 +227,18 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{path}?mode=rwc"))
 }
 
-/// Reads an optional text column.
 /// A column holding one of an enum's wire names; anything else is a decode error.
 pub(crate) fn parsed<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
     let value: String = row.try_get(column)?;
-    parse(&value).ok_or_else(|| sqlx::Error::Decode(format!("{column} {value:?} is not a known value").into()))
+    parse(&value).ok_or_else(|| unknown(column, &value))
 }
 
+/// The decode error for a column holding a name no enum knows.
+pub(crate) fn unknown(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{column} {value:?} is not a known value").into())
+}
+
+/// Reads an optional text column.
 pub(crate) fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(column)
 }
@@ -263,7 +267,7 @@ pub(crate) mod testing {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
         let url = format!("{base}/{name}");
-        (Store::connect_with_queue(&url, super::DEFAULT_WRITE_QUEUE).await.unwrap(), url)
+        (Store::connect_with_queue(&url, crate::config::DEFAULT_WRITE_QUEUE).await.unwrap(), url)
     }
 
     /// Drops a database [`fresh_postgres`] made.

@@ -152,7 +152,7 @@ impl Store {
                     status: parsed(r, "status", DeliveryStatus::parse)?,
                     attempts: r.try_get("attempts")?,
                     last_error: opt_text(r, "last_error")?,
-                    next_attempt_at: super::messages::rfc3339(r.try_get("next_attempt_at")?),
+                    next_attempt_at: super::events::rfc3339(r.try_get("next_attempt_at")?),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

@@ -3,9 +3,10 @@
 //! inspection sample and inspectors' scores, and the facts the scorecard is computed from.
 
 use super::batch::{Statement, params};
-use super::messages::{EventKind, insert_event, rfc3339};
+use super::events::{EventKind, insert_event, rfc3339};
 use super::outbox::{self, ReplyOf};
-use super::{Store, StoreError, Tx, now_ms, opt_text};
+use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
+use crate::domain::{DecisionKind, InspectionStatus, MessageRole, TicketStatus};
 use crate::quality::{Checklist, DraftFact, InspectionFact, RatingFact, ScoreFacts, TicketFact};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -62,7 +63,16 @@ pub(super) fn sample_statement(
     let id = format!("insp-{}", uuid::Uuid::now_v7());
     Statement {
         sql,
-        params: params![id.as_str(), shop, message_id, ticket_id, if agent.is_some() { "agent" } else { "bot" }, agent, why.as_str(), now],
+        params: params![
+            id.as_str(),
+            shop,
+            message_id,
+            ticket_id,
+            if agent.is_some() { MessageRole::Agent } else { MessageRole::Bot }.as_str(),
+            agent,
+            why.as_str(),
+            now
+        ],
     }
 }
 
@@ -137,8 +147,8 @@ pub(crate) struct InspectionRow {
     pub text: String,
     /// The customer message it answered.
     pub customer_text: Option<String>,
-    /// `bot` or `agent`.
-    pub author_type: String,
+    /// Bot or agent.
+    pub author_type: MessageRole,
     /// The agent, for replies.
     pub agent: Option<String>,
     /// The ticket, for replies.
@@ -151,8 +161,8 @@ pub(crate) struct InspectionRow {
     pub rating_comment: Option<String>,
     /// 👍 (true) / 👎 (false) on a bot answer.
     pub helpful: Option<bool>,
-    /// `pending` or `scored`.
-    pub status: &'static str,
+    /// Pending or scored.
+    pub status: InspectionStatus,
     /// The inspector's checklist, once scored.
     pub checklist: Option<Checklist>,
     /// Passed: all four checks true.
@@ -371,10 +381,9 @@ impl Store {
         Ok(self.inspections_where(shop, Some(true), Some(id)).await?.into_iter().next())
     }
 
-    /// The facts of the scorecard of `[from, to)` (Unix ms).
-    pub(crate) async fn score_facts(&self, shop: &str, from: i64, to: i64) -> Result<ScoreFacts, StoreError> {
-        let pool = self.pool();
-        let mut facts = ScoreFacts::default();
+    /// The tickets agents acted on in `[from, to)`, once per agent.
+    async fn ticket_facts(&self, shop: &str, from: i64, to: i64) -> Result<Vec<TicketFact>, StoreError> {
+        let mut tickets = Vec::new();
         // A ticket counts for every agent who acted on it in the period; its first response
         // only for the agent who gave it, and only in the period it was given.
         for r in sqlx::query(
@@ -387,24 +396,31 @@ impl Store {
         .bind(shop)
         .bind(from)
         .bind(to)
-        .fetch_all(pool)
+        .fetch_all(self.pool())
         .await?
         {
             let agent: String = r.try_get("agent")?;
             let first: Option<i64> = r.try_get("first_response_at")?;
             let by_this_agent = opt_text(&r, "first_author")?.as_deref() == Some(agent.as_str());
-            facts.tickets.push(TicketFact {
+            tickets.push(TicketFact {
                 ticket_id: r.try_get("ticket_id")?,
                 created_at: r.try_get("created_at")?,
                 due_at: r.try_get("due_at")?,
                 first_reply_at: first.filter(|f| by_this_agent && (from..to).contains(f)),
                 agent,
-                resolved: r.try_get::<String, _>("status")? == "resolved",
+                resolved: parsed(&r, "status", TicketStatus::parse)? == TicketStatus::Resolved,
                 settled_late: r
                     .try_get::<Option<i64>, _>("resolution_due_at")?
                     .is_some_and(|due| r.try_get::<Option<i64>, _>("resolved_at").ok().flatten().unwrap_or_else(super::now_ms) > due),
             });
         }
+        Ok(tickets)
+    }
+
+    /// The facts of the scorecard of `[from, to)` (Unix ms).
+    pub(crate) async fn score_facts(&self, shop: &str, from: i64, to: i64) -> Result<ScoreFacts, StoreError> {
+        let pool = self.pool();
+        let mut facts = ScoreFacts { tickets: self.ticket_facts(shop, from, to).await?, ..ScoreFacts::default() };
         for r in sqlx::query("SELECT agent, rating FROM surveys WHERE shop = $1 AND rated_at >= $2 AND rated_at < $3")
             .bind(shop)
             .bind(from)
@@ -442,7 +458,7 @@ impl Store {
             .await?
         {
             facts.bot_latencies_ms.push(r.try_get::<i64, _>("latency_us")? / 1000);
-            facts.bot_answers += i64::from(r.try_get::<String, _>("decision")? == "answered");
+            facts.bot_answers += i64::from(parsed(&r, "decision", DecisionKind::parse)? == DecisionKind::Answered);
         }
         for r in sqlx::query("SELECT helpful FROM answer_feedback WHERE shop = $1 AND created_at >= $2 AND created_at < $3")
             .bind(shop)
@@ -474,14 +490,14 @@ fn inspection_from_row(r: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreErro
         message_id: r.try_get("message_id")?,
         text: r.try_get("text")?,
         customer_text: opt_text(r, "customer_text")?,
-        author_type: r.try_get("author_type")?,
+        author_type: parsed(r, "author_type", MessageRole::parse)?,
         agent: opt_text(r, "agent")?,
         ticket_id: opt_text(r, "ticket_id")?,
         why: r.try_get("why")?,
         rating: r.try_get("rating")?,
         rating_comment: opt_text(r, "rating_comment")?,
         helpful: flag("helpful")?,
-        status: if checklist.is_some() { "scored" } else { "pending" },
+        status: if checklist.is_some() { InspectionStatus::Scored } else { InspectionStatus::Pending },
         checklist,
         passed: flag("passed")?,
         inspector: opt_text(r, "inspector")?,

@@ -1,13 +1,20 @@
 //! Tickets and what agents do with them: the queue, claims, replies (with the draft outcome
 //! and, in the same transaction, the outbox row that delivers the reply), resolution, stats.
 
-use super::messages::{EventKind, MessageExtras, MessageRow, insert_event, insert_message};
+use super::events::{EventKind, insert_event, rfc3339};
+use super::messages::{MessageExtras, MessageRow, insert_message};
 use super::quality::SurveyPlan;
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
-use crate::domain::{EscalationReason, Priority, ReplyOutcome, SentimentLabel, TicketStatus};
+use crate::domain::{
+    DecisionKind, EscalationReason, Lang, MessageKind, MessageRole, Priority, ReplyOutcome, SentimentLabel, TicketStatus, TicketTier,
+};
+use crate::learn::DraftCounts;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+
+/// An hour in milliseconds (the time series' bucket).
+const HOUR: i64 = 3_600_000;
 
 /// Builds an outbox row's JSON body from the reply's message id, the customer message it
 /// answers and the send time (Unix ms).
@@ -38,8 +45,8 @@ pub(crate) struct TicketRow {
     pub sentiment: SentimentLabel,
     /// Sentiment score.
     pub sentiment_score: f64,
-    /// `zh` or `en`.
-    pub lang: String,
+    /// The language its messages are in.
+    pub lang: Lang,
     /// FAQ entry the draft used.
     pub faq_id: Option<String>,
     /// Suggested reply.
@@ -67,8 +74,8 @@ pub(crate) struct TicketRow {
     pub resolved_at: Option<String>,
     /// Deadline missed.
     pub sla_breached: bool,
-    /// `first` or `second` (line).
-    pub tier: String,
+    /// The line of agents it waits for.
+    pub tier: TicketTier,
     /// The note written when it was transferred to the second line.
     pub transfer_note: Option<String>,
     /// When a later message last raised its priority or reason, RFC 3339.
@@ -78,7 +85,6 @@ pub(crate) struct TicketRow {
 const TICKET_COLUMNS: &str = "id, shop, conversation_id, customer_id, status, priority, reason, intent, intent_confidence, sentiment, sentiment_score, lang, faq_id, draft, extracted, last_message, claimed_by, created_at, due_at, first_response_at, resolved_at, sla_breached, tier, transfer_note, rescored_at, resolution_due_at";
 
 fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
-    use super::messages::rfc3339;
     let due_at: i64 = row.try_get("due_at")?;
     let first: Option<i64> = row.try_get("first_response_at")?;
     let status = parsed(row, "status", TicketStatus::parse)?;
@@ -100,7 +106,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         intent_confidence: row.try_get("intent_confidence")?,
         sentiment: parsed(row, "sentiment", SentimentLabel::parse)?,
         sentiment_score: row.try_get("sentiment_score")?,
-        lang: row.try_get("lang")?,
+        lang: parsed(row, "lang", Lang::parse)?,
         faq_id: opt_text(row, "faq_id")?,
         draft: serde_json::json!({ "text": row.try_get::<String, _>("draft")? }),
         extracted: serde_json::from_str(&row.try_get::<String, _>("extracted")?).unwrap_or(serde_json::Value::Null),
@@ -114,7 +120,7 @@ fn ticket_from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
         first_response_at: first.map(rfc3339),
         resolved_at: resolved_at.map(rfc3339),
         sla_breached: breached,
-        tier: row.try_get("tier")?,
+        tier: parsed(row, "tier", TicketTier::parse)?,
         transfer_note: opt_text(row, "transfer_note")?,
         rescored_at: row.try_get::<Option<i64>, _>("rescored_at")?.map(rfc3339),
     })
@@ -129,29 +135,6 @@ pub(crate) struct AgentReply {
     pub in_reply_to: Option<String>,
     /// The outbox row delivering it, when the shop has a callback.
     pub outbox_id: Option<String>,
-}
-
-/// Draft outcomes.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub(crate) struct DraftCounts {
-    /// Sent unchanged.
-    pub accepted: i64,
-    /// Sent after edits.
-    pub edited: i64,
-    /// Not used.
-    pub rejected: i64,
-}
-
-impl DraftCounts {
-    /// Counts one stored outcome (`accepted`, `edited`, `rejected`; anything else is ignored).
-    fn add(&mut self, outcome: Option<&str>) {
-        match outcome {
-            Some("accepted") => self.accepted += 1,
-            Some("edited") => self.edited += 1,
-            Some("rejected") => self.rejected += 1,
-            _ => {}
-        }
-    }
 }
 
 /// `/v1/stats`.
@@ -221,12 +204,16 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 
 impl Store {
     /// The queue of a shop: most urgent first (priority, then deadline).
-    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus, tier: Option<&str>) -> Result<Vec<TicketRow>, StoreError> {
+    pub(crate) async fn tickets(&self, shop: &str, status: TicketStatus, tier: Option<TicketTier>) -> Result<Vec<TicketRow>, StoreError> {
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE shop = $1 AND status = $2 AND ($3 = '' OR tier = $3) ORDER BY priority_rank, due_at LIMIT 500"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(shop).bind(status.as_str()).bind(tier.unwrap_or("")).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(shop)
+            .bind(status.as_str())
+            .bind(tier.map_or("", TicketTier::as_str))
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.iter().map(ticket_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -270,11 +257,14 @@ impl Store {
             Box::pin(async move {
                 let now = now_ms();
                 let row: Option<(String, String)> = sqlx::query_as(
-                    "UPDATE tickets SET tier = 'second', status = 'open', claimed_by = NULL, transfer_note = $1, updated_at = $2 WHERE id = $3 AND status <> 'resolved' RETURNING shop, conversation_id",
+                    "UPDATE tickets SET tier = $4, status = $5, claimed_by = NULL, transfer_note = $1, updated_at = $2 WHERE id = $3 AND status <> $6 RETURNING shop, conversation_id",
                 )
                 .bind(&note)
                 .bind(now)
                 .bind(&id)
+                .bind(TicketTier::Second.as_str())
+                .bind(TicketStatus::Open.as_str())
+                .bind(TicketStatus::Resolved.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((shop, conversation)) = row else { return Ok(Tx::Commit(false)) };
@@ -379,7 +369,7 @@ impl Store {
             if intent.is_some_and(|i| opt_text(&r, "intent").ok().flatten().as_deref() != Some(i)) {
                 continue;
             }
-            counts.add(opt_text(&r, "outcome")?.as_deref());
+            counts.add_stored(opt_text(&r, "outcome")?.as_deref());
         }
         Ok(counts)
     }
@@ -396,18 +386,34 @@ impl Store {
             if out.last().is_none_or(|(i, _)| *i != intent) {
                 out.push((intent.clone(), DraftCounts::default()));
             }
-            out.last_mut().expect("pushed").1.add(opt_text(&r, "outcome")?.as_deref());
+            out.last_mut().expect("pushed").1.add_stored(opt_text(&r, "outcome")?.as_deref());
         }
         Ok(out)
     }
 
+    /// Draft outcomes of the `hours` hours from `first` (Unix ms), one count per hour.
+    async fn drafts_by_hour(&self, shop: &str, first: i64, hours: usize) -> Result<Vec<DraftCounts>, StoreError> {
+        let mut drafts = vec![DraftCounts::default(); hours];
+        for r in
+            sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
+                .bind(shop)
+                .bind(first)
+                .fetch_all(self.pool())
+                .await?
+        {
+            if let Some(d) = drafts.get_mut(((r.try_get::<i64, _>("created_at")? - first) / HOUR) as usize) {
+                d.add_stored(opt_text(&r, "draft_outcome")?.as_deref());
+            }
+        }
+        Ok(drafts)
+    }
+
     /// Hourly activity of the last `hours` hours, oldest first.
     pub(crate) async fn timeseries(&self, shop: &str, hours: i64) -> Result<Vec<TimeBucket>, StoreError> {
-        const HOUR: i64 = 3_600_000;
         let now = now_ms();
         let first = (now / HOUR - hours + 1) * HOUR;
         let mut buckets: Vec<TimeBucket> =
-            (0..hours).map(|i| TimeBucket { start: super::messages::rfc3339(first + i * HOUR), ..Default::default() }).collect();
+            (0..hours).map(|i| TimeBucket { start: rfc3339(first + i * HOUR), ..Default::default() }).collect();
         let slot = |t: i64| ((t - first) / HOUR) as usize;
         for r in sqlx::query("SELECT decision, created_at FROM decisions WHERE shop = $1 AND created_at >= $2")
             .bind(shop)
@@ -417,7 +423,7 @@ impl Store {
         {
             if let Some(b) = buckets.get_mut(slot(r.try_get("created_at")?)) {
                 b.messages += 1;
-                if r.try_get::<String, _>("decision")? == "answered" {
+                if parsed(&r, "decision", DecisionKind::parse)? == DecisionKind::Answered {
                     b.answered += 1;
                 } else {
                     b.escalated += 1;
@@ -446,18 +452,7 @@ impl Store {
                 }
             }
         }
-        let mut drafts = vec![DraftCounts::default(); buckets.len()];
-        for r in
-            sqlx::query("SELECT draft_outcome, created_at FROM agent_actions WHERE shop = $1 AND action = 'reply' AND created_at >= $2")
-                .bind(shop)
-                .bind(first)
-                .fetch_all(self.pool())
-                .await?
-        {
-            if let Some(d) = drafts.get_mut(slot(r.try_get("created_at")?)) {
-                d.add(opt_text(&r, "draft_outcome")?.as_deref());
-            }
-        }
+        let drafts = self.drafts_by_hour(shop, first, buckets.len()).await?;
         for ((b, w), d) in buckets.iter_mut().zip(waits.iter_mut()).zip(drafts) {
             (b.drafts_accepted, b.drafts_edited, b.drafts_rejected) = (d.accepted, d.edited, d.rejected);
             w.sort_unstable();
@@ -485,25 +480,52 @@ pub(crate) struct ReplyPlan {
 }
 
 /// An agent reply's statements (see [`Store::reply`]).
+/// The customer message an agent's reply answers: the conversation's latest.
+async fn last_customer_message(tx: &mut AnyConnection, ticket: &TicketRow) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = $3 ORDER BY seq DESC LIMIT 1")
+        .bind(&ticket.shop)
+        .bind(&ticket.conversation_id)
+        .bind(MessageRole::Customer.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+}
+
+/// The ticket's first response (and SLA breach), its claim by the replying agent and its
+/// status after the reply.
+async fn mark_answered(tx: &mut AnyConnection, ticket_id: &str, agent: &str, resolve: bool, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
+         first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
+         status = CASE WHEN $2 = 1 THEN $5 WHEN status = $6 THEN $7 ELSE status END, \
+         claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
+    )
+    .bind(now)
+    .bind(i64::from(resolve))
+    .bind(agent)
+    .bind(ticket_id)
+    // The status the ticket moves to (`TicketStatus::after_reply`), checked against the stored
+    // one, which another agent may have changed since the ticket was read.
+    .bind(TicketStatus::Open.after_reply(true).as_str())
+    .bind(TicketStatus::Open.as_str())
+    .bind(TicketStatus::Open.after_reply(false).as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, plan: ReplyPlan) -> Result<Tx<AgentReply>, StoreError> {
     let ReplyPlan { text, outcome, resolve, survey, outbox, sample_rate } = plan;
     let text = text.as_str();
     let now = now_ms();
-    let in_reply_to: Option<String> = sqlx::query_scalar(
-        "SELECT message_id FROM messages WHERE shop = $1 AND conversation_id = $2 AND role = 'customer' ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(&ticket.shop)
-    .bind(&ticket.conversation_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let in_reply_to = last_customer_message(tx, ticket).await?;
     let message_id = format!("agent-{}", uuid::Uuid::now_v7());
     let seq = insert_message(
         tx,
         &ticket.shop,
         &message_id,
         &ticket.conversation_id,
-        "agent",
-        Some("reply"),
+        MessageRole::Agent,
+        Some(MessageKind::Reply),
         Some(agent),
         text,
         Some(&ticket.id),
@@ -512,18 +534,7 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("generated message id collided".into()))?;
-    sqlx::query(
-        "UPDATE tickets SET sla_breached = CASE WHEN first_response_at IS NULL AND $1 > due_at THEN 1 ELSE sla_breached END, \
-         first_response_at = COALESCE(first_response_at, $1), updated_at = $1, \
-         status = CASE WHEN $2 = 1 THEN 'resolved' WHEN status = 'open' THEN 'claimed' ELSE status END, \
-         claimed_by = COALESCE(claimed_by, $3), resolved_at = CASE WHEN $2 = 1 THEN $1 ELSE resolved_at END WHERE id = $4",
-    )
-    .bind(now)
-    .bind(i64::from(resolve))
-    .bind(agent)
-    .bind(&ticket.id)
-    .execute(&mut *tx)
-    .await?;
+    mark_answered(tx, &ticket.id, agent, resolve, now).await?;
     record_action(tx, &ticket.id, &ticket.shop, agent, "reply", Some(outcome.as_str()), now).await?;
     let outbox_id = match outbox {
         Some(body) => {
@@ -549,12 +560,12 @@ async fn record_reply(tx: &mut AnyConnection, ticket: &TicketRow, agent: &str, p
         message: MessageRow {
             id: message_id,
             conversation_id: ticket.conversation_id.clone(),
-            role: "agent".into(),
+            role: MessageRole::Agent,
             text: text.into(),
-            kind: Some("reply".into()),
+            kind: Some(MessageKind::Reply),
             author: Some(agent.into()),
             ticket_id: Some(ticket.id.clone()),
-            created_at: super::messages::rfc3339(now),
+            created_at: rfc3339(now),
             seq,
         },
         in_reply_to,

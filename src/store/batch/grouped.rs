@@ -254,7 +254,7 @@ mod tests {
     const EVENT: &str = "INSERT INTO events (shop, payload) VALUES ($1, $2)";
 
     fn batch(n: usize, ticket_event: bool) -> Batch {
-        let key = |id: String| MessageKey { role: "customer", shop: "demo".into(), message_id: id };
+        let key = |id: String| MessageKey { role: crate::domain::MessageRole::Customer, shop: "demo".into(), message_id: id };
         let mut b = Batch::default();
         b.push(Statement { sql: MESSAGES, params: vec!["demo".into(), format!("c{n}").as_str().into(), format!("b{n}").as_str().into()] });
         b.push(Statement { sql: EVENT, params: vec!["demo".into(), Param::MessageJson("{\"seq\":-1}".into(), key(format!("c{n}")))] });
