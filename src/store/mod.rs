@@ -16,6 +16,7 @@ mod batch;
 mod cases;
 pub(crate) mod chatwoot;
 mod committer;
+pub(crate) mod gaps;
 mod horizon;
 mod lanes;
 mod messages;
