@@ -10,6 +10,7 @@ pub(crate) mod cases;
 pub(crate) mod chatwoot;
 pub(crate) mod csv;
 pub(crate) mod delivery;
+pub mod gaps;
 pub(crate) mod inbound;
 pub(crate) mod knowledge;
 pub(crate) mod quality;
