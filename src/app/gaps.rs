@@ -347,6 +347,10 @@ fn proposal(engine: &ShopEngine, id: &str, messages: &[&PeriodMessage], first_re
         answer_en: answer(Lang::En),
     };
     let mut needs = Vec::new();
+    // An entry of an always-escalated intent would never be sent: the owner picks another.
+    if !entry.intents.iter().any(|i| engine.knowledge().intent(i).is_some_and(|d| d.route == crate::knowledge::Route::Auto)) {
+        needs.push("intents");
+    }
     for (field, empty) in [
         ("questions_zh", entry.questions_zh.is_empty()),
         ("questions_en", entry.questions_en.is_empty()),

@@ -79,34 +79,28 @@ pub(crate) fn medoid(vectors: &[&[f32]]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// The grouping threshold this shop's knowledge base implies: among pairs of its FAQ
-/// phrasings, the cosine that best separates pairs of one entry from pairs of different
-/// entries (highest F1 for "same entry"), kept within [`THRESHOLD_BAND`].
-/// `phrasings` pairs each phrasing's entry with its embedding.
+/// The grouping threshold this shop's knowledge base implies: two messages are one topic when
+/// they are as alike as the closer third of the pairs of phrasings of one FAQ entry — the
+/// two-thirds quantile of same-entry cosines — kept within [`THRESHOLD_BAND`]. `phrasings` pairs each phrasing's entry
+/// with its embedding. (The cut that best separates entries from each other is higher: the
+/// knowledge base keeps neighbouring questions apart on purpose, and customers' own wordings
+/// of one question are less alike than that; it split one question into many topics, as did
+/// the upper quartile. The median merged different questions of the same shape. The quantile
+/// was chosen between them on the API test's own seeded gaps, not on any evaluation set.)
 pub fn calibrate_threshold(phrasings: &[(usize, &[f32])]) -> f32 {
-    let mut pairs: Vec<(f32, bool)> = Vec::new();
+    let mut same: Vec<f32> = Vec::new();
     for (i, (a_owner, a)) in phrasings.iter().enumerate() {
         for (b_owner, b) in &phrasings[i + 1..] {
-            pairs.push((dot(a, b), a_owner == b_owner));
+            if a_owner == b_owner {
+                same.push(dot(a, b));
+            }
         }
     }
-    let same_total = pairs.iter().filter(|p| p.1).count();
-    if same_total < 10 {
+    if same.len() < 10 {
         return DEFAULT_THRESHOLD;
     }
-    // Walking down the cosines, every pair above the cut is called "same".
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut best_f1, mut best_cut, mut same_above) = (0.0f64, DEFAULT_THRESHOLD, 0usize);
-    for (k, (cos, same)) in pairs.iter().enumerate() {
-        same_above += usize::from(*same);
-        let precision = same_above as f64 / (k + 1) as f64;
-        let recall = same_above as f64 / same_total as f64;
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        if f1 > best_f1 {
-            (best_f1, best_cut) = (f1, *cos);
-        }
-    }
-    best_cut.clamp(THRESHOLD_BAND.0, THRESHOLD_BAND.1)
+    same.sort_by(f32::total_cmp);
+    same[same.len() * 2 / 3].clamp(THRESHOLD_BAND.0, THRESHOLD_BAND.1)
 }
 
 /// Whether a topic is growing: its messages in the second half of the period against the first.
@@ -177,13 +171,12 @@ mod tests {
 
     #[test]
     fn the_threshold_separates_one_entrys_phrasings_from_anothers() {
-        // Entry 0 phrasings lean on axis 0, entry 1 on axis 1: same-entry cosines are high,
-        // cross-entry ones near zero, so the cut lands at the lowest same-entry cosine (clamped).
+        // Entry 0 phrasings lean on axis 0, entry 1 on axis 1: every same-entry cosine is 0.917.
         let vs: Vec<(usize, Vec<f32>)> =
             (0..6).map(|i| (0, unit(8, 0, 2 + i, 0.3))).chain((0..6).map(|i| (1, unit(8, 1, 2 + i, 0.3)))).collect();
         let refs: Vec<(usize, &[f32])> = vs.iter().map(|(o, v)| (*o, &v[..])).collect();
         let t = calibrate_threshold(&refs);
-        assert!((0.80..=0.95).contains(&t), "{t}");
+        assert!((t - 1.0 / 1.09).abs() < 1e-3, "{t}");
         assert_eq!(calibrate_threshold(&refs[..3]), DEFAULT_THRESHOLD, "too few pairs to say");
     }
 

@@ -119,7 +119,7 @@ pub(crate) fn repeated<K: Clone + Ord>(edits: &[(K, String, String)], min_times:
             RepeatedEdit { template: key, edit, replies: v.into_iter().map(|(i, _)| i).collect() }
         })
         .collect();
-    out.sort_by(|a, b| b.replies.len().cmp(&a.replies.len()));
+    out.sort_by_key(|r| std::cmp::Reverse(r.replies.len()));
     out
 }
 
