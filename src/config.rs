@@ -98,6 +98,9 @@ pub enum Role {
     SecondLine,
     /// Quality inspector (质检): scores the inspection sample.
     Inspector,
+    /// Support lead: mines the queue for knowledge gaps and approves changes to the knowledge
+    /// base (`docs/knowledge-loop.md`).
+    Lead,
 }
 
 fn default_roles() -> Vec<Role> {
@@ -438,8 +441,8 @@ impl Settings {
                     name: "dev-agent".into(),
                     token: Secret::new(DEV_AGENT_TOKEN),
                     shops: vec!["demo".into()],
-                    // The demo's one agent also inspects, so every page can be tried.
-                    roles: vec![Role::Agent, Role::Inspector],
+                    // The demo's one agent also inspects and leads, so every page can be tried.
+                    roles: vec![Role::Agent, Role::Inspector, Role::Lead],
                 });
             }
         }

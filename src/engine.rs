@@ -229,6 +229,20 @@ impl ShopEngine {
         self.route_embedded(&text, normalized, embedding, &ctx)
     }
 
+    /// Customer texts embedded as the router embeds them (normalised, as queries), spread over
+    /// the cores; `None` for the lexical-only router. Gap mining groups messages with these.
+    pub fn embed_messages(&self, texts: &[String]) -> Option<Vec<Embedding>> {
+        let encoder = self.encoder.as_ref()?;
+        let normalized: Vec<String> = texts.iter().map(|t| normalize(t).text).collect();
+        Some(encoder.embed_all(Kind::Query, &normalized))
+    }
+
+    /// Every FAQ phrasing's embedding with its entry's index: what "the same question" means
+    /// to this shop (gap mining calibrates its grouping on it). Empty without an encoder.
+    pub fn phrasing_embeddings(&self) -> Vec<(usize, &[f32])> {
+        self.dense.phrasings().collect()
+    }
+
     /// The shop's quick phrases for the console.
     pub fn quick_phrases(&self) -> &[QuickPhrase] {
         &self.kb.quick_phrases
@@ -406,6 +420,13 @@ impl Engine {
     /// Ids of the loaded shops.
     pub fn shop_ids(&self) -> Vec<String> {
         self.shops.read().expect("shops lock").keys().cloned().collect()
+    }
+
+    /// A shop loaded from `source` with the engine's models and embedding cache, not served:
+    /// a shadow of a shop with an edited knowledge base, to replay messages through before the
+    /// edit goes live. CPU-heavy like a reload.
+    pub fn load_detached(&self, source: &ShopSource) -> Result<ShopEngine, EngineError> {
+        load_shop(source, &self.models, self.cache_dir.as_deref())
     }
 
     /// Reloads every shop whose knowledge base files changed since it was loaded (CPU-heavy

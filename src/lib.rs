@@ -33,7 +33,8 @@
 //! - [`chatwoot`]: the Chatwoot agent bot's events and calls (its worker is in `app`).
 //! - [`ingest`]: parsing and verifying inbound messages (signatures, limits, rate limiters).
 //! - [`config`]: typed settings from defaults, file and environment.
-//! - `sla`: ticket deadlines. `learn`: what agents do with drafts, fed back into the numbers.
+//! - `sla`: ticket deadlines. [`learn`]: what agents do with drafts, fed back into the numbers, and
+//!   gap mining by meaning (the knowledge loop, `docs/knowledge-loop.md`).
 //! - [`loadgen`]: the load generator (`smartreply loadgen`).
 //! - [`redact`]: what logs may show of customer text and URLs.
 //! - `console`: the agent console, chat widget and demo storefront pages.
@@ -59,7 +60,7 @@ pub mod eval;
 pub(crate) mod http;
 pub mod ingest;
 pub mod knowledge;
-pub(crate) mod learn;
+pub mod learn;
 pub mod loadgen;
 pub mod quality;
 pub mod redact;

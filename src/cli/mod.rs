@@ -1,6 +1,7 @@
 //! The command line's own output: the library returns values, these print them.
 
 pub(crate) mod eval;
+pub(crate) mod gaps;
 
 use std::path::Path;
 

@@ -60,6 +60,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("console.css", "text/css; charset=utf-8", include_bytes!("assets/console.css")),
     ("console.js", "text/javascript; charset=utf-8", include_bytes!("assets/console.js")),
     ("charts.js", "text/javascript; charset=utf-8", include_bytes!("assets/charts.js")),
+    ("gaps.js", "text/javascript; charset=utf-8", include_bytes!("assets/gaps.js")),
     ("i18n.js", "text/javascript; charset=utf-8", include_bytes!("assets/i18n.js")),
     ("demo.css", "text/css; charset=utf-8", include_bytes!("assets/demo.css")),
     ("widget.css", "text/css; charset=utf-8", include_bytes!("assets/widget.css")),

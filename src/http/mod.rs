@@ -6,6 +6,7 @@ mod cases;
 mod chatwoot;
 mod error;
 mod events;
+mod gaps;
 mod messages;
 mod ops;
 mod quality;
@@ -49,6 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(widget::routes())
         .merge(ops::routes())
         .merge(chatwoot::routes())
+        .merge(gaps::routes())
         // Event streams are long-lived: they are outside the request timeout.
         .layer(axum::middleware::from_fn_with_state(timeout, error::request_timeout))
         .merge(events::routes())

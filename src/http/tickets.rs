@@ -111,7 +111,10 @@ async fn reply(State(state): State<AppState>, agent: Agent, Path(id): Path<Strin
 
 async fn stats(State(state): State<AppState>, agent: Agent, Query(q): Query<ShopQuery>) -> Result<Json<Value>, ApiError> {
     let shop = agents_shop(&state, &agent, &q.shop)?;
-    Ok(Json(serde_json::to_value(views::stats(&state, shop).await?)?))
+    let mut stats = serde_json::to_value(views::stats(&state, shop).await?)?;
+    // Additive: the outcome measures of the knowledge loop (docs/knowledge-loop.md).
+    stats["outcomes"] = serde_json::to_value(views::outcomes(&state, shop).await?)?;
+    Ok(Json(stats))
 }
 
 async fn timeseries(State(state): State<AppState>, agent: Agent, Query(q): Query<ShopQuery>) -> Result<Json<Value>, ApiError> {

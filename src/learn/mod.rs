@@ -1,6 +1,14 @@
 //! Learn: what agents do with the suggested drafts (accepted, edited, rejected) per intent —
 //! the signal a support lead uses to improve `drafts.toml`, and a drift alarm: an intent whose
 //! drafts are mostly rejected has templates (or routing) that no longer fit.
+//!
+//! The knowledge loop (`docs/knowledge-loop.md`) builds on it: [`gaps`] groups what the bot
+//! could not answer by meaning, `gaps_edits` finds the edits agents repeat on one template, and
+//! `gaps_toml` writes approved changes into the shop's files.
+
+pub mod gaps;
+pub(crate) mod gaps_edits;
+pub(crate) mod gaps_toml;
 
 use crate::domain::DraftOutcome;
 use serde::Serialize;

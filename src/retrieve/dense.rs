@@ -24,6 +24,11 @@ impl DenseFaqs {
         DenseFaqs { dim, vectors, owner, entries }
     }
 
+    /// Each phrasing's entry and embedding.
+    pub fn phrasings(&self) -> impl Iterator<Item = (usize, &[f32])> {
+        self.owner.iter().copied().zip(self.vectors.chunks_exact(self.dim.max(1)))
+    }
+
     /// Per entry, the cosine of `query` to its closest phrasing (-1 for an entry without any).
     pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
         let mut best = vec![-1.0f32; self.entries];

@@ -10,6 +10,7 @@ const SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_aftersales.sql")),
     (4, include_str!("../../migrations/sqlite/0004_conversation_events.sql")),
     (5, include_str!("../../migrations/sqlite/0005_resolution_clock.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_kb_proposals.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -18,6 +19,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_conversation_events.sql")),
     (5, include_str!("../../migrations/postgres/0005_event_order.sql")),
     (6, include_str!("../../migrations/postgres/0006_resolution_clock.sql")),
+    (7, include_str!("../../migrations/postgres/0007_kb_proposals.sql")),
 ];
 
 /// Arbitrary constant naming smartreply's migration lock.

@@ -17,6 +17,7 @@ mod cases;
 pub(crate) mod chatwoot;
 mod committer;
 mod events;
+pub(crate) mod gaps;
 mod horizon;
 mod lanes;
 mod messages;

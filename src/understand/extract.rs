@@ -80,16 +80,22 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{}****{}", chars[..3].iter().collect::<String>(), chars[chars.len() - 4..].iter().collect::<String>())
 }
 
+/// [`redact`] without the length bound: phone numbers masked, address tails and long digit
+/// runs (order numbers) replaced, for texts shown whole to owners (gap topics, proposals).
+pub fn mask(raw: &str) -> String {
+    let phones_masked = PHONE.replace_all(raw, |c: &regex::Captures<'_>| c[0].replace(&c[1], &mask_phone(&c[1])));
+    let addresses_masked = ADDRESS.replace_all(&phones_masked, "[address]");
+    let digits_masked = LONG_DIGITS
+        .replace_all(&addresses_masked, |c: &regex::Captures<'_>| c[0].replace(&c[1], &format!("[{} digits]", c[1].chars().count())));
+    digits_masked.into_owned()
+}
+
 /// Customer text made safe for logs: phone numbers masked, address tails and long digit runs
 /// replaced, and the length bounded.
 pub fn redact(raw: &str) -> String {
     const MAX_LOGGED_CHARS: usize = 80;
     let bounded: String = raw.chars().take(MAX_LOGGED_CHARS).collect();
-    let phones_masked = PHONE.replace_all(&bounded, |c: &regex::Captures<'_>| c[0].replace(&c[1], &mask_phone(&c[1])));
-    let addresses_masked = ADDRESS.replace_all(&phones_masked, "[address]");
-    let digits_masked = LONG_DIGITS
-        .replace_all(&addresses_masked, |c: &regex::Captures<'_>| c[0].replace(&c[1], &format!("[{} digits]", c[1].chars().count())));
-    let mut out = digits_masked.into_owned();
+    let mut out = mask(&bounded);
     if raw.chars().count() > MAX_LOGGED_CHARS {
         out.push('…');
     }

@@ -76,14 +76,17 @@ trap cleanup EXIT INT TERM
 node "$HERE/callback-receiver.mjs" "$CB_PORT" "$TMP/callbacks.jsonl" &
 RECEIVER_PID=$!
 
-# 5. The service: two shops on the demo knowledge base, one agent each (alice also inspects).
+# 5. The service: two shops on the demo knowledge base, one agent each (alice also inspects),
+#    and lena, the demo shop's lead. The demo shop is served from a copy of its knowledge base:
+#    gaps.test.mjs approves an entry into it, and knowledge-base/demo must never change.
+mkdir -p "$TMP/kb-demo" && cp knowledge-base/demo/*.toml "$TMP/kb-demo/"
 cat > "$TMP/smartreply.toml" <<TOML
 listen = "127.0.0.1:$PORT"
 database_url = "sqlite://$TMP/smartreply.db"
 
 [[shops]]
 id = "demo"
-knowledge_base = "./knowledge-base/demo"
+knowledge_base = "$TMP/kb-demo"
 webhook_secret = "browser-test-secret-demo"
 callback_url = "http://127.0.0.1:$CB_PORT/replies"
 widget_key = "pk_test_demo"
@@ -105,6 +108,12 @@ shops = ["demo"]
 roles = ["agent", "inspector"]
 
 [[agents]]
+name = "lena"
+token = "browser-test-lena"
+shops = ["demo"]
+roles = ["agent", "lead"]
+
+[[agents]]
 name = "mallory"
 token = "browser-test-mallory"
 shops = ["rival"]
@@ -124,7 +133,8 @@ done
 rm -rf "$ARTIFACTS"; mkdir -p "$ARTIFACTS"
 cd "$HERE"
 SR_BASE_URL="$BASE" SR_SHOP=demo SR_AGENT_TOKEN=browser-test-alice \
-SR_OTHER_SHOP=rival SR_OTHER_TOKEN=browser-test-mallory \
+SR_OTHER_SHOP=rival SR_OTHER_TOKEN=browser-test-mallory SR_LEAD_TOKEN=browser-test-lena \
+SR_WEBHOOK_SECRET=browser-test-secret-demo \
 SR_CALLBACK_LOG="$TMP/callbacks.jsonl" SR_ARTIFACTS="$ARTIFACTS" CHROMIUM_PATH="$CHROMIUM" \
   node --test --test-concurrency=1 tests/
 say "screenshots in $ARTIFACTS"
