@@ -211,24 +211,16 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(db: Database, opts: Options) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = settings(&db, &opts);
     let engine = tokio::task::spawn_blocking(|| ENGINE.clone()).await.unwrap();
-    let state = smartreply::server::build_state_with_engine(settings, engine).await.expect("state builds");
-    // Bound before the server starts: no sleeping until it is up.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(smartreply::server::serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    TestApp { address, client: reqwest::Client::new(), db, stop: Some(tx), server: Some(server) }
+    spawn_app_on(db, settings, engine).await
 }
 
 /// The service with settings and an engine of the test's own (a knowledge base it may change).
 pub async fn spawn_app_on(db: Database, settings: Settings, engine: Arc<Engine>) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let state = smartreply::server::build_state_with_engine(settings, engine).await.expect("state builds");
+    // Bound before the server starts: no sleeping until it is up.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel();
