@@ -11,7 +11,7 @@
 //! Messages are those of the development set (our copy in `tests/data/`) and our first held-out set. Run:
 //! `cargo bench --bench pipeline` (single-threaded: the per-message figures are on one core;
 //! `-- encoder` for the encoder alone). The encoder runs the best matrix kernel of the CPU;
-//! `SMARTREPLY_ENCODER_KERNEL=avx2` (or `avxvnni`, `portable`) measures another on the same
+//! `SMARTREPLY_ENCODER_KERNEL=avx512vnni` (or `avxvnni`, `avx2`, `portable`) measures another on the same
 //! machine. Needs `knowledge-base/demo` and `models/`.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

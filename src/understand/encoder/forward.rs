@@ -72,6 +72,13 @@ impl Network {
                 })
             })
             .collect::<Result<Vec<_>, FileError>>()?;
+        let kernel = Kernel::detect();
+        // Rearranged now rather than on the first customer's message.
+        for layer in &layers {
+            for m in [&layer.q, &layer.k, &layer.v, &layer.attn_out, &layer.ffn_in, &layer.ffn_out] {
+                m.prepare(kernel);
+            }
+        }
         Ok(Network {
             dims: d,
             eps: file.eps,
@@ -80,7 +87,7 @@ impl Network {
             token_type: file.f32s("emb.type", 2 * h)?,
             embed_norm: norm("emb.ln")?,
             layers,
-            kernel: Kernel::detect(),
+            kernel,
         })
     }
 
@@ -94,25 +101,31 @@ impl Network {
     /// matrix product runs over all their tokens at once (the weights are read once for all of
     /// them), attention stays within each sequence.
     pub(super) fn embed(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [f32]) {
+        self.embed_by(self.kernel, seqs, scratch, out);
+    }
+
+    /// [`Network::embed`] with `kernel`, which the CPU must run ([`Kernel::supported`]).
+    pub(super) fn embed_by(&self, kernel: Kernel, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [f32]) {
+        assert!(kernel.supported(), "{} on this CPU", kernel.name());
         #[cfg(target_arch = "x86_64")]
-        if self.kernel != Kernel::Portable {
-            // SAFETY: every kernel but the portable one is chosen only when the CPU reports
-            // AVX2 and FMA (`Kernel::supported`).
-            unsafe { self.embed_avx2(seqs, scratch, out) };
+        if kernel != Kernel::Portable {
+            // SAFETY: every kernel but the portable one runs only where the CPU reports AVX2
+            // and FMA (`Kernel::supported`, asserted above).
+            unsafe { self.embed_avx2(kernel, seqs, scratch, out) };
             return;
         }
-        self.embed_with(seqs, scratch, out);
+        self.embed_with(kernel, seqs, scratch, out);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn embed_avx2(&self, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [f32]) {
-        self.embed_with(seqs, scratch, out);
+    unsafe fn embed_avx2(&self, kernel: Kernel, seqs: &[&[u32]], scratch: &mut Scratch, out: &mut [f32]) {
+        self.embed_with(kernel, seqs, scratch, out);
     }
 
     /// The whole pass; inlined into each entry point so it is compiled for its CPU features.
     #[inline(always)]
-    fn embed_with(&self, seqs: &[&[u32]], s: &mut Scratch, out: &mut [f32]) {
+    fn embed_with(&self, kernel: Kernel, seqs: &[&[u32]], s: &mut Scratch, out: &mut [f32]) {
         let Dims { hidden: h, heads, ffn, .. } = self.dims;
         let mut spans: Vec<Range<usize>> = Vec::with_capacity(seqs.len());
         for ids in seqs {
@@ -138,7 +151,6 @@ impl Network {
         }
         add_layer_norm(&mut s.x[..n * h], None, &self.embed_norm.0, &self.embed_norm.1, self.eps);
 
-        let kernel = self.kernel;
         let simd = kernel != Kernel::Portable;
         for layer in &self.layers {
             s.act.fill(&s.x, n, h, simd);
@@ -217,16 +229,20 @@ fn attention([q, k, v]: [&[f32]; 3], n: usize, h: usize, heads: usize, s: &mut A
             }
         }
         for t in 0..n {
-            let qh = &q[t * h + col..][..hd];
+            let qh = &q[t * h + col..][..HEAD_WIDTH];
             for (eight, scores) in s.probs.chunks_exact_mut(8).enumerate() {
                 // lanes[i][j]: key j's products of dimensions i, i + 8, i + 16, i + 24, then
                 // the eight lanes summed in order: the rounding of an eight-lane dot product,
                 // kept because a changed rounding moves the router's borderline decisions.
+                // Written with constant bounds so the lanes stay in eight registers.
                 let mut lanes = [[0f32; 8]; 8];
-                for (d, &qd) in qh.iter().enumerate() {
-                    let keys = &s.keys_t[d * padded + eight * 8..][..8];
-                    for (a, kd) in lanes[d % 8].iter_mut().zip(keys) {
-                        *a += qd * kd;
+                for d0 in (0..HEAD_WIDTH).step_by(8) {
+                    for (i, lane) in lanes.iter_mut().enumerate() {
+                        let d = d0 + i;
+                        let keys = &s.keys_t[d * padded + eight * 8..][..8];
+                        for (a, kd) in lane.iter_mut().zip(keys) {
+                            *a += qh[d] * kd;
+                        }
                     }
                 }
                 for (j, p) in scores.iter_mut().enumerate() {

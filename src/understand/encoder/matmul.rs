@@ -17,7 +17,14 @@
 //! integer sums, so they agree to the last bit of the f32 arithmetic that follows.
 
 use super::file::{BLOCK, BLOCK_BYTES, f16_to_f32};
+#[cfg(target_arch = "x86_64")]
+use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
+
+/// Tokens in one tile of the AMX kernel: [`Quantized`] keeps its rows padded to a multiple.
+const TILE_TOKENS: usize = 16;
 /// Output rows computed together (the eight 32-bit lanes of one 256-bit register).
 const GROUP: usize = 8;
 /// Weights of one row per 32-bit lane.
@@ -30,6 +37,9 @@ const GROUP_BLOCK_BYTES: usize = GROUP * BLOCK / 2;
 /// A matrix kernel, best first. [`Kernel::detect`] picks the first this CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
+    /// Intel AMX's `tdpbsud` (16 tokens × 16 rows × 32 weights in one instruction), with
+    /// AVX-512 around it; matrices whose rows are not a multiple of 16 take the AVX-512 VNNI kernel.
+    Amx,
     /// 256-bit `vpdpbusd` of AVX-512 VNNI (with AVX-512 VL: 32 vector registers, eight tokens per tile).
     Avx512Vnni,
     /// 256-bit `vpdpbusd` of AVX-VNNI (VEX-encoded, 16 registers, four tokens per tile).
@@ -41,11 +51,12 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    const ALL: [Kernel; 4] = [Kernel::Avx512Vnni, Kernel::AvxVnni, Kernel::Avx2, Kernel::Portable];
+    const ALL: [Kernel; 5] = [Kernel::Amx, Kernel::Avx512Vnni, Kernel::AvxVnni, Kernel::Avx2, Kernel::Portable];
 
     /// The kernel's name, as `SMARTREPLY_ENCODER_KERNEL` takes it.
     pub fn name(self) -> &'static str {
         match self {
+            Kernel::Amx => "amx",
             Kernel::Avx512Vnni => "avx512vnni",
             Kernel::AvxVnni => "avxvnni",
             Kernel::Avx2 => "avx2",
@@ -58,10 +69,10 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         {
             let base = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+            let vnni512 = base && std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512vl");
             match self {
-                Kernel::Avx512Vnni => {
-                    base && std::arch::is_x86_feature_detected!("avx512vnni") && std::arch::is_x86_feature_detected!("avx512vl")
-                }
+                Kernel::Amx => vnni512 && amx::supported(),
+                Kernel::Avx512Vnni => vnni512,
                 Kernel::AvxVnni => base && std::arch::is_x86_feature_detected!("avxvnni"),
                 Kernel::Avx2 => base,
                 Kernel::Portable => true,
@@ -101,6 +112,9 @@ pub(super) struct QMatrix {
     /// Scales by row group, block, row within the group.
     scale: Vec<f32>,
     bias: Vec<f32>,
+    /// The weights as the AMX kernel reads them, made on its first product.
+    #[cfg(target_arch = "x86_64")]
+    amx: OnceLock<amx::AmxWeights>,
 }
 
 impl QMatrix {
@@ -122,7 +136,27 @@ impl QMatrix {
                 }
             }
         }
-        QMatrix { rows, cols, q, scale, bias }
+        QMatrix {
+            rows,
+            cols,
+            q,
+            scale,
+            bias,
+            #[cfg(target_arch = "x86_64")]
+            amx: OnceLock::new(),
+        }
+    }
+}
+
+impl QMatrix {
+    /// Makes the weights' layout for `kernel` where it needs its own (AMX), so that no
+    /// customer's message waits for it.
+    pub(super) fn prepare(&self, kernel: Kernel) {
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Amx && self.rows.is_multiple_of(amx::ROWS) {
+            self.amx.get_or_init(|| amx::AmxWeights::from(self));
+        }
+        let _ = kernel;
     }
 }
 
@@ -144,7 +178,10 @@ impl Quantized {
     pub(super) fn fill(&mut self, x: &[f32], tokens: usize, cols: usize, simd: bool) {
         let nb = cols / BLOCK;
         self.cols = cols;
-        self.q.resize(tokens * cols, 0);
+        // Whole tiles of 16 tokens, the padding zero: the AMX kernel reads tiles, not rows.
+        let padded = tokens.next_multiple_of(TILE_TOKENS) * cols;
+        self.q.resize(padded, 0);
+        self.q[tokens * cols..].fill(0);
         self.scale.resize(tokens * nb, 0.0);
         self.offset.resize(tokens * nb, 0);
         let x = &x[..tokens * cols];
@@ -169,7 +206,10 @@ pub(super) fn matmul(kernel: Kernel, w: &QMatrix, x: &Quantized, tokens: usize, 
     // has its features; the bounds were checked above.
     unsafe {
         match kernel {
-            Kernel::Avx512Vnni => return x86::avx512vnni::matmul(w, x, tokens, y),
+            Kernel::Amx if w.rows.is_multiple_of(amx::ROWS) => {
+                return amx::matmul(w, w.amx.get_or_init(|| amx::AmxWeights::from(w)), x, tokens, y);
+            }
+            Kernel::Amx | Kernel::Avx512Vnni => return x86::avx512vnni::matmul(w, x, tokens, y),
             Kernel::AvxVnni => return x86::avxvnni::matmul(w, x, tokens, y),
             Kernel::Avx2 => return x86::avx2::matmul(w, x, tokens, y),
             Kernel::Portable => {}
@@ -343,12 +383,13 @@ mod tests {
 
     #[test]
     fn every_kernel_matches_the_dequantised_product_for_any_token_count() {
-        let (rows, cols) = (24, 96);
+        // 48 rows: three row tiles of the AMX kernel, six row groups of the vector kernels.
+        let (rows, cols) = (48, 96);
         let (raw, bias) = matrix(rows, cols);
         let w = QMatrix::from_q4(&raw, rows, cols, bias.clone());
         assert!(Kernel::available().any(|k| k == Kernel::Portable));
         // Token counts below, at and past every tile size, with remainders of each length.
-        for tokens in [1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 23] {
+        for tokens in [1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 23, 32, 37] {
             let x: Vec<f32> = (0..tokens * cols).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
             let mut q = Quantized::default();
             q.fill(&x, tokens, cols, false);
@@ -358,11 +399,22 @@ mod tests {
             for (a, b) in portable.iter().zip(&want) {
                 assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "portable {a} vs {b}");
             }
+            let mut first_simd: Option<(Kernel, Vec<f32>)> = None;
             for kernel in Kernel::available() {
                 let mut fast = vec![f32::NAN; tokens * rows];
                 matmul(kernel, &w, &q, tokens, &mut fast);
                 for (a, b) in fast.iter().zip(&portable) {
                     assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{} {a} vs portable {b} ({tokens} tokens)", kernel.name());
+                }
+                // The vector and tile kernels compute the same integer sums and the same f32
+                // operations in the same order: the encoder's figures must not depend on the CPU.
+                match (&first_simd, kernel) {
+                    (_, Kernel::Portable) => {}
+                    (None, _) => first_simd = Some((kernel, fast)),
+                    (Some((best, want)), _) => {
+                        let same = fast.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(same, "{} differs from {} in the last bits ({tokens} tokens)", kernel.name(), best.name());
+                    }
                 }
             }
         }

@@ -388,6 +388,41 @@ mod tests {
     }
 
     #[test]
+    fn every_kernel_the_cpu_runs_gives_the_same_embeddings_to_the_bit() {
+        // Short and long texts in one pass: token tiles full and partial, several per matrix.
+        let e = encoder();
+        let texts = [
+            "hi",
+            "在吗",
+            "我的订单2026120712345怎么还没发货，都等了一个星期了",
+            "Can I return a jacket I bought last month if the tags are off?",
+        ];
+        let ids: Vec<Vec<u32>> = texts.iter().map(|t| e.token_ids(Kind::Query, t)).collect();
+        let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+        let hidden = e.network.dims.hidden;
+        let mut simd: Option<(Kernel, Vec<f32>)> = None;
+        for kernel in Kernel::available().filter(|k| *k != Kernel::Portable) {
+            let mut out = vec![f32::NAN; texts.len() * hidden];
+            e.network.embed_by(kernel, &seqs, &mut Scratch::default(), &mut out);
+            match &simd {
+                None => simd = Some((kernel, out)),
+                Some((first, want)) => {
+                    let same = out.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{} and {} embed differently", kernel.name(), first.name());
+                }
+            }
+        }
+        // The portable kernel rounds its f32 sums unfused: close, not equal.
+        let mut portable = vec![0f32; texts.len() * hidden];
+        e.network.embed_by(Kernel::Portable, &seqs, &mut Scratch::default(), &mut portable);
+        if let Some((_, want)) = simd {
+            for (a, b) in portable.chunks_exact(hidden).zip(want.chunks_exact(hidden)) {
+                assert!(cosine(a, b) > 0.9999, "portable against the vector kernels: {}", cosine(a, b));
+            }
+        }
+    }
+
+    #[test]
     fn a_model_file_that_does_not_match_its_checksum_is_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join(MODEL_FILE);
