@@ -99,19 +99,19 @@ struct TileConfig {
     rows: [u8; 16],
 }
 
-/// Tiles 0 and 2 hold a block's activations, 1 and 3 its weights (two blocks in flight), 4–7 the
-/// sums of four consecutive blocks.
+/// Tiles 0 and 2 hold a block's activations, 1 and 3 its weights, 4 and 5 its sums: two blocks
+/// alternate.
 fn config() -> TileConfig {
     let mut c = TileConfig { palette: 1, start_row: 0, reserved: [0; 14], bytes_per_row: [0; 16], rows: [0; 16] };
     let (activations, weights, sums) = ((TOKENS, BLOCK), (QUADS, ROWS * QUAD), (TOKENS, ROWS * 4));
-    for (i, (rows, bytes)) in [activations, weights, activations, weights, sums, sums, sums, sums].into_iter().enumerate() {
+    for (i, (rows, bytes)) in [activations, weights, activations, weights, sums, sums].into_iter().enumerate() {
         c.rows[i] = rows as u8;
         c.bytes_per_row[i] = bytes as u16;
     }
     c
 }
 
-/// Blocks whose products are in flight while one block's sums are scaled.
+/// Buffers for the sums of blocks between the tile store and their scaling.
 const IN_FLIGHT: usize = 4;
 
 /// One block's i32 sums, a row per token (where `tilestored` puts them).
@@ -147,16 +147,18 @@ pub(super) unsafe fn matmul(w: &QMatrix, amx: &AmxWeights, x: &Quantized, tokens
     unsafe { asm!("tilerelease", options(nostack, nomem, preserves_flags)) };
 }
 
-/// `tdpbssd` of one block: activations into tile `$a`, weights into `$w`, sums in `$c`, stored
-/// at `$out`.
-macro_rules! block_product {
-    ($c:literal, $a:literal, $w:literal, $act:expr, $cols:expr, $weights:expr, $out:expr) => {
+/// One step of the tile pipeline: block `n`'s product into sums tile `$c` (activations in `$a`,
+/// weights in `$w`), then the previous block's sums (tile `$done`) stored at `$out`. The tile
+/// unit runs its instructions in order, so the store is placed after the next product is under
+/// way rather than right behind its own.
+macro_rules! product_then_store {
+    ($c:literal, $a:literal, $w:literal, $done:literal, $act:expr, $cols:expr, $weights:expr, $out:expr) => {
         asm!(
             concat!("tilezero tmm", $c),
             concat!("tileloadd tmm", $a, ", [{a} + {sa} * 1]"),
             concat!("tileloadd tmm", $w, ", [{w} + {sw} * 1]"),
             concat!("tdpbssd tmm", $c, ", tmm", $a, ", tmm", $w),
-            concat!("tilestored [{c} + {sc} * 1], tmm", $c),
+            concat!("tilestored [{c} + {sc} * 1], tmm", $done),
             a = in(reg) $act, sa = in(reg) $cols, w = in(reg) $weights, sw = in(reg) ROWS * QUAD,
             c = in(reg) $out, sc = in(reg) ROWS * 4, options(nostack, preserves_flags)
         )
@@ -179,42 +181,59 @@ unsafe fn tile<const T: usize>(
     let activations = unsafe { x.q.as_ptr().add(t0 * w.cols) };
     let weights = unsafe { amx.tiles.as_ptr().add(rt * nb * WEIGHT_TILE_BYTES) };
     let out: [*mut [i32; ROWS]; IN_FLIGHT] = std::array::from_fn(|i| sums[i].0.as_mut_ptr());
-    // Block `b`'s product, in the tiles its place in the pipeline gives it. SAFETY (the
-    // callers): the tiles read 16 rows of 32 bytes at the block's activations (stride: a token's
-    // row; inside the padded `x.q`, asserted by the caller) and 8 rows of 64 bytes of its
-    // weights (inside `amx.tiles`); they write 16 rows of 64 bytes to `out[b % 4]`.
-    let issue = |b: usize| {
-        let (a, wt, c) = unsafe { (activations.add(b * BLOCK), weights.add(b * WEIGHT_TILE_BYTES), out[b % IN_FLIGHT]) };
-        unsafe {
-            match b % IN_FLIGHT {
-                0 => block_product!(4, 0, 1, a, w.cols, wt, c),
-                1 => block_product!(5, 2, 3, a, w.cols, wt, c),
-                2 => block_product!(6, 0, 1, a, w.cols, wt, c),
-                _ => block_product!(7, 2, 3, a, w.cols, wt, c),
-            }
-        }
-    };
-    for b in 0..nb.min(IN_FLIGHT - 1) {
-        issue(b);
+    // SAFETY (every asm below): the tiles read 16 rows of 32 bytes at a block's activations
+    // (stride: a token's row; inside the padded `x.q`, asserted by the caller) and 8 rows of 64
+    // bytes of its weights (inside `amx.tiles`); they write 16 rows of 64 bytes to one of `out`.
+    // Even blocks use tiles 0, 1 and 4; odd blocks 2, 3 and 5.
+    unsafe {
+        asm!("tilezero tmm4", "tileloadd tmm0, [{a} + {sa} * 1]", "tileloadd tmm1, [{w} + {sw} * 1]", "tdpbssd tmm4, tmm0, tmm1",
+             a = in(reg) activations, sa = in(reg) w.cols, w = in(reg) weights, sw = in(reg) ROWS * QUAD, options(nostack, preserves_flags));
     }
     let mut acc = [_mm512_setzero_ps(); T];
     for b in 0..nb {
-        // Later blocks go to the tile unit before this one's sums are scaled.
-        if b + IN_FLIGHT - 1 < nb {
-            issue(b + IN_FLIGHT - 1);
+        // Block b + 1's product starts, block b's sums go to memory, block b - 1's are scaled.
+        let c = out[b % IN_FLIGHT];
+        if b + 1 < nb {
+            let (a, wt) = unsafe { (activations.add((b + 1) * BLOCK), weights.add((b + 1) * WEIGHT_TILE_BYTES)) };
+            if b % 2 == 0 {
+                unsafe { product_then_store!(5, 2, 3, 4, a, w.cols, wt, c) };
+            } else {
+                unsafe { product_then_store!(4, 0, 1, 5, a, w.cols, wt, c) };
+            }
+        } else if b % 2 == 0 {
+            unsafe { asm!("tilestored [{c} + {sc} * 1], tmm4", c = in(reg) c, sc = in(reg) ROWS * 4, options(nostack, preserves_flags)) };
+        } else {
+            unsafe { asm!("tilestored [{c} + {sc} * 1], tmm5", c = in(reg) c, sc = in(reg) ROWS * 4, options(nostack, preserves_flags)) };
         }
-        // As the vector kernels: sums × (weight scale × activation scale), fused-added.
-        let ws = unsafe { _mm512_loadu_ps(amx.scale.as_ptr().add((rt * nb + b) * ROWS)) };
-        let block = out[b % IN_FLIGHT];
-        for (u, acc) in acc.iter_mut().enumerate() {
-            let s = unsafe { _mm512_load_si512(block.add(u).cast()) };
-            let scale = _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[(t0 + u) * nb + b]));
-            *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, *acc);
+        if b > 0 {
+            unsafe { scale_block::<T>(amx, x, rt, t0, nb, b - 1, out[(b - 1) % IN_FLIGHT], &mut acc) };
         }
     }
+    unsafe { scale_block::<T>(amx, x, rt, t0, nb, nb - 1, out[(nb - 1) % IN_FLIGHT], &mut acc) };
     let bias = unsafe { _mm512_loadu_ps(w.bias.as_ptr().add(rt * ROWS)) };
     for (u, acc) in acc.iter().enumerate() {
         let at = &mut y[(t0 + u) * w.rows + rt * ROWS..][..ROWS];
         unsafe { _mm512_storeu_ps(at.as_mut_ptr(), _mm512_add_ps(*acc, bias)) };
+    }
+}
+
+/// As the vector kernels: block `b`'s sums × (weight scale × activation scale), fused-added.
+#[target_feature(enable = "avx2,fma,avx512f")]
+#[inline]
+unsafe fn scale_block<const T: usize>(
+    amx: &AmxWeights,
+    x: &Quantized,
+    rt: usize,
+    t0: usize,
+    nb: usize,
+    b: usize,
+    sums: *const [i32; ROWS],
+    acc: &mut [__m512; T],
+) {
+    let ws = unsafe { _mm512_loadu_ps(amx.scale.as_ptr().add((rt * nb + b) * ROWS)) };
+    for (u, acc) in acc.iter_mut().enumerate() {
+        let s = unsafe { _mm512_load_si512(sums.add(u).cast()) };
+        let scale = _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[(t0 + u) * nb + b]));
+        *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, *acc);
     }
 }
