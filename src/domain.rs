@@ -17,7 +17,7 @@ macro_rules! wire_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The wire name.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $wire),+
                 }
@@ -128,6 +128,40 @@ impl EscalationReason {
     }
 }
 
+/// Where a ticket stands in the queue: how soon, why, and its first-response deadline (Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// How soon.
+    pub priority: Priority,
+    /// Why it was escalated.
+    pub reason: EscalationReason,
+    /// First human response deadline, Unix ms.
+    pub due_at: i64,
+}
+
+impl Standing {
+    /// What the ticket becomes when a later message, which alone would stand as `by`, joins it;
+    /// `None` when the message is no stronger. A higher priority or a stronger reason is taken,
+    /// and the deadline only moves in.
+    pub fn rescored(self, by: Standing) -> Option<Standing> {
+        let higher = by.priority.rank() < self.priority.rank();
+        let stronger = by.reason.strength() > self.reason.strength();
+        (higher || stronger).then(|| Standing {
+            priority: if higher { by.priority } else { self.priority },
+            reason: if stronger { by.reason } else { self.reason },
+            due_at: self.due_at.min(by.due_at),
+        })
+    }
+
+    /// Whether that message's reading replaces the ticket's (intent, sentiment, language,
+    /// matched entry, draft): when it re-scores the ticket, or is as strong in reason and
+    /// priority (a real question after small talk). A weaker message ("转人工" after a threat)
+    /// does not hide what the ticket is about.
+    pub fn reread_by(self, by: Standing) -> bool {
+        self.rescored(by).is_some() || (by.reason.strength() >= self.reason.strength() && by.priority.rank() <= self.priority.rank())
+    }
+}
+
 wire_enum! {
     /// What an agent did with the suggested draft: the learning signal.
     pub enum DraftOutcome {
@@ -167,6 +201,18 @@ wire_enum! {
         Pending => "pending",
         /// The receiver took it.
         Delivered => "delivered",
+        /// Given up after the last attempt.
+        Failed => "failed",
+    }
+}
+
+wire_enum! {
+    /// Where an event accepted from Chatwoot stands.
+    pub enum EventStatus {
+        /// Waiting to be worked off (or for its retry).
+        Pending => "pending",
+        /// Worked off: its calls are queued.
+        Done => "done",
         /// Given up after the last attempt.
         Failed => "failed",
     }
@@ -292,5 +338,43 @@ impl TicketStatus {
             TicketStatus::Open => TicketStatus::Claimed,
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EscalationReason as R, Priority as P, Standing};
+
+    const DUE: i64 = 1_000_000;
+
+    fn standing(priority: P, reason: R, due_at: i64) -> Standing {
+        Standing { priority, reason, due_at }
+    }
+
+    #[test]
+    fn only_a_stronger_message_re_scores_and_the_deadline_only_moves_in() {
+        let ticket = standing(P::Normal, R::HumanRequested, DUE);
+        let threat = standing(P::Urgent, R::Complaint, DUE - 900);
+        assert_eq!(ticket.rescored(threat), Some(threat));
+        // A complaint's own deadline is a day away: the earlier one stays.
+        let complaint = standing(P::High, R::Complaint, DUE + 86_400_000);
+        assert_eq!(ticket.rescored(complaint), Some(standing(P::High, R::Complaint, DUE)));
+        // Higher priority, weaker reason: the priority rises, the reason stays.
+        let shouting = standing(P::Urgent, R::NoConfidentAnswer, DUE - 1);
+        assert_eq!(standing(P::High, R::Complaint, DUE).rescored(shouting), Some(standing(P::Urgent, R::Complaint, DUE - 1)));
+        // Nothing stronger: nothing changes.
+        assert_eq!(ticket.rescored(standing(P::Normal, R::NoConfidentAnswer, DUE - 5)), None);
+        assert_eq!(standing(P::Urgent, R::Complaint, DUE).rescored(threat), None);
+    }
+
+    #[test]
+    fn a_message_as_strong_as_its_ticket_re_reads_it_and_a_weaker_one_does_not() {
+        let by = |priority, reason| standing(priority, reason, DUE);
+        // Small talk handed over as a repeat, then the real problem: the problem is the ticket.
+        assert!(by(P::Normal, R::RepeatQuestion).reread_by(by(P::Normal, R::NeedsHumanAction)));
+        assert!(by(P::Normal, R::RepeatQuestion).reread_by(by(P::Urgent, R::Complaint)));
+        // "转人工" after a threat does not hide the threat.
+        assert!(!by(P::Urgent, R::Complaint).reread_by(by(P::Normal, R::HumanRequested)));
+        assert!(!by(P::High, R::NeedsHumanAction).reread_by(by(P::Normal, R::NeedsHumanAction)));
     }
 }

@@ -183,3 +183,85 @@ fn the_reader_sees_what_it_should() {
     assert_eq!(code_lines("use crate::a;\n// crate::b\n#[cfg(test)]\nmod tests {\nuse crate::c;\n}"), ["use crate::a;"]);
     assert!(importers_of(&actual(), "store").contains("app"));
 }
+
+/// The store's files by layer (ARCHITECTURE.md, "The store"): the core every file may use, the
+/// aggregates (one table family each) that use only the core, and the jobs that combine
+/// aggregates in one transaction. `mod.rs` is the core's façade and re-exports from all.
+const STORE_CORE: &[&str] = &["mod", "writer", "batch", "committer", "lanes", "horizon", "migrate", "events", "queue"];
+const STORE_AGGREGATES: &[&str] = &["messages", "rescore", "tickets", "cases", "quality", "outbox", "chatwoot", "gaps"];
+const STORE_JOBS: &[&str] = &["inbound", "agent"];
+
+/// The store files named by `super::file` and `crate::store::file` paths in `line` (a group
+/// `super::{a, b}` names the files among its members).
+fn store_files_named(line: &str) -> Vec<String> {
+    let known = |name: &str| STORE_CORE.iter().chain(STORE_AGGREGATES).chain(STORE_JOBS).any(|f| *f == name);
+    let mut out = Vec::new();
+    for prefix in ["super::", "crate::store::"] {
+        let mut rest = line;
+        while let Some(at) = rest.find(prefix) {
+            let after = &rest[at + prefix.len()..];
+            let names: Vec<&str> = match after.strip_prefix('{') {
+                Some(group) => {
+                    group.split('}').next().unwrap_or("").split(',').map(|p| p.trim().split("::").next().unwrap_or("")).collect()
+                }
+                None => vec![after.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("")],
+            };
+            out.extend(names.into_iter().filter(|n| known(n)).map(String::from));
+            rest = after;
+        }
+    }
+    out
+}
+
+/// Each store file (by stem; `batch/grouped.rs` belongs to `batch`) and the store files it uses.
+fn store_graph() -> Graph {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut graph = Graph::new();
+    let mut files = vec![(dir.join("batch/grouped.rs"), "batch".to_string())];
+    for entry in std::fs::read_dir(&dir).expect("src/store is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let stem = path.file_stem().and_then(|s| s.to_str()).expect("a file name").to_string();
+            files.push((path, stem));
+        }
+    }
+    for (path, stem) in files {
+        let text = std::fs::read_to_string(&path).expect("a readable source file");
+        let edges = graph.entry(stem.clone()).or_default();
+        for name in code_lines(&text).into_iter().flat_map(store_files_named) {
+            if name != stem {
+                edges.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn store_aggregates_use_only_the_core_and_jobs_combine_them() {
+    let graph = store_graph();
+    for (file, uses) in &graph {
+        let layer = |f: &str| {
+            if STORE_CORE.contains(&f) {
+                0
+            } else if STORE_AGGREGATES.contains(&f) {
+                1
+            } else if STORE_JOBS.contains(&f) {
+                2
+            } else {
+                panic!("src/store/{f}.rs is in no layer of ARCHITECTURE.md's store section")
+            }
+        };
+        for used in uses {
+            // The core uses only the core, an aggregate only the core, a job the two below it.
+            let allowed = match layer(file) {
+                0 | 1 => layer(used) == 0,
+                _ => layer(used) < 2,
+            };
+            assert!(allowed, "src/store/{file}.rs uses {used}, against the store's layers");
+        }
+    }
+    assert!(graph["inbound"].contains("messages") && graph["quality"].contains("queue"), "the reader finds the store's edges");
+    assert_eq!(store_files_named("use super::{queue::ReplyOf, Store, tickets};"), ["queue", "tickets"]);
+    assert_eq!(store_files_named("crate::store::outbox::Delivery"), ["outbox"]);
+}

@@ -19,6 +19,7 @@ use crate::config::{ChatwootSettings, DeliverySettings};
 use crate::domain::ChatwootAction;
 use crate::ingest::InboundMessage;
 use crate::store::chatwoot::{NewCall, PendingEvent};
+use crate::store::queue::Failure;
 use crate::store::{StoreError, now_ms};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -53,7 +54,7 @@ pub(crate) async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
         wake: &state.chatwoot_wake().events,
     };
     let (state_ref, settings_ref) = (&state, &settings);
-    let claim = move |now, lease| state_ref.store().chatwoot_event_claim(now, lease);
+    let claim = move |now, lease| state_ref.store().claim_next::<PendingEvent>(now, lease);
     let work = move |event| work_off(state_ref, settings_ref, event);
     drain(queue, shutdown, claim, work).await;
 }
@@ -66,7 +67,7 @@ async fn work_off(state: &AppState, settings: &DeliverySettings, event: PendingE
     let outcome = match result {
         Ok(calls) => {
             let queued = !calls.is_empty();
-            let done = state.store().chatwoot_event_done(event.seq, &event.shop, &calls).await;
+            let done = state.store().chatwoot_event_done(&event, calls).await;
             if queued && done.is_ok() {
                 state.chatwoot_wake().calls.notify_one();
             }
@@ -79,7 +80,7 @@ async fn work_off(state: &AppState, settings: &DeliverySettings, event: PendingE
             metrics::counter!("smartreply_chatwoot_events_processed_total", "outcome" => if give_up { "failed" } else { "retry" })
                 .increment(1);
             tracing::warn!(shop = %event.shop, seq = event.seq, attempts = event.attempts, %error, give_up, "chatwoot event not worked off");
-            state.store().chatwoot_event_failed(event.seq, &error.to_string(), retry_at, give_up).await
+            state.store().settle_failed(&event, Failure { error: &error.to_string(), retry_at, give_up }).await
         }
     };
     if let Err(e) = outcome {

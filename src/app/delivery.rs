@@ -10,6 +10,7 @@ use crate::deliver::{backoff, client};
 use crate::store::chatwoot::Call;
 use crate::store::now_ms;
 use crate::store::outbox::Delivery;
+use crate::store::queue::Failure;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -20,7 +21,7 @@ pub(crate) async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     let settings = state.settings().delivery.clone();
     let client = client(&settings);
     let (state, client, settings) = (&state, &client, &settings);
-    let claim = move |now, lease| state.store().claim_delivery(now, lease);
+    let claim = move |now, lease| state.store().claim_next::<Delivery>(now, lease);
     let send = move |d| attempt(state, client, settings, d);
     drain(queue("reply outbox", settings, state.outbox_wake()), shutdown, claim, send).await;
 }
@@ -31,7 +32,7 @@ pub(crate) async fn run_chatwoot(state: AppState, shutdown: impl Future<Output =
     let settings = state.settings().delivery.clone();
     let client = client(&settings);
     let (state, client, settings) = (&state, &client, &settings);
-    let claim = move |now, lease| state.store().chatwoot_call_claim(now, lease);
+    let claim = move |now, lease| state.store().claim_next::<Call>(now, lease);
     let send = move |call| attempt_chatwoot(state, client, settings, call);
     drain(queue("chatwoot outbox", settings, &state.chatwoot_wake().calls), shutdown, claim, send).await;
 }
@@ -54,7 +55,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, settings: &Delivery
         Ok(()) => {
             metrics::counter!("smartreply_deliveries_total", "outcome" => "delivered").increment(1);
             tracing::info!(delivery = %d.id, shop = %d.shop, attempts = d.attempts, "reply delivered");
-            state.store().delivered(&d.id, now).await
+            state.store().settle_done(&d, now).await
         }
         Err(error) => {
             let give_up = d.attempts >= i64::from(settings.max_attempts);
@@ -65,7 +66,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, settings: &Delivery
             } else {
                 tracing::warn!(delivery = %d.id, shop = %d.shop, attempts = d.attempts, %error, "delivery failed; will retry");
             }
-            state.store().delivery_failed(&d.id, &error, next, give_up).await
+            state.store().settle_failed(&d, Failure { error: &error, retry_at: next, give_up }).await
         }
     };
     if let Err(e) = outcome {
@@ -84,7 +85,7 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
         Ok(()) => {
             metrics::counter!("smartreply_chatwoot_calls_total", "action" => call.action.as_str(), "outcome" => "delivered").increment(1);
             tracing::info!(call = %call.id, shop = %call.shop, action = %call.action, attempts = call.attempts, "chatwoot call delivered");
-            state.store().chatwoot_call_delivered(&call.id, now).await
+            state.store().settle_done(&call, now).await
         }
         Err(error) => {
             let attempts = u32::try_from(call.attempts).unwrap_or(u32::MAX);
@@ -97,7 +98,7 @@ async fn attempt_chatwoot(state: &AppState, client: &reqwest::Client, settings: 
             } else {
                 tracing::warn!(call = %call.id, shop = %call.shop, action = %call.action, attempts = call.attempts, %error, "chatwoot call failed; will retry");
             }
-            state.store().chatwoot_call_failed(&call.id, &error, next, give_up).await
+            state.store().settle_failed(&call, Failure { error: &error, retry_at: next, give_up }).await
         }
     };
     if let Err(e) = outcome {

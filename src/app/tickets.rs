@@ -206,7 +206,7 @@ pub(crate) async fn reply(app: &AppState, channel: Channel<'_>, id: &str, reques
     let mut delivery = sent.outbox_id.as_ref().map(|id| Delivery { id: id.clone(), status: DeliveryStatus::Pending, via: None });
     if let Some(display_id) = route.chatwoot {
         let call = super::chatwoot::agent_reply_call(&ticket.shop, &sent.message.id, display_id, &request.text);
-        app.store().chatwoot_enqueue(&ticket.shop, std::slice::from_ref(&call)).await?;
+        app.store().chatwoot_enqueue(&ticket.shop, vec![call.clone()]).await?;
         app.chatwoot_wake().calls.notify_one();
         delivery = Some(Delivery { id: call.id, status: DeliveryStatus::Pending, via: Some("chatwoot") });
     }

@@ -4,7 +4,7 @@
 
 use super::batch::{Statement, params};
 use super::events::{EventKind, insert_event, rfc3339};
-use super::outbox::{self, ReplyOf};
+use super::queue::{ReplyOf, enqueue_reply};
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::aftersales::{CaseFields, CaseReason, CaseType, Responsibility};
 use crate::domain::CaseStatus;
@@ -237,7 +237,7 @@ impl Store {
                 if let Some(body) = payload {
                     let reply_of = ReplyOf { shop: &of.shop, ticket_id: &of.ticket_id, conversation_id: &of.conversation_id };
                     let id = uuid::Uuid::now_v7().to_string();
-                    outbox::enqueue(tx, &id, reply_of, &submitted.id, &body(&submitted), now).await?;
+                    enqueue_reply(tx, &id, reply_of, &submitted.id, &body(&submitted), now).await?;
                 }
                 insert_event(tx, &of.shop, EventKind::Ticket, &of.conversation_id, Some(&of.ticket_id), "{}", now).await?;
                 Ok(Tx::Commit(CaseSubmitted::Submitted(Box::new(submitted))))

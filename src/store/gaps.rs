@@ -229,6 +229,15 @@ impl Store {
 
     /// The outcome measures of a shop, all time.
     pub(crate) async fn outcomes(&self, shop: &str) -> Result<Outcomes, StoreError> {
+        let mut out = self.automatic_resolution(shop).await?;
+        self.handoffs_and_reopens(shop, &mut out).await?;
+        self.satisfaction(shop, &mut out.satisfaction).await?;
+        Ok(out)
+    }
+
+    /// Conversations the bot answered in, and those it settled: no ticket opened from the
+    /// first answer until the reopen window after the last, no 👎.
+    async fn automatic_resolution(&self, shop: &str) -> Result<Outcomes, StoreError> {
         let pool = self.pool();
         // Per conversation the bot answered in: its first and last answer.
         let answered = sqlx::query(
@@ -262,6 +271,12 @@ impl Store {
             }
         }
         out.automatic_resolution_rate = ratio(out.resolved_automatically, out.bot_conversations);
+        Ok(out)
+    }
+
+    /// Hand-off rates by reason, resolved and reopened tickets.
+    async fn handoffs_and_reopens(&self, shop: &str, out: &mut Outcomes) -> Result<(), StoreError> {
+        let pool = self.pool();
         let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM decisions WHERE shop = $1").bind(shop).fetch_one(pool).await?;
         for r in sqlx::query("SELECT reason, COUNT(*) AS n FROM decisions WHERE shop = $1 AND decision = 'escalated' GROUP BY reason")
             .bind(shop)
@@ -285,7 +300,12 @@ impl Store {
         .fetch_one(pool)
         .await?;
         out.reopen_rate = ratio(out.reopened_tickets, out.resolved_tickets);
-        let s = &mut out.satisfaction;
+        Ok(())
+    }
+
+    /// 👍/👎 on bot answers and survey ratings, by who answered.
+    async fn satisfaction(&self, shop: &str, s: &mut Satisfaction) -> Result<(), StoreError> {
+        let pool = self.pool();
         let (votes, helpful): (i64, i64) = {
             let r =
                 sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(helpful), 0) AS BIGINT) AS up FROM answer_feedback WHERE shop = $1")
@@ -310,6 +330,6 @@ impl Store {
                 (s.people_ratings, s.people_csat) = (n, ratio(good, n));
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

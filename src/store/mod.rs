@@ -12,6 +12,7 @@
 //! write is a transaction on the pool, except inbound messages, which a committer task per
 //! replica writes in groups of one statement each (`committer.rs`).
 
+mod agent;
 mod batch;
 mod cases;
 pub(crate) mod chatwoot;
@@ -19,19 +20,25 @@ mod committer;
 mod events;
 pub(crate) mod gaps;
 mod horizon;
+mod inbound;
 mod lanes;
 mod messages;
 mod migrate;
 pub(crate) mod outbox;
 mod quality;
+pub(crate) mod queue;
+mod rescore;
 mod tickets;
 mod writer;
 
+pub(crate) use agent::{OutboxBody, ReplyPlan};
 pub(crate) use cases::{CaseOf, CasePayload, CaseRow, CaseSaved, CaseSubmitted};
 pub(crate) use events::{EventKind, StoredEvent, rfc3339};
-pub(crate) use messages::{InboundRecord, MessageRow, Reading, Recorded, Rescore, TicketPlan};
+pub(crate) use inbound::{InboundRecord, Recorded};
+pub(crate) use messages::MessageRow;
 pub(crate) use quality::{InspectionRow, RateOutcome, SurveyPlan, SurveyRow};
-pub(crate) use tickets::{OutboxBody, ReplyPlan, Stats, TicketRow, TimeBucket};
+pub(crate) use rescore::{Reading, Rescore, TicketPlan};
+pub(crate) use tickets::{Stats, TicketRow, TimeBucket};
 pub(crate) use writer::Tx;
 
 use futures_util::future::BoxFuture;

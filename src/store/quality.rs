@@ -4,7 +4,7 @@
 
 use super::batch::{Statement, params};
 use super::events::{EventKind, insert_event, rfc3339};
-use super::outbox::{self, ReplyOf};
+use super::queue::{ReplyOf, enqueue_reply};
 use super::{Store, StoreError, Tx, now_ms, opt_text, parsed};
 use crate::domain::{DecisionKind, InspectionStatus, MessageRole, TicketStatus};
 use crate::quality::{Checklist, DraftFact, InspectionFact, RatingFact, ScoreFacts, TicketFact};
@@ -120,7 +120,7 @@ pub(super) async fn open_survey(
     insert_event(tx, shop, EventKind::Survey, conversation_id, Some(ticket_id), &plan.widget_payload, now).await?;
     if let Some(payload) = &plan.callback_payload {
         let of = ReplyOf { shop, ticket_id, conversation_id };
-        outbox::enqueue(tx, &uuid::Uuid::now_v7().to_string(), of, &plan.id, payload, now).await?;
+        enqueue_reply(tx, &uuid::Uuid::now_v7().to_string(), of, &plan.id, payload, now).await?;
     }
     Ok(())
 }
