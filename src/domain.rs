@@ -97,6 +97,9 @@ wire_enum! {
     pub enum EscalationReason {
         /// The customer is unhappy.
         NegativeSentiment => "negative_sentiment",
+        /// The customer is fed up with the service (waiting, sarcasm, threats, shouting),
+        /// whatever the question: a person answers, with the factual answer in the draft.
+        Frustrated => "frustrated",
         /// The customer complains or threatens (bad review, regulator, chargeback).
         Complaint => "complaint",
         /// The customer asked for a person.
@@ -116,12 +119,12 @@ wire_enum! {
 
 impl EscalationReason {
     /// How strongly the reason calls for a person: a later message of a conversation replaces
-    /// its ticket's reason only with a stronger one (complaint > negative sentiment > human
-    /// requested > the rest, which are all equal).
+    /// its ticket's reason only with a stronger one (complaint > frustration and negative
+    /// sentiment > human requested > the rest, which are all equal).
     pub fn strength(self) -> u8 {
         match self {
             Self::Complaint => 3,
-            Self::NegativeSentiment => 2,
+            Self::NegativeSentiment | Self::Frustrated => 2,
             Self::HumanRequested => 1,
             _ => 0,
         }

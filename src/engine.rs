@@ -11,6 +11,7 @@ use crate::understand::analyzer;
 use crate::understand::concepts::Lexicon;
 use crate::understand::encoder::{Batcher, DiskCache, Embedding, Encoder, EncoderError, Kind};
 use crate::understand::extract::extract;
+use crate::understand::frustration;
 use crate::understand::intent::{Example, IntentModel};
 use crate::understand::normalize::{Normalized, normalize};
 use crate::understand::sentiment::SentimentModel;
@@ -175,6 +176,7 @@ impl ShopEngine {
         let (name, confidence) = scores.best();
         let intent = IntentPrediction { name: name.to_string(), confidence };
         let sentiment = self.sentiment.score(text, &normalized.text, embedding.as_deref());
+        let frustration = frustration::detect(text, &normalized.text);
         let extracted = extract(text);
         let lexical = self.index.search(&normalized.text, &concepts);
         let matches = match &embedding {
@@ -186,6 +188,7 @@ impl ShopEngine {
             lang: normalized.lang,
             intent: &intent,
             sentiment: &sentiment,
+            frustration: &frustration,
             matches: &matches,
             extracted: &extracted,
             ctx,
@@ -196,6 +199,7 @@ impl ShopEngine {
             lang: normalized.lang,
             intent,
             sentiment,
+            frustration,
             extracted,
             retrieval: verdict.considered.map(|m| Retrieved {
                 faq_id: self.kb.faqs[m.faq].id.clone(),

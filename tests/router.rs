@@ -57,7 +57,8 @@ fn a_faq_question_is_answered_in_the_customers_language() {
 fn an_angry_customer_is_escalated_with_a_draft_and_an_acknowledgement() {
     let d = route("退款拖了半个月了还没到账，你们到底怎么回事！！！");
     let e = escalation(&d);
-    assert_eq!(e.reason, EscalationReason::NegativeSentiment);
+    // Waiting complained of out loud: frustration with the service, the more specific reason.
+    assert_eq!(e.reason, EscalationReason::Frustrated);
     assert_eq!(e.priority, Priority::Urgent);
     assert!(!e.draft.is_empty());
     assert!(!e.acknowledgement.is_empty());

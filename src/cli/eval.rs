@@ -47,10 +47,14 @@ pub(crate) fn print_report(m: &Metrics, outcomes: &[Outcome], errors: bool, json
         println!();
         for miss in smartreply::eval::misses(outcomes) {
             let o = miss.outcome;
-            let what = match &o.decision.action {
+            let mut what = match &o.decision.action {
                 Action::Answer { faq_id, .. } => format!("answer {faq_id}"),
                 Action::Escalate(e) => format!("escalate {}", e.reason),
             };
+            // The frustration cues seen, also below the threshold: why it was (not) frustrated.
+            if !o.decision.frustration.cues.is_empty() {
+                what.push_str(&format!(" [{} {}]", o.decision.frustration.explain(), o.decision.frustration.weight()));
+            }
             println!(
                 "{} {:?}\n    gold {} {} {:?} | got {} ({:.2}) {} ({:.2}) {}{}",
                 o.case.id,

@@ -4,18 +4,22 @@
 
 use super::Extracted;
 use crate::domain::{Lang, SentimentLabel};
-use crate::knowledge::KnowledgeBase;
+use crate::knowledge::{DraftTemplate, KnowledgeBase};
 
-/// Fills the draft template for an escalated message.
+/// Fills the draft template for an escalated message. With `carry_answer` (the router had a
+/// verified answer and escalated only because of the customer's mood) the draft always
+/// contains `answer`: the agent should not have to look up what the bot already knew.
 pub fn compose(
     kb: &KnowledgeBase,
     intent: &str,
     sentiment: SentimentLabel,
     lang: Lang,
     answer: Option<&str>,
+    carry_answer: bool,
     extracted: &Extracted,
 ) -> String {
-    let template = kb.draft_for(intent, sentiment);
+    let carry_answer = carry_answer && answer.is_some();
+    let template = template(kb, intent, sentiment, lang, carry_answer);
     let asks: String = template
         .asks
         .iter()
@@ -24,12 +28,30 @@ pub fn compose(
         .map(|ask| ask.get(lang))
         .collect();
     let order = extracted.order_numbers.first().map(String::as_str).unwrap_or("");
-    let filled = template
-        .text(lang)
-        .replace("{answer}", answer.map(without_salutation).unwrap_or(""))
-        .replace("{asks}", &asks)
-        .replace("{order}", order);
+    let answer = answer.map(without_salutation).unwrap_or("");
+    let text = template.text(lang);
+    let mut filled = text.replace("{answer}", answer).replace("{asks}", &asks).replace("{order}", order);
+    if carry_answer && !text.contains("{answer}") {
+        filled = format!("{filled} {answer}");
+    }
     tidy(&filled)
+}
+
+/// The most specific template for the intent and mood; when the answer must be carried, the
+/// most specific one with an `{answer}` place (a stuck-parcel template has none: its answer is
+/// the agent's own check).
+fn template<'k>(kb: &'k KnowledgeBase, intent: &str, sentiment: SentimentLabel, lang: Lang, carry_answer: bool) -> &'k DraftTemplate {
+    let best = kb.draft_for(intent, sentiment);
+    if !carry_answer || best.text(lang).contains("{answer}") {
+        return best;
+    }
+    kb.drafts
+        .iter()
+        .rev()
+        .filter(|d| d.text(lang).contains("{answer}"))
+        .filter_map(|d| d.fit(intent, sentiment).map(|f| (f, d)))
+        .max_by_key(|(f, _)| *f)
+        .map_or(best, |(_, d)| d)
 }
 
 /// Openings an FAQ answer may start with; a draft template has its own, and "亲，您好！亲，…"

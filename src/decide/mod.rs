@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 // Produced by `understand`; the decision carries them, so they are named here too.
 pub use crate::understand::extract::Extracted;
+pub use crate::understand::frustration::Frustration;
 pub use crate::understand::sentiment::SentimentScore;
 
 /// What the router knows about the conversation before this message.
@@ -107,6 +108,10 @@ pub struct Decision {
     pub intent: IntentPrediction,
     /// Sentiment.
     pub sentiment: SentimentScore,
+    /// Frustration with the service, read beside polarity (absent in decisions stored before
+    /// it existed).
+    #[serde(default)]
+    pub frustration: Frustration,
     /// Extracted ticket fields.
     pub extracted: Extracted,
     /// Best FAQ candidate, if any (also set when escalating: the draft may use it).

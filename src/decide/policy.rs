@@ -1,11 +1,13 @@
 //! The routing policy: answer only when the intent is answerable, understood with confidence,
-//! a FAQ entry answers it with confidence, the message is not negative, and the answer was not
-//! already sent in this conversation. Everything else escalates, with the most specific reason.
+//! a FAQ entry answers it with confidence, the message is neither negative nor frustrated, and
+//! the answer was not already sent in this conversation. Everything else escalates, with the
+//! most specific reason.
 
-use super::{Action, ConversationContext, Escalation, Extracted, IntentPrediction, SentimentScore, Standalone, draft};
+use super::{Action, ConversationContext, Escalation, Extracted, Frustration, IntentPrediction, SentimentScore, Standalone, draft};
 use crate::domain::{EscalationReason, Lang, Priority, SentimentLabel};
 use crate::knowledge::{KnowledgeBase, Route};
 use crate::retrieve::FaqMatch;
+use crate::understand::frustration::Cue;
 
 /// Below this intent confidence the router does not trust its reading of the message.
 pub const MIN_INTENT_CONFIDENCE: f32 = 0.45;
@@ -60,6 +62,8 @@ pub struct Inputs<'a> {
     pub intent: &'a IntentPrediction,
     /// Sentiment.
     pub sentiment: &'a SentimentScore,
+    /// Frustration with the service.
+    pub frustration: &'a Frustration,
     /// FAQ candidates, best first.
     pub matches: &'a [FaqMatch],
     /// Extracted fields.
@@ -96,7 +100,7 @@ pub fn decide(inp: &Inputs<'_>) -> Verdict {
                 // The same message in a new conversation: what re-scores the open ticket.
                 let alone = ConversationContext { open_ticket_id: None, ..inp.ctx.clone() };
                 let standalone_reason = escalation_reason(&Inputs { ctx: &alone, ..*inp }, &found, route, intent_reason);
-                e.standalone = standalone_reason.map(|r| Standalone { reason: r, priority: priority(r, inp.sentiment) });
+                e.standalone = standalone_reason.map(|r| Standalone { reason: r, priority: priority(r, inp.sentiment, inp.frustration) });
             }
             verdict
         }
@@ -162,14 +166,19 @@ fn escalation_reason(
     intent_reason: Option<EscalationReason>,
 ) -> Option<EscalationReason> {
     let negative = inp.sentiment.label == SentimentLabel::Negative;
+    let frustrated = inp.frustration.is_frustrated();
     let unverified = found.candidate.is_some_and(|faq| !verified(faq, inp.matches));
     if inp.ctx.open_ticket_id.is_some() {
         Some(EscalationReason::ConversationWithAgent)
     } else if intent_reason == Some(EscalationReason::HumanRequested) && inp.intent.confidence >= MIN_INTENT_CONFIDENCE {
         Some(EscalationReason::HumanRequested)
-    } else if negative {
+    } else if negative || frustrated {
+        // A frustrated customer goes to a person even with an answerable question; the
+        // reason says so, and the draft still carries the answer.
         Some(if intent_reason == Some(EscalationReason::Complaint) {
             EscalationReason::Complaint
+        } else if frustrated {
+            EscalationReason::Frustrated
         } else {
             EscalationReason::NegativeSentiment
         })
@@ -234,16 +243,19 @@ fn escalate(inp: &Inputs<'_>, found: &Candidates, route: Route, reason: Escalati
         .or(found.best_for_intent.as_ref().filter(|m| m.confidence >= MIN_DRAFT_CONFIDENCE).map(|m| m.faq))
         .or(if route == Route::Auto { found.default_faq } else { None });
     let answer = draft_faq.map(|f| kb.faqs[f].answer(inp.lang));
-    let draft = draft::compose(kb, &inp.intent.name, inp.sentiment.label, inp.lang, answer, inp.extracted);
+    let upset = inp.sentiment.label == SentimentLabel::Negative || inp.frustration.is_frustrated();
+    let mood = if upset { SentimentLabel::Negative } else { inp.sentiment.label };
+    // Escalated for the mood alone, with the answer the bot would have sent: the agent's
+    // draft carries it.
+    let mood_only = matches!(reason, EscalationReason::Frustrated | EscalationReason::NegativeSentiment);
+    let carry = mood_only && draft_faq.is_some_and(|f| Some(f) == found.candidate && verified(f, inp.matches));
+    let draft = draft::compose(kb, &inp.intent.name, mood, inp.lang, answer, carry, inp.extracted);
     Verdict {
         action: Action::Escalate(Escalation {
             reason,
-            priority: priority(reason, inp.sentiment),
+            priority: priority(reason, inp.sentiment, inp.frustration),
             draft,
-            acknowledgement: kb
-                .acknowledgement
-                .for_mood(inp.lang, inp.ctx.agents_online, inp.sentiment.label == SentimentLabel::Negative)
-                .to_string(),
+            acknowledgement: kb.acknowledgement.for_mood(inp.lang, inp.ctx.agents_online, upset).to_string(),
             standalone: None,
         }),
         considered,
@@ -261,12 +273,13 @@ fn verified(faq: usize, matches: &[FaqMatch]) -> bool {
     own >= VERIFY_MIN_SIMILARITY && own >= top - VERIFY_MARGIN
 }
 
-/// Urgent for threats and very negative messages, high for other negatives and complaints.
-pub fn priority(reason: EscalationReason, sentiment: &SentimentScore) -> Priority {
-    let threat = sentiment.signals.iter().any(|s| s == "threat");
+/// Urgent for threats and very negative messages, high for other negatives, frustrated
+/// customers and complaints.
+pub fn priority(reason: EscalationReason, sentiment: &SentimentScore, frustration: &Frustration) -> Priority {
+    let threat = sentiment.signals.iter().any(|s| s == "threat") || frustration.has(Cue::Threat);
     if threat || (sentiment.label == SentimentLabel::Negative && sentiment.score <= URGENT_SCORE) {
         Priority::Urgent
-    } else if sentiment.label == SentimentLabel::Negative || reason == EscalationReason::Complaint {
+    } else if sentiment.label == SentimentLabel::Negative || frustration.is_frustrated() || reason == EscalationReason::Complaint {
         Priority::High
     } else {
         Priority::Normal
@@ -279,6 +292,7 @@ pub fn priority(reason: EscalationReason, sentiment: &SentimentScore) -> Priorit
 mod tests {
     use super::*;
     use crate::knowledge::{Acknowledgements, DraftTemplate, Faq, IntentDef, ShopInfo};
+    use crate::understand::frustration::{Found, STRONG, WEAK};
     use std::collections::BTreeMap;
 
     fn intent(name: &str, route: Route, reason: Option<&str>) -> IntentDef {
@@ -374,6 +388,10 @@ mod tests {
         SentimentScore { label: SentimentLabel::Neutral, score: 0.0, signals: vec![] }
     }
 
+    fn calm() -> Frustration {
+        Frustration::default()
+    }
+
     fn negative(score: f32) -> SentimentScore {
         SentimentScore { label: SentimentLabel::Negative, score, signals: vec![] }
     }
@@ -382,6 +400,7 @@ mod tests {
     struct Case {
         intent: IntentPrediction,
         sentiment: SentimentScore,
+        frustration: Frustration,
         matches: Vec<FaqMatch>,
         ctx: ConversationContext,
         text: String,
@@ -392,6 +411,7 @@ mod tests {
             Case {
                 intent: IntentPrediction { name: intent.into(), confidence },
                 sentiment: neutral(),
+                frustration: Frustration::default(),
                 matches,
                 ctx: ConversationContext { agents_online: true, ..ConversationContext::default() },
                 text: "hello".into(),
@@ -403,13 +423,22 @@ mod tests {
             self
         }
 
+        fn frustrated_by(mut self, cues: &[(Cue, u8)]) -> Case {
+            self.frustration = Frustration { cues: cues.iter().map(|&(cue, weight)| Found { cue, weight }).collect() };
+            self
+        }
+
         fn verdict(&self) -> Verdict {
-            let kb = kb();
+            self.verdict_with(&kb())
+        }
+
+        fn verdict_with(&self, kb: &KnowledgeBase) -> Verdict {
             decide(&Inputs {
-                kb: &kb,
+                kb,
                 lang: Lang::En,
                 intent: &self.intent,
                 sentiment: &self.sentiment,
+                frustration: &self.frustration,
                 matches: &self.matches,
                 extracted: &Extracted::default(),
                 ctx: &self.ctx,
@@ -619,19 +648,66 @@ mod tests {
     #[test]
     fn threats_and_very_negative_messages_are_urgent() {
         let threat = SentimentScore { signals: vec!["threat".into()], ..neutral() };
-        assert_eq!(priority(EscalationReason::NoConfidentAnswer, &threat), Priority::Urgent);
-        assert_eq!(priority(EscalationReason::NegativeSentiment, &negative(URGENT_SCORE)), Priority::Urgent);
+        assert_eq!(priority(EscalationReason::NoConfidentAnswer, &threat, &calm()), Priority::Urgent);
+        assert_eq!(priority(EscalationReason::NegativeSentiment, &negative(URGENT_SCORE), &calm()), Priority::Urgent);
     }
 
     #[test]
     fn other_negative_messages_and_complaints_are_high() {
-        assert_eq!(priority(EscalationReason::NegativeSentiment, &negative(URGENT_SCORE + 0.01)), Priority::High);
-        assert_eq!(priority(EscalationReason::Complaint, &neutral()), Priority::High);
+        assert_eq!(priority(EscalationReason::NegativeSentiment, &negative(URGENT_SCORE + 0.01), &calm()), Priority::High);
+        assert_eq!(priority(EscalationReason::Complaint, &neutral(), &calm()), Priority::High);
     }
 
     #[test]
     fn everything_else_is_normal() {
-        assert_eq!(priority(EscalationReason::NoConfidentAnswer, &neutral()), Priority::Normal);
+        assert_eq!(priority(EscalationReason::NoConfidentAnswer, &neutral(), &calm()), Priority::Normal);
         assert_eq!(Case::new("off_topic", 0.9, vec![]).escalation().priority, Priority::Normal);
+    }
+
+    #[test]
+    fn a_frustrated_customer_with_an_answerable_question_goes_to_a_person_with_the_answer_drafted() {
+        let case = answerable().frustrated_by(&[(Cue::Impatience, STRONG)]);
+        let e = case.escalation();
+        assert_eq!(e.reason, EscalationReason::Frustrated);
+        assert_eq!(e.priority, Priority::High);
+        assert!(e.draft.contains("shipping-fee en"), "{}", e.draft);
+        assert_eq!(e.acknowledgement, "Sorry about this; an agent is looking into it.");
+    }
+
+    #[test]
+    fn one_hint_of_frustration_does_not_stop_an_answer() {
+        assert_eq!(answerable().frustrated_by(&[(Cue::RepeatedPunctuation, WEAK)]).answer(), "shipping-fee");
+    }
+
+    #[test]
+    fn frustration_names_the_reason_even_when_polarity_is_negative_but_a_complaint_stays_a_complaint() {
+        let both = answerable().sentiment(negative(-0.4)).frustrated_by(&[(Cue::Sarcasm, STRONG)]);
+        assert_eq!(both.reason(), EscalationReason::Frustrated);
+        let complaint = Case::new("complaint", 0.9, vec![]).frustrated_by(&[(Cue::ServiceComplaint, STRONG)]);
+        assert_eq!(complaint.reason(), EscalationReason::Complaint);
+    }
+
+    #[test]
+    fn a_threat_cue_makes_a_frustrated_message_urgent() {
+        let case = answerable().frustrated_by(&[(Cue::Threat, STRONG)]);
+        assert_eq!(case.escalation().priority, Priority::Urgent);
+    }
+
+    #[test]
+    fn the_answer_lands_in_the_draft_even_when_the_intents_upset_template_has_no_place_for_it() {
+        let mut kb = kb();
+        kb.drafts.push(DraftTemplate {
+            intent: "shipping".into(),
+            sentiment: "negative".into(),
+            zh: "抱歉".into(),
+            en: "So sorry for the wait.".into(),
+            asks: vec![],
+        });
+        let Action::Escalate(e) = answerable().frustrated_by(&[(Cue::Impatience, STRONG)]).verdict_with(&kb).action else {
+            panic!("a frustrated customer is escalated")
+        };
+        assert!(e.draft.contains("shipping-fee en"), "{}", e.draft);
+        let Action::Escalate(calm) = Case::new("off_topic", 0.9, vec![]).verdict_with(&kb).action else { panic!("off topic escalates") };
+        assert!(!calm.draft.contains("shipping-fee"), "{}", calm.draft);
     }
 }

@@ -35,7 +35,7 @@ pub struct SentimentScore {
 const LABELS: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
 
 /// Regulators, platforms, bad reviews, chargebacks, lawyers: urgent.
-const THREATS: &[&str] = &[
+pub(crate) const THREATS: &[&str] = &[
     "差评",
     "投诉",
     "举报",
@@ -345,7 +345,7 @@ pub fn signals(raw: &str, normalized: &str) -> Vec<String> {
 }
 
 /// Substring match for Chinese; whole-word match for ASCII cues ("sb" must not fire in "sbx").
-fn contains_word(text: &str, cue: &str) -> bool {
+pub(crate) fn contains_word(text: &str, cue: &str) -> bool {
     if !cue.is_ascii() {
         return text.contains(cue);
     }

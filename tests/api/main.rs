@@ -14,6 +14,7 @@ mod conversation;
 mod delivery;
 mod errors;
 mod followup;
+mod frustration;
 mod gaps;
 mod harness;
 mod helpers;
