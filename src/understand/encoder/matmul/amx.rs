@@ -189,6 +189,8 @@ unsafe fn tile<const T: usize>(
         asm!("tilezero tmm4", "tileloadd tmm0, [{a} + {sa} * 1]", "tileloadd tmm1, [{w} + {sw} * 1]", "tdpbssd tmm4, tmm0, tmm1",
              a = in(reg) activations, sa = in(reg) w.cols, w = in(reg) weights, sw = in(reg) ROWS * QUAD, options(nostack, preserves_flags));
     }
+    // SAFETY: `amx.scale` holds 16 scales for every row tile and block.
+    let weight_scales = |b: usize| unsafe { _mm512_loadu_ps(amx.scale.as_ptr().add((rt * nb + b) * ROWS)) };
     let mut acc = [_mm512_setzero_ps(); T];
     for b in 0..nb {
         // Block b + 1's product starts, block b's sums go to memory, block b - 1's are scaled.
@@ -206,10 +208,10 @@ unsafe fn tile<const T: usize>(
             unsafe { asm!("tilestored [{c} + {sc} * 1], tmm5", c = in(reg) c, sc = in(reg) ROWS * 4, options(nostack, preserves_flags)) };
         }
         if b > 0 {
-            unsafe { scale_block::<T>(amx, x, rt, t0, nb, b - 1, out[(b - 1) % IN_FLIGHT], &mut acc) };
+            unsafe { scale_block::<T>(weight_scales(b - 1), &x.scale[t0 * nb + b - 1..], nb, out[(b - 1) % IN_FLIGHT], &mut acc) };
         }
     }
-    unsafe { scale_block::<T>(amx, x, rt, t0, nb, nb - 1, out[(nb - 1) % IN_FLIGHT], &mut acc) };
+    unsafe { scale_block::<T>(weight_scales(nb - 1), &x.scale[t0 * nb + nb - 1..], nb, out[(nb - 1) % IN_FLIGHT], &mut acc) };
     let bias = unsafe { _mm512_loadu_ps(w.bias.as_ptr().add(rt * ROWS)) };
     for (u, acc) in acc.iter().enumerate() {
         let at = &mut y[(t0 + u) * w.rows + rt * ROWS..][..ROWS];
@@ -217,23 +219,15 @@ unsafe fn tile<const T: usize>(
     }
 }
 
-/// As the vector kernels: block `b`'s sums × (weight scale × activation scale), fused-added.
+/// As the vector kernels: a block's sums × (weight scale × activation scale), fused-added.
+/// `ws`: the block's weight scales of the tile's rows; `a_scale`: the block's activation scale
+/// of the tile's first token, the next token's `nb` further.
 #[target_feature(enable = "avx2,fma,avx512f")]
 #[inline]
-unsafe fn scale_block<const T: usize>(
-    amx: &AmxWeights,
-    x: &Quantized,
-    rt: usize,
-    t0: usize,
-    nb: usize,
-    b: usize,
-    sums: *const [i32; ROWS],
-    acc: &mut [__m512; T],
-) {
-    let ws = unsafe { _mm512_loadu_ps(amx.scale.as_ptr().add((rt * nb + b) * ROWS)) };
+unsafe fn scale_block<const T: usize>(ws: __m512, a_scale: &[f32], nb: usize, sums: *const [i32; ROWS], acc: &mut [__m512; T]) {
     for (u, acc) in acc.iter_mut().enumerate() {
         let s = unsafe { _mm512_load_si512(sums.add(u).cast()) };
-        let scale = _mm512_mul_ps(ws, _mm512_set1_ps(x.scale[(t0 + u) * nb + b]));
+        let scale = _mm512_mul_ps(ws, _mm512_set1_ps(a_scale[u * nb]));
         *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, *acc);
     }
 }
