@@ -37,7 +37,7 @@ const GROUP_BLOCK_BYTES: usize = GROUP * BLOCK / 2;
 /// A matrix kernel, best first. [`Kernel::detect`] picks the first this CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
-    /// Intel AMX's `tdpbsud` (16 tokens × 16 rows × 32 weights in one instruction), with
+    /// Intel AMX's `tdpbssd` (16 tokens × 16 rows × 32 weights in one instruction), with
     /// AVX-512 around it; matrices whose rows are not a multiple of 16 take the AVX-512 VNNI kernel.
     Amx,
     /// 256-bit `vpdpbusd` of AVX-512 VNNI (with AVX-512 VL: 32 vector registers, eight tokens per tile).
@@ -112,7 +112,8 @@ pub(super) struct QMatrix {
     /// Scales by row group, block, row within the group.
     scale: Vec<f32>,
     bias: Vec<f32>,
-    /// The weights as the AMX kernel reads them, made on its first product.
+    /// The weights as the AMX kernel reads them, made when the network loads
+    /// ([`QMatrix::prepare`]) or else on the kernel's first product.
     #[cfg(target_arch = "x86_64")]
     amx: OnceLock<amx::AmxWeights>,
 }
@@ -146,17 +147,22 @@ impl QMatrix {
             amx: OnceLock::new(),
         }
     }
-}
 
-impl QMatrix {
     /// Makes the weights' layout for `kernel` where it needs its own (AMX), so that no
     /// customer's message waits for it.
     pub(super) fn prepare(&self, kernel: Kernel) {
         #[cfg(target_arch = "x86_64")]
-        if kernel == Kernel::Amx && self.rows.is_multiple_of(amx::ROWS) {
-            self.amx.get_or_init(|| amx::AmxWeights::from(self));
+        if kernel == Kernel::Amx {
+            self.amx_weights();
         }
         let _ = kernel;
+    }
+
+    /// The AMX kernel's layout of these weights, made once; none when the rows do not fill
+    /// whole tiles (the AVX-512 VNNI kernel takes such a matrix).
+    #[cfg(target_arch = "x86_64")]
+    fn amx_weights(&self) -> Option<&amx::AmxWeights> {
+        self.rows.is_multiple_of(amx::ROWS).then(|| self.amx.get_or_init(|| amx::AmxWeights::from(self)))
     }
 }
 
@@ -205,10 +211,12 @@ pub(super) fn matmul(kernel: Kernel, w: &QMatrix, x: &Quantized, tokens: usize, 
     // SAFETY: callers pick `kernel` with `Kernel::detect` or `Kernel::available`, so the CPU
     // has its features; the bounds were checked above.
     unsafe {
+        if kernel == Kernel::Amx
+            && let Some(tiles) = w.amx_weights()
+        {
+            return amx::matmul(w, tiles, x, tokens, y);
+        }
         match kernel {
-            Kernel::Amx if w.rows.is_multiple_of(amx::ROWS) => {
-                return amx::matmul(w, w.amx.get_or_init(|| amx::AmxWeights::from(w)), x, tokens, y);
-            }
             Kernel::Amx | Kernel::Avx512Vnni => return x86::avx512vnni::matmul(w, x, tokens, y),
             Kernel::AvxVnni => return x86::avxvnni::matmul(w, x, tokens, y),
             Kernel::Avx2 => return x86::avx2::matmul(w, x, tokens, y),

@@ -7,8 +7,8 @@
 //!
 //! A block's sums must leave the tile before the next block (each block has its own scales), and
 //! the f32 work after each product (three vector operations per token) is what bounds this kernel.
-//! So the products of the next three blocks are issued before a block's sums are scaled: the tile
-//! unit works ahead while the vector units scale.
+//! The tile unit runs its instructions in order, so each step starts block `b + 1`'s product
+//! before storing block `b`'s sums, and the vector units scale block `b − 1` meanwhile.
 //!
 //! Rust has no stable AMX intrinsics: the tile instructions are inline assembly on fixed tile
 //! registers, which nothing else in the program uses. Linux hands a process the tile state only
